@@ -1,0 +1,50 @@
+/**
+ * Client assertions for private_key_jwt and client_secret_jwt (RFC 7523 2.2 and 3, OpenID Connect
+ * Core 9). One fresh assertion per request attempt, never reused.
+ */
+import { type JWTHeaderParameters, SignJWT } from 'jose';
+import type { AuthContext } from './types.js';
+
+export interface AssertionSettings {
+  readonly clientId: string;
+  /** Overrides the audience; otherwise the issuer when known, else the token endpoint. */
+  readonly audience?: string;
+  readonly keyId?: string;
+  readonly typHeader: boolean;
+  readonly lifetimeSeconds: number;
+  readonly clockSkewSeconds: number;
+}
+
+/**
+ * The assertion's `aud`: a single string. The 2025 update on assertion audiences (RFC 7523bis,
+ * after CVE-2025-27370/27371) asks for the issuer identifier as the sole audience, since an
+ * endpoint URL or an array of audiences let one server replay an assertion at another.
+ * Providers that insist on the token endpoint get it through `assertionAudience`.
+ */
+export function assertionAudience(settings: AssertionSettings, context: AuthContext): string {
+  return settings.audience ?? context.issuer ?? context.tokenEndpoint;
+}
+
+export async function signAssertion(
+  settings: AssertionSettings,
+  context: AuthContext,
+  alg: string,
+  key: Parameters<SignJWT['sign']>[0],
+  extraHeader?: Partial<JWTHeaderParameters>,
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const header: JWTHeaderParameters = { alg, ...extraHeader };
+  // rfc7523bis 4: explicit typing keeps an assertion from being mistaken for another kind of JWT.
+  if (settings.typHeader) header.typ = 'client-authentication+jwt';
+  if (settings.keyId) header.kid = settings.keyId;
+  return new SignJWT({})
+    .setProtectedHeader(header)
+    .setIssuer(settings.clientId)
+    .setSubject(settings.clientId)
+    .setAudience(assertionAudience(settings, context))
+    .setJti(crypto.randomUUID())
+    // Back-dated by the skew allowance so a server whose clock runs behind does not see a future iat.
+    .setIssuedAt(now - settings.clockSkewSeconds)
+    .setExpirationTime(now + settings.lifetimeSeconds)
+    .sign(key);
+}

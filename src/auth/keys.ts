@@ -1,0 +1,185 @@
+/**
+ * Private key handling for signed assertions and DPoP proofs: a sync shape check for the constructor,
+ * and a one-time async import (PEM, JWK, KeyObject or CryptoKey) with the algorithm inferred from the
+ * key type. PKCS#1 and SEC1 PEM need `node:crypto`, which is loaded lazily so that the main entry
+ * still runs where only Web Crypto exists.
+ */
+import { importJWK, importPKCS8, type JWK } from 'jose';
+import { ConfigurationError } from '../errors.js';
+import type { AsymmetricAlgorithm, PrivateKeyInput } from '../types.js';
+
+/** A key ready for jose's `sign()`: a CryptoKey, or a Node.js KeyObject. */
+export type SigningKey = CryptoKey | { type: string };
+
+export interface ImportedKey {
+  readonly key: SigningKey;
+  readonly alg: AsymmetricAlgorithm;
+}
+
+const RSA_ALGS: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+
+interface KeyObjectLike {
+  type: string;
+  asymmetricKeyType?: string;
+  asymmetricKeyDetails?: { namedCurve?: string };
+  export(options: { format: 'jwk' }): JsonWebKey;
+}
+
+function isKeyObject(value: unknown): value is KeyObjectLike {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as KeyObjectLike).type === 'string' &&
+    typeof (value as KeyObjectLike).export === 'function' &&
+    'asymmetricKeyType' in value
+  );
+}
+
+function isCryptoKey(value: unknown): value is CryptoKey {
+  return typeof CryptoKey !== 'undefined' && value instanceof CryptoKey;
+}
+
+/** Synchronous shape check for the constructor; never echoes key material. */
+export function checkPrivateKeyShape(option: string, input: unknown): void {
+  if (typeof input === 'string') {
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(input)) {
+      throw new ConfigurationError(option, 'encrypted PEM keys are not supported: pass a decrypted KeyObject instead');
+    }
+    if (!/-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(input)) {
+      throw new ConfigurationError(
+        option,
+        'must be a PEM private key (PKCS#8 "PRIVATE KEY", PKCS#1 "RSA PRIVATE KEY" or SEC1 "EC PRIVATE KEY"), a private JWK, a KeyObject or a CryptoKey',
+      );
+    }
+    return;
+  }
+  if (isCryptoKey(input)) {
+    if (input.type !== 'private') throw new ConfigurationError(option, 'must be a private CryptoKey');
+    return;
+  }
+  if (isKeyObject(input)) {
+    if (input.type !== 'private') throw new ConfigurationError(option, 'must be a private KeyObject');
+    return;
+  }
+  if (typeof input === 'object' && input !== null && typeof (input as JWK).kty === 'string') {
+    const jwk = input as JWK;
+    if (jwk.kty === 'oct') throw new ConfigurationError(option, 'must be an asymmetric key (RSA, EC or OKP)');
+    if (typeof jwk.d !== 'string') throw new ConfigurationError(option, 'the JWK has no private part ("d")');
+    return;
+  }
+  throw new ConfigurationError(option, 'must be a PEM string, a private JWK, a KeyObject or a CryptoKey');
+}
+
+function algForCurve(curve: string | undefined): AsymmetricAlgorithm | undefined {
+  switch (curve) {
+    case 'P-256':
+    case 'prime256v1':
+      return 'ES256';
+    case 'P-384':
+    case 'secp384r1':
+      return 'ES384';
+    case 'P-521':
+    case 'secp521r1':
+      return 'ES512';
+    default:
+      return undefined;
+  }
+}
+
+/** The algorithms a key of this type can sign with, the first being the default. */
+function algsForKeyType(type: string | undefined, curve: string | undefined): readonly AsymmetricAlgorithm[] {
+  switch (type) {
+    case 'rsa':
+    case 'RSA':
+    case 'RSASSA-PKCS1-v1_5':
+      return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+    case 'rsa-pss':
+    case 'RSA-PSS':
+      return ['PS256', 'PS384', 'PS512'];
+    case 'ec':
+    case 'EC':
+    case 'ECDSA': {
+      const alg = algForCurve(curve);
+      return alg ? [alg] : [];
+    }
+    case 'ed25519':
+    case 'Ed25519':
+    case 'OKP':
+      return curve === undefined || curve === 'Ed25519' ? ['EdDSA'] : [];
+    default:
+      return [];
+  }
+}
+
+function pickAlg(option: string, allowed: readonly AsymmetricAlgorithm[], requested?: string): AsymmetricAlgorithm {
+  const first = allowed[0];
+  if (!first) throw new ConfigurationError(option, 'unsupported key type: use RSA, EC P-256/P-384/P-521 or Ed25519');
+  if (requested === undefined) return first;
+  if (!allowed.includes(requested as AsymmetricAlgorithm)) {
+    throw new ConfigurationError('signingAlgorithm', `${requested} cannot be used with this key (allowed: ${allowed.join(', ')})`);
+  }
+  return requested as AsymmetricAlgorithm;
+}
+
+const isNode = typeof globalThis.process?.versions?.node === 'string';
+
+/** Imports a private key once. Errors are ConfigurationError naming `option`, without key material. */
+export async function importPrivateKey(
+  option: string,
+  input: PrivateKeyInput,
+  requestedAlg?: string,
+): Promise<ImportedKey> {
+  try {
+    if (typeof input === 'string') {
+      if (isNode) {
+        const { createPrivateKey } = await import('node:crypto');
+        const keyObject = createPrivateKey(input);
+        return importKeyObject(option, keyObject as unknown as KeyObjectLike, requestedAlg);
+      }
+      // Web Crypto only: PKCS#8 with an explicit algorithm.
+      if (!requestedAlg) throw new ConfigurationError('signingAlgorithm', 'is required for PEM keys outside Node.js');
+      return { key: await importPKCS8(input, requestedAlg), alg: requestedAlg as AsymmetricAlgorithm };
+    }
+    if (isCryptoKey(input)) {
+      const algorithm = input.algorithm as { name: string; namedCurve?: string; hash?: { name: string } };
+      const allowed = algsForKeyType(algorithm.name, algorithm.namedCurve);
+      if (algorithm.hash && allowed.length > 1) {
+        // A Web Crypto RSA key is bound to one hash.
+        const bits = algorithm.hash.name.replace('SHA-', '');
+        const prefix = algorithm.name === 'RSA-PSS' ? 'PS' : 'RS';
+        return { key: input, alg: pickAlg(option, [`${prefix}${bits}` as AsymmetricAlgorithm], requestedAlg) };
+      }
+      return { key: input, alg: pickAlg(option, allowed, requestedAlg) };
+    }
+    if (isKeyObject(input)) return importKeyObject(option, input, requestedAlg);
+    const jwk = input as JWK;
+    const alg = pickAlg(option, algsForKeyType(jwk.kty, jwk.crv), requestedAlg ?? jwk.alg);
+    const key = await importJWK(jwk, alg === 'EdDSA' ? 'EdDSA' : alg);
+    return { key: key as SigningKey, alg };
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw error;
+    // The cause (a parser error) never contains the key itself, but keep only its name to be sure.
+    const reason = error instanceof Error ? error.name : 'Error';
+    throw new ConfigurationError(option, `could not be imported as a private key (${reason})`);
+  }
+}
+
+function importKeyObject(option: string, keyObject: KeyObjectLike, requestedAlg?: string): ImportedKey {
+  if (keyObject.type !== 'private') throw new ConfigurationError(option, 'must be a private key');
+  const allowed = algsForKeyType(keyObject.asymmetricKeyType, keyObject.asymmetricKeyDetails?.namedCurve);
+  return { key: keyObject, alg: pickAlg(option, allowed, requestedAlg) };
+}
+
+export function isRsaAlg(alg: string): boolean {
+  return RSA_ALGS.includes(alg);
+}
+
+/** `x5t#S256`: base64url SHA-256 of the certificate's DER (RFC 7515 4.1.8). */
+export async function certificateThumbprint(pem: string): Promise<string> {
+  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+  const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', der));
+  let binary = '';
+  for (const b of digest) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}

@@ -1,0 +1,38 @@
+import type { AuthMethod } from '../types.js';
+
+/** What an authenticator adds credentials to: the token request being built. */
+export interface TokenRequestParts {
+  /** Body parameters, in order; a name may repeat (RFC 8707 `resource`). */
+  readonly params: Array<[string, string]>;
+  readonly headers: Record<string, string>;
+}
+
+/** What an authenticator may need to know about the server. */
+export interface AuthContext {
+  readonly tokenEndpoint: string;
+  /** The issuer identifier when known (configured or discovered). */
+  readonly issuer?: string;
+}
+
+/**
+ * One client authentication method (RFC 6749 2.3). Every method has this shape, so a new method is one
+ * new factory. Secrets live in the factory's closure: nothing here can be inspected or logged.
+ */
+export interface ClientAuthenticator {
+  readonly method: AuthMethod;
+  /** `json` only for client_secret_json (Auth0 style); everything else is form-urlencoded. */
+  readonly bodyFormat: 'form' | 'json';
+  /** Adds the credentials of one request (called per attempt: assertions are never reused). */
+  apply(parts: TokenRequestParts, context: AuthContext): void | Promise<void>;
+  /** Removes this method's own secret from text that might be shown (an error snippet). */
+  redact(text: string): string;
+  /** For tls_client_auth: the undici Dispatcher that presents the client certificate. */
+  readonly dispatcher?: () => Promise<unknown>;
+}
+
+export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+export function redactValue(text: string, secret: string | undefined): string {
+  if (!secret || secret.length < 4) return text;
+  return text.split(secret).join('[redacted]');
+}

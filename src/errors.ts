@@ -1,0 +1,143 @@
+/**
+ * Error classes. Every error thrown by m2m-token extends {@link M2MTokenError} and carries a stable
+ * `code` (see {@link ErrorCode}); messages may change, codes do not.
+ *
+ * No error message, property or `cause` ever holds a client secret, a private key, a client assertion
+ * or an access token: errors are safe to log.
+ */
+
+/** Stable error codes. Branch on these (or on the class), not on messages. */
+export const ErrorCode = {
+  /** Bad options: see {@link ConfigurationError.option}. */
+  CONFIGURATION: 'M2M_INVALID_CONFIGURATION',
+  /** The authorization server answered with an RFC 6749 5.2 error body. */
+  OAUTH: 'M2M_OAUTH_ERROR',
+  /** A non-2xx answer without an OAuth error body, or a 2xx body that is not a valid token response. */
+  HTTP: 'M2M_HTTP_ERROR',
+  /** A 3xx from the token endpoint: redirects are never followed, so credentials never go elsewhere. */
+  REDIRECT: 'M2M_UNEXPECTED_REDIRECT',
+  /** The token endpoint asked us (429/503 + Retry-After) to come back later than this call can wait. */
+  RETRY_LATER: 'M2M_RETRY_LATER',
+  /** The token response was larger than the size cap. */
+  RESPONSE_TOO_LARGE: 'M2M_RESPONSE_TOO_LARGE',
+  /** Issuer metadata was missing or invalid. */
+  DISCOVERY: 'M2M_DISCOVERY_FAILED',
+  /** The fetch wrapper refused a request to an origin outside `allowedOrigins`. */
+  ORIGIN_NOT_ALLOWED: 'M2M_ORIGIN_NOT_ALLOWED',
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const kBrand = Symbol.for('m2m-token.error');
+
+/**
+ * Base class of every error m2m-token throws.
+ *
+ * `instanceof` works across duplicate installs of the package (a `Symbol.for` brand), as in undici.
+ */
+export class M2MTokenError extends Error {
+  /** A stable machine-readable code from {@link ErrorCode}. */
+  readonly code: string;
+
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    Object.defineProperty(this, kBrand, { value: new.target.name });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const brand = (value as Record<symbol, unknown>)[kBrand];
+    if (typeof brand !== 'string') return false;
+    if (this === M2MTokenError) return true;
+    // A subclass: the value's class chain must contain this class name.
+    return brandChain(value).includes(this.name);
+  }
+}
+
+function brandChain(value: object): string[] {
+  const names: string[] = [];
+  let proto: unknown = Object.getPrototypeOf(value);
+  while (proto && proto !== Object.prototype) {
+    const ctor = (proto as { constructor?: { name?: string } }).constructor;
+    if (ctor?.name) names.push(ctor.name);
+    proto = Object.getPrototypeOf(proto);
+  }
+  return names;
+}
+
+/**
+ * Bad options, thrown synchronously by the constructor (or on first use for a key that cannot be
+ * parsed). `option` names the option, e.g. `clientSecret` or `retry.retries`.
+ */
+export class ConfigurationError extends M2MTokenError {
+  readonly option: string;
+  constructor(option: string, message: string, options?: { cause?: unknown }) {
+    super(`options.${option}: ${message}`, ErrorCode.CONFIGURATION, options);
+    this.option = option;
+  }
+}
+
+/**
+ * The authorization server answered with an error body as in RFC 6749 section 5.2
+ * (`invalid_client`, `invalid_scope`, `unauthorized_client`, ...).
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ */
+export class OAuthError extends M2MTokenError {
+  /** The `error` code the server sent, e.g. `invalid_client`. */
+  readonly error: string;
+  readonly errorDescription?: string;
+  readonly errorUri?: string;
+  /** The HTTP status of the answer. */
+  readonly status: number;
+
+  constructor(init: { error: string; errorDescription?: string; errorUri?: string; status: number }) {
+    const detail = init.errorDescription ? `: ${init.errorDescription}` : '';
+    super(`token endpoint answered ${init.status} ${init.error}${detail}`, ErrorCode.OAUTH);
+    this.error = init.error;
+    this.status = init.status;
+    if (init.errorDescription !== undefined) this.errorDescription = init.errorDescription;
+    if (init.errorUri !== undefined) this.errorUri = init.errorUri;
+  }
+}
+
+/**
+ * An HTTP answer that is not usable: a non-2xx without a valid OAuth error body, a 2xx body that is not
+ * a valid token response, a redirect, a body over the size cap, or a fail-fast while the server asked
+ * us to wait (`code` tells which). `bodySnippet` is a short, redacted start of the body.
+ */
+export class HttpError extends M2MTokenError {
+  readonly status: number;
+  readonly bodySnippet?: string;
+  /** When the server asked to wait (Retry-After): the epoch milliseconds after which to come back. */
+  readonly retryAt?: number;
+
+  constructor(
+    message: string,
+    init: { status: number; bodySnippet?: string; retryAt?: number; code?: string; cause?: unknown },
+  ) {
+    super(message, init.code ?? ErrorCode.HTTP, { cause: init.cause });
+    this.status = init.status;
+    if (init.bodySnippet !== undefined) this.bodySnippet = init.bodySnippet;
+    if (init.retryAt !== undefined) this.retryAt = init.retryAt;
+  }
+}
+
+/** Issuer metadata (RFC 8414 / OpenID Connect discovery) was missing or invalid. */
+export class DiscoveryError extends M2MTokenError {
+  readonly issuer: string;
+  constructor(issuer: string, message: string, options?: { cause?: unknown }) {
+    super(`discovery of ${issuer} failed: ${message}`, ErrorCode.DISCOVERY, options);
+    this.issuer = issuer;
+  }
+}
+
+/** The fetch wrapper refused to send a request (and its token) to an origin outside `allowedOrigins`. */
+export class OriginNotAllowedError extends M2MTokenError {
+  readonly origin: string;
+  constructor(origin: string) {
+    super(`requests to ${origin} are not allowed by allowedOrigins`, ErrorCode.ORIGIN_NOT_ALLOWED);
+    this.origin = origin;
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Sends one token request (RFC 6749 4.4.2) with its retries, and returns the judged answer.
+ * Credentials go by exactly one method, never in the URL; redirects are never followed, so a secret
+ * cannot travel to another host (RFC 9700 4.11 on open redirectors; RFC 6749 3.2).
+ */
+import pRetry from 'p-retry';
+import type { ClientAuthenticator, TokenRequestParts } from '../auth/index.js';
+import { ErrorCode, HttpError, OAuthError } from '../errors.js';
+import type { NormalizedRetry } from '../options.js';
+import { sleep } from '../util.js';
+import { readBodyCapped } from './read-body.js';
+import { backoffGate, isRetryable, parseRetryAfter } from './retry-policy.js';
+import { type ParsedToken, parseTokenResponse } from './token-response.js';
+
+/** Adds DPoP proofs (RFC 9449) to token requests; implemented in dpop.ts. */
+export interface DpopProofSource {
+  /** Lower-case token types this source makes acceptable ('dpop'). */
+  readonly tokenType: 'dpop';
+  /** A fresh proof for this request (with the newest nonce known for the URL's origin). */
+  proof(htm: string, htu: string, accessToken?: string): Promise<string>;
+  /** Records a `DPoP-Nonce` the server sent. */
+  rememberNonce(url: string, nonce: string): void;
+}
+
+export interface TokenRequestSettings {
+  readonly fetch: typeof globalThis.fetch;
+  readonly dispatcher?: unknown;
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+  readonly retry: NormalizedRetry;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly dpop?: DpopProofSource;
+}
+
+export interface TokenRequest {
+  readonly endpoint: string;
+  readonly issuer?: string;
+  /** Parameters beyond grant_type and client authentication, in order (names may repeat). */
+  readonly params: ReadonlyArray<readonly [string, string]>;
+}
+
+export interface TokenResult extends ParsedToken {
+  /** Epoch ms when the successful attempt was sent. */
+  readonly sentAt: number;
+  readonly status: number;
+}
+
+/** Attempts made so far, for events. */
+export interface AttemptCounter {
+  attempts: number;
+  status?: number;
+}
+
+export interface RetryNotice {
+  readonly attempt: number;
+  readonly delayMs: number;
+  readonly error: unknown;
+}
+
+const BEARER_ONLY: ReadonlySet<string> = new Set(['bearer']);
+const BEARER_OR_DPOP: ReadonlySet<string> = new Set(['bearer', 'dpop']);
+
+/** Sends the token request, retrying as the policy allows. */
+export async function requestToken(
+  request: TokenRequest,
+  auth: ClientAuthenticator,
+  settings: TokenRequestSettings,
+  counter: AttemptCounter = { attempts: 0 },
+  onRetry?: (notice: RetryNotice) => void,
+): Promise<TokenResult> {
+  const dispatcher = settings.dispatcher ?? (auth.dispatcher ? await auth.dispatcher() : undefined);
+  const run = () => attemptWithNonce(request, auth, settings, dispatcher, counter);
+  const retry = settings.retry;
+  if (!retry || retry.retries === 0) return run();
+
+  return pRetry(run, {
+    retries: retry.retries,
+    factor: retry.factor,
+    minTimeout: retry.minTimeout,
+    maxTimeout: retry.maxTimeout,
+    randomize: retry.randomize,
+    unref: true,
+    shouldRetry: ({ error }) => isRetryable(error),
+    onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+      if (retriesLeft > 0 && isRetryable(error)) {
+        onRetry?.({ attempt: attemptNumber, delayMs: retry.minTimeout * retry.factor ** (attemptNumber - 1), error });
+      }
+    },
+  });
+}
+
+/** One attempt, plus the single immediate repeat RFC 9449 8 asks for on `use_dpop_nonce`. */
+async function attemptWithNonce(
+  request: TokenRequest,
+  auth: ClientAuthenticator,
+  settings: TokenRequestSettings,
+  dispatcher: unknown,
+  counter: AttemptCounter,
+): Promise<TokenResult> {
+  try {
+    return await attempt(request, auth, settings, dispatcher, counter);
+  } catch (error) {
+    if (settings.dpop && error instanceof OAuthError && error.error === 'use_dpop_nonce') {
+      return attempt(request, auth, settings, dispatcher, counter);
+    }
+    throw error;
+  }
+}
+
+async function attempt(
+  request: TokenRequest,
+  auth: ClientAuthenticator,
+  settings: TokenRequestSettings,
+  dispatcher: unknown,
+  counter: AttemptCounter,
+): Promise<TokenResult> {
+  const { endpoint } = request;
+  await waitForGate(endpoint, settings.retry);
+
+  const parts: TokenRequestParts = {
+    params: [['grant_type', 'client_credentials'], ...request.params.map(([k, v]) => [k, v] as [string, string])],
+    headers: { ...settings.headers, accept: 'application/json' },
+  };
+  // A fresh assertion (and jti) for every attempt, retries included (RFC 7523 3).
+  await auth.apply(parts, { tokenEndpoint: endpoint, issuer: request.issuer });
+  const body = auth.bodyFormat === 'json' ? jsonBody(parts.params) : new URLSearchParams(parts.params).toString();
+  parts.headers['content-type'] = auth.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
+  if (settings.dpop) parts.headers.dpop = await settings.dpop.proof('POST', endpoint);
+
+  const init: RequestInit & { dispatcher?: unknown } = {
+    method: 'POST',
+    headers: parts.headers,
+    body,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(settings.timeoutMs),
+  };
+  if (dispatcher !== undefined) init.dispatcher = dispatcher;
+
+  counter.attempts++;
+  const sentAt = Date.now();
+  const response = await settings.fetch(endpoint, init);
+  counter.status = response.status;
+
+  if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new HttpError(
+      `token endpoint answered ${response.status} (a redirect); redirects are not followed so credentials stay with the configured endpoint: configure the final token endpoint URL`,
+      { status: response.status, code: ErrorCode.REDIRECT },
+    );
+  }
+
+  const nonce = settings.dpop ? response.headers.get('dpop-nonce') : null;
+  if (nonce) settings.dpop?.rememberNonce(endpoint, nonce);
+
+  let retryAt: number | undefined;
+  if (response.status === 429 || response.status === 503) {
+    const waitMs = parseRetryAfter(response.headers.get('retry-after'), sentAt);
+    if (waitMs !== undefined) {
+      retryAt = Date.now() + waitMs;
+      backoffGate.block(endpoint, retryAt, response.status);
+      if (!settings.retry || waitMs > settings.retry.maxRetryAfterMs) {
+        await response.body?.cancel().catch(() => undefined);
+        throw retryLater(response.status, retryAt);
+      }
+    }
+  }
+
+  const text = await readBodyCapped(response, settings.maxResponseBytes);
+  const parsed = parseTokenResponse({
+    status: response.status,
+    headers: response.headers,
+    body: text,
+    sentAt,
+    acceptedTokenTypes: settings.dpop ? BEARER_OR_DPOP : BEARER_ONLY,
+    redact: auth.redact,
+  });
+  return { ...parsed, sentAt, status: response.status };
+}
+
+/** Before sending: honour a pause the server asked for (429/503 + Retry-After) on this endpoint. */
+async function waitForGate(endpoint: string, retry: NormalizedRetry): Promise<void> {
+  const pause = backoffGate.check(endpoint);
+  if (!pause) return;
+  const waitMs = pause.until - Date.now();
+  if (retry && waitMs <= retry.maxRetryAfterMs) {
+    await sleep(waitMs);
+    return;
+  }
+  throw retryLater(pause.status, pause.until);
+}
+
+function retryLater(status: number, retryAt: number): HttpError {
+  return new HttpError(
+    `token endpoint asked to retry after ${new Date(retryAt).toISOString()} (status ${status}); not waiting that long`,
+    { status, retryAt, code: ErrorCode.RETRY_LATER },
+  );
+}
+
+/** client_secret_json: one JSON object; a repeated name (resource) becomes an array. */
+function jsonBody(params: ReadonlyArray<readonly [string, string]>): string {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of params) {
+    const existing = out[name];
+    if (existing === undefined) out[name] = value;
+    else out[name] = Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return JSON.stringify(out);
+}

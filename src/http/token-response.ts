@@ -1,0 +1,199 @@
+/**
+ * Judges a token endpoint's answer: a Token (RFC 6749 5.1), an OAuthError (5.2) or an HttpError.
+ */
+import { decodeJwt } from 'jose';
+import * as z from 'zod/mini';
+import { ErrorCode, HttpError, OAuthError } from '../errors.js';
+import type { Token } from '../types.js';
+
+/** `expires_in` above this (one year) is capped: no cache should trust a token longer. */
+export const MAX_EXPIRES_IN_SECONDS = 365 * 24 * 3600;
+
+const SNIPPET_LENGTH = 200;
+
+const errorBodySchema = z.looseObject({
+  error: z.string().check(z.minLength(1)),
+  error_description: z.optional(z.string()),
+  error_uri: z.optional(z.string()),
+});
+
+const tokenBodySchema = z.looseObject({
+  access_token: z.string().check(z.minLength(1, 'access_token must be a non-empty string')),
+  token_type: z.string().check(z.minLength(1, 'token_type must be a non-empty string')),
+  expires_in: z.optional(z.union([z.number(), z.string()])),
+  scope: z.optional(z.string()),
+});
+
+/** Result of a successful token request, before it is cached. */
+export interface ParsedToken {
+  readonly token: Token;
+  /** Lifetime in ms as the server stated it (expires_in), or as derived from the JWT exp. */
+  readonly expiresInMs?: number;
+}
+
+export interface ParseContext {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: string;
+  /** Epoch ms when the request was sent: `expires_in` counts from here. */
+  readonly sentAt: number;
+  /** Accepted token types, lower-case ('bearer', and 'dpop' when DPoP is on). */
+  readonly acceptedTokenTypes: ReadonlySet<string>;
+  /** Removes this client's own secret from a snippet. */
+  readonly redact: (text: string) => string;
+}
+
+/** Turns the answer into a Token or throws OAuthError / HttpError. Never includes a token in an error. */
+export function parseTokenResponse(ctx: ParseContext): ParsedToken {
+  const { status } = ctx;
+  const json = parseJsonObject(ctx.body);
+
+  if (json !== undefined) {
+    const error = errorBodySchema.safeParse(json);
+    // RFC 6749 5.2: an error body. A 2xx that carries `error` is a failure too.
+    if (error.success) {
+      throw new OAuthError({
+        error: error.data.error,
+        errorDescription: error.data.error_description,
+        errorUri: error.data.error_uri,
+        status,
+      });
+    }
+  }
+  if (status < 200 || status >= 300) {
+    const kind = json === undefined ? (ctx.body.trim() === '' ? 'an empty body' : 'a body that is not JSON') : 'a JSON body without an OAuth error';
+    throw new HttpError(`token endpoint answered ${status} with ${kind}`, {
+      status,
+      bodySnippet: snippet(ctx.body, ctx.redact),
+    });
+  }
+  if (json === undefined) {
+    const kind = ctx.body.trim() === '' ? 'an empty body' : 'a body that is not a JSON object';
+    throw invalid(ctx, `token endpoint answered ${status} with ${kind}`);
+  }
+
+  const parsed = tokenBodySchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path[0] !== undefined ? String(issue.path[0]) : 'body';
+    const what = field in json ? `has an invalid ${field}` : `is missing ${field}`;
+    throw invalid(ctx, `token response ${what} (RFC 6749 5.1)`);
+  }
+  const body = parsed.data;
+
+  // RFC 6749 7.1: a client must not use a token whose type it does not understand.
+  const tokenType = body.token_type;
+  if (!ctx.acceptedTokenTypes.has(tokenType.toLowerCase())) {
+    throw invalid(ctx, `token_type "${tokenType.slice(0, 40)}" cannot be used by this client (RFC 6749 7.1)`);
+  }
+
+  let expiresInMs: number | undefined;
+  if (body.expires_in !== undefined) {
+    const seconds = typeof body.expires_in === 'number' ? body.expires_in : parseNumeric(body.expires_in);
+    if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
+      throw invalid(ctx, 'token response has an invalid expires_in (expected a non-negative number of seconds)');
+    }
+    expiresInMs = Math.min(seconds, MAX_EXPIRES_IN_SECONDS) * 1000;
+  }
+
+  let expiresAt = expiresInMs === undefined ? undefined : ctx.sentAt + expiresInMs;
+  if (expiresAt === undefined) {
+    // No expires_in: learn the expiry from a JWT access token's exp (decoded, not verified).
+    const exp = jwtExpiry(body.access_token);
+    if (exp !== undefined) {
+      expiresAt = Math.min(exp, ctx.sentAt + MAX_EXPIRES_IN_SECONDS * 1000);
+      expiresInMs = Math.max(0, expiresAt - ctx.sentAt);
+    }
+  }
+
+  // RFC 6749 4.4.3: no refresh token should be issued; one that is, is ignored and not kept.
+  const { refresh_token: _ignored, ...raw } = json;
+  return { token: makeToken(body.access_token, tokenType, expiresAt, body.scope, raw), expiresInMs };
+}
+
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * Builds a frozen Token. `util.inspect` (and so console.log) shows it with the access token redacted;
+ * JSON serialisation keeps it, since shared caches must store it.
+ */
+export function makeToken(
+  accessToken: string,
+  tokenType: string,
+  expiresAt: number | undefined,
+  scope: string | undefined,
+  raw: Record<string, unknown>,
+): Token {
+  const rawCopy = { ...raw };
+  Object.defineProperty(rawCopy, INSPECT, { value: () => redactedView(rawCopy) });
+  const token = {
+    accessToken,
+    tokenType,
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+    ...(scope !== undefined ? { scope } : {}),
+    raw: Object.freeze(rawCopy),
+  };
+  Object.defineProperty(token, INSPECT, {
+    value: (_depth: number, options: unknown, inspect: (value: unknown, options: unknown) => string) =>
+      `Token ${inspect({ ...token, accessToken: '[redacted]', raw: redactedView(rawCopy) }, options)}`,
+  });
+  return Object.freeze(token);
+}
+
+function redactedView(raw: Record<string, unknown>): Record<string, unknown> {
+  const view: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    view[name] = /^(access_token|refresh_token|id_token|issued_token)$|secret|assertion/i.test(name) && typeof value === 'string' ? '[redacted]' : value;
+  }
+  return view;
+}
+
+function parseNumeric(value: string): number | undefined {
+  return /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : undefined;
+}
+
+function jwtExpiry(accessToken: string): number | undefined {
+  if (accessToken.split('.').length !== 3) return undefined;
+  try {
+    const { exp } = decodeJwt(accessToken);
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Any body that parses as a JSON object is accepted whatever its Content-Type: servers that send
+ * `text/plain` or `text/html` with a valid token body exist, and the body itself is validated.
+ */
+function parseJsonObject(body: string): Record<string, unknown> | undefined {
+  const trimmed = body.trimStart();
+  if (!trimmed.startsWith('{')) return undefined;
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function invalid(ctx: ParseContext, message: string): HttpError {
+  return new HttpError(message, { status: ctx.status, bodySnippet: snippet(ctx.body, ctx.redact), code: ErrorCode.HTTP });
+}
+
+const SENSITIVE_FIELD =
+  /("(?:access_token|refresh_token|id_token|client_secret|client_assertion|assertion|password)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+const JWT_LIKE = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
+
+/** A short, redacted start of a body, for error messages and `bodySnippet`. */
+export function snippet(body: string, redact: (text: string) => string): string | undefined {
+  if (body.length === 0) return undefined;
+  const cleaned = redact(body.slice(0, 4096))
+    .replace(SENSITIVE_FIELD, '$1"[redacted]"')
+    .replace(JWT_LIKE, '[redacted-jwt]')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return cleaned.length > SNIPPET_LENGTH ? `${cleaned.slice(0, SNIPPET_LENGTH)}…` : cleaned;
+}

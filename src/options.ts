@@ -1,0 +1,401 @@
+/**
+ * Client options: the public option type, the defaults (in one place) and `normalizeOptions()`, which
+ * validates synchronously and throws a {@link ConfigurationError} naming the bad option.
+ */
+import * as z from 'zod/mini';
+import { ConfigurationError } from './errors.js';
+import type {
+  AsymmetricAlgorithm,
+  AuthMethod,
+  PrivateKeyInput,
+  SymmetricAlgorithm,
+  TokenCache,
+  TokenEvent,
+} from './types.js';
+import { isLoopbackHost, toArray } from './util.js';
+
+/** Retry policy for token requests (a subset of p-retry's options). */
+export interface RetryOptions {
+  /** Retries after the first attempt. Default 2. */
+  retries?: number;
+  /** Exponential factor. Default 2. */
+  factor?: number;
+  /** Delay before the first retry, ms. Default 200. */
+  minTimeout?: number;
+  /** Largest delay between two attempts, ms. Default 5000. */
+  maxTimeout?: number;
+  /** Jitter: multiply each delay by a random factor between 1 and 2. Default true. */
+  randomize?: boolean;
+  /**
+   * The longest `Retry-After` a call will wait for, ms (default 10 000). A server asking for longer
+   * makes calls fail fast with `HttpError` code `M2M_RETRY_LATER` and `retryAt`.
+   */
+  maxRetryAfterMs?: number;
+}
+
+/** DPoP (RFC 9449) options. */
+export interface DpopOptions {
+  /** The proof key. Omit to generate an ES256 key pair in memory. */
+  privateKey?: PrivateKeyInput;
+  /** The public key, when `privateKey` is a non-extractable CryptoKey. */
+  publicKey?: JsonWebKey | CryptoKey;
+  /** JWS algorithm of the proofs; default from the key type. */
+  algorithm?: AsymmetricAlgorithm;
+}
+
+/** How client_secret_basic encodes the id and secret before base64 (RFC 6749 2.3.1). */
+export type BasicAuthEncoding = 'form-urlencoded' | 'none' | ((value: string) => string);
+
+/** Options of {@link ClientCredentialsClient}. See the README for each. */
+export interface ClientCredentialsClientOptions {
+  /** The token endpoint URL. Give this or `issuer`. */
+  tokenEndpoint?: string;
+  /** The issuer identifier: the token endpoint is discovered (RFC 8414, then OpenID Connect). */
+  issuer?: string;
+  clientId: string;
+  /** Default: `client_secret_basic` with a secret, `private_key_jwt` with a key. */
+  authMethod?: AuthMethod;
+  /** For the client_secret_* methods. Kept in a private closure, never logged. */
+  clientSecret?: string;
+  /** For private_key_jwt: PKCS#8/PKCS#1/SEC1 PEM, private JWK, KeyObject or CryptoKey. Imported once. */
+  privateKey?: PrivateKeyInput;
+  /** JWS `kid` of client assertions. */
+  keyId?: string;
+  /** Assertion algorithm; default from the key type (RS256, ES256/384/512, EdDSA) or HS256. */
+  signingAlgorithm?: AsymmetricAlgorithm | SymmetricAlgorithm;
+  /** PEM certificate: adds `x5t#S256` to assertions; the client certificate for tls_client_auth. */
+  certificate?: string;
+  /** `aud` of client assertions. Default: the issuer when known, else the token endpoint. */
+  assertionAudience?: string;
+  /** Send `typ: client-authentication+jwt` in assertions (rfc7523bis). Default true. */
+  assertionTypHeader?: boolean;
+  /** Lifetime of a client assertion, seconds (default 60, at most 120). */
+  assertionLifetimeSeconds?: number;
+  /** Clock-skew allowance: assertions' `iat` is set this many seconds in the past (default 5). */
+  clockSkewSeconds?: number;
+  /** Escape hatch for servers that decode Basic credentials differently (default 'form-urlencoded'). */
+  basicAuthEncoding?: BasicAuthEncoding;
+
+  /** Default `audience` parameter (Auth0 and similar). */
+  audience?: string;
+  /** Default scope: a space-separated string or an array. */
+  scope?: string | readonly string[];
+  /** Default RFC 8707 resource indicator(s). */
+  resource?: string | readonly string[];
+  /** More token request parameters. May not override grant_type or client authentication fields. */
+  extraParams?: Readonly<Record<string, string>>;
+
+  /** A token is not handed out when it expires sooner than this (never more than half its life). Default 60. */
+  expiryBufferSeconds?: number;
+  /** Cache lifetime of a token whose expiry is unknown. Default 300. */
+  defaultLifetimeSeconds?: number;
+  /** Refresh in the background this long before a token stops being handed out (at most a quarter of its life). Default 300. */
+  refreshAheadSeconds?: number;
+  /** A TokenCache (default: a new MemoryTokenCache), or false to turn caching off. */
+  cache?: TokenCache | false;
+
+  /** Any fetch-compatible function. Default: the global fetch. */
+  fetch?: typeof globalThis.fetch;
+  /** An undici Dispatcher (proxy, mTLS, pools), passed to fetch as `dispatcher`. */
+  dispatcher?: unknown;
+  /** Per-attempt timeout of a token request, ms (default 10 000). Covers reading the body. */
+  timeoutMs?: number;
+  /** Allow an http: token endpoint on a non-loopback host (behind a service mesh). Default false. */
+  allowInsecureHttp?: boolean;
+  /** Retry policy for token requests, or false. */
+  retry?: RetryOptions | false;
+  /** Extra headers for token requests (e.g. user-agent). */
+  headers?: Readonly<Record<string, string>>;
+  /** RFC 9449 sender-constrained tokens. */
+  dpop?: boolean | DpopOptions;
+  /** Observability hook; never receives a secret or a whole token. A throwing hook never breaks a call. */
+  onEvent?: (event: TokenEvent) => void;
+}
+
+/** Defaults, in one place. */
+export const DEFAULTS = {
+  timeoutMs: 10_000,
+  expiryBufferSeconds: 60,
+  defaultLifetimeSeconds: 300,
+  refreshAheadSeconds: 300,
+  assertionLifetimeSeconds: 60,
+  clockSkewSeconds: 5,
+  maxResponseBytes: 256 * 1024,
+  retry: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 5_000, randomize: true, maxRetryAfterMs: 10_000 },
+} as const;
+
+/** Parameters a caller may not set through extraParams (RFC 6749 4.4.2, 2.3; RFC 7521 4.2). */
+const RESERVED_PARAMS = new Set([
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'scope',
+  'audience',
+  'resource',
+]);
+
+export type NormalizedRetry = Required<RetryOptions> | false;
+
+/** Options after validation and defaults. Secrets stay in the auth closures, not here. */
+export interface NormalizedOptions {
+  readonly tokenEndpoint?: string;
+  readonly issuer?: string;
+  readonly clientId: string;
+  readonly authMethod: AuthMethod;
+  readonly audience?: string;
+  readonly scope: readonly string[];
+  readonly resource: readonly string[];
+  readonly extraParams: Readonly<Record<string, string>>;
+  readonly expiryBufferMs: number;
+  readonly defaultLifetimeMs: number;
+  readonly refreshAheadMs: number;
+  readonly timeoutMs: number;
+  readonly allowInsecureHttp: boolean;
+  readonly retry: NormalizedRetry;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly maxResponseBytes: number;
+}
+
+const nonNegative = z.number().check(z.gte(0));
+const nonEmpty = z.string().check(z.minLength(1, 'must be a non-empty string'));
+const stringOrList = z.union([z.string(), z.array(z.string())]);
+const isFunction = (v: unknown) => typeof v === 'function';
+
+const schema = z.object({
+  tokenEndpoint: z.optional(nonEmpty),
+  issuer: z.optional(nonEmpty),
+  clientId: nonEmpty,
+  authMethod: z.optional(
+    z.enum([
+      'client_secret_basic',
+      'client_secret_post',
+      'client_secret_json',
+      'client_secret_jwt',
+      'private_key_jwt',
+      'tls_client_auth',
+      'self_signed_tls_client_auth',
+    ]),
+  ),
+  clientSecret: z.optional(nonEmpty),
+  privateKey: z.optional(z.unknown()),
+  keyId: z.optional(nonEmpty),
+  signingAlgorithm: z.optional(
+    z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512']),
+  ),
+  certificate: z.optional(z.string().check(z.includes('-----BEGIN CERTIFICATE-----', 'must be a PEM certificate'))),
+  assertionAudience: z.optional(nonEmpty),
+  assertionTypHeader: z.optional(z.boolean()),
+  assertionLifetimeSeconds: z.optional(z.number().check(z.gte(1), z.lte(120))),
+  clockSkewSeconds: z.optional(z.number().check(z.gte(0), z.lte(300))),
+  basicAuthEncoding: z.optional(z.union([z.enum(['form-urlencoded', 'none']), z.custom(isFunction)])),
+  audience: z.optional(nonEmpty),
+  scope: z.optional(stringOrList),
+  resource: z.optional(stringOrList),
+  extraParams: z.optional(z.record(z.string(), z.string())),
+  expiryBufferSeconds: z.optional(nonNegative),
+  defaultLifetimeSeconds: z.optional(z.number().check(z.gt(0))),
+  refreshAheadSeconds: z.optional(nonNegative),
+  cache: z.optional(z.unknown()),
+  fetch: z.optional(z.custom(isFunction, 'must be a fetch-compatible function')),
+  dispatcher: z.optional(z.unknown()),
+  timeoutMs: z.optional(z.number().check(z.gt(0))),
+  allowInsecureHttp: z.optional(z.boolean()),
+  retry: z.optional(
+    z.union([
+      z.literal(false),
+      z.object({
+        retries: z.optional(z.int().check(z.gte(0), z.lte(10))),
+        factor: z.optional(z.number().check(z.gte(1))),
+        minTimeout: z.optional(nonNegative),
+        maxTimeout: z.optional(nonNegative),
+        randomize: z.optional(z.boolean()),
+        maxRetryAfterMs: z.optional(nonNegative),
+      }),
+    ]),
+  ),
+  headers: z.optional(z.record(z.string(), z.string())),
+  dpop: z.optional(z.unknown()),
+  onEvent: z.optional(z.custom(isFunction, 'must be a function')),
+});
+
+/** Validates options and fills in defaults. Throws ConfigurationError naming the first bad option. */
+export function normalizeOptions(input: ClientCredentialsClientOptions): NormalizedOptions {
+  if (typeof input !== 'object' || input === null) {
+    throw new ConfigurationError('(options)', 'an options object is required');
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const option = issue?.path.length ? issue.path.map(String).join('.') : '(options)';
+    // zod messages describe the expected shape; they never echo the input value.
+    throw new ConfigurationError(option, issue?.message ?? 'is invalid');
+  }
+  const o = input;
+
+  if (o.tokenEndpoint && o.issuer) {
+    throw new ConfigurationError('tokenEndpoint', 'give either tokenEndpoint or issuer, not both');
+  }
+  if (!o.tokenEndpoint && !o.issuer) {
+    throw new ConfigurationError('tokenEndpoint', 'one of tokenEndpoint or issuer is required');
+  }
+  const allowInsecureHttp = o.allowInsecureHttp ?? false;
+  if (o.tokenEndpoint) checkEndpointUrl('tokenEndpoint', o.tokenEndpoint, allowInsecureHttp);
+  if (o.issuer) checkEndpointUrl('issuer', o.issuer, allowInsecureHttp);
+
+  const authMethod = resolveAuthMethod(o);
+  checkCredentials(o, authMethod);
+
+  const extraParams = { ...(o.extraParams ?? {}) };
+  for (const name of Object.keys(extraParams)) {
+    if (RESERVED_PARAMS.has(name)) {
+      throw new ConfigurationError(
+        `extraParams.${name}`,
+        `may not set ${name}: grant_type and client authentication are set by the client, and scope, audience and resource have options of their own`,
+      );
+    }
+  }
+
+  const retry: NormalizedRetry =
+    o.retry === false ? false : { ...DEFAULTS.retry, ...stripUndefined(o.retry ?? {}) };
+  if (retry && retry.maxTimeout < retry.minTimeout) {
+    throw new ConfigurationError('retry.maxTimeout', 'must not be smaller than retry.minTimeout');
+  }
+
+  return Object.freeze({
+    tokenEndpoint: o.tokenEndpoint,
+    issuer: o.issuer,
+    clientId: o.clientId,
+    authMethod,
+    audience: o.audience,
+    scope: Object.freeze(splitScope(o.scope)),
+    resource: Object.freeze(toArray(o.resource)),
+    extraParams: Object.freeze(extraParams),
+    expiryBufferMs: (o.expiryBufferSeconds ?? DEFAULTS.expiryBufferSeconds) * 1000,
+    defaultLifetimeMs: (o.defaultLifetimeSeconds ?? DEFAULTS.defaultLifetimeSeconds) * 1000,
+    refreshAheadMs: (o.refreshAheadSeconds ?? DEFAULTS.refreshAheadSeconds) * 1000,
+    timeoutMs: o.timeoutMs ?? DEFAULTS.timeoutMs,
+    allowInsecureHttp,
+    retry,
+    headers: Object.freeze({ ...(o.headers ?? {}) }),
+    maxResponseBytes: DEFAULTS.maxResponseBytes,
+  });
+}
+
+/** Splits a scope option (string with spaces, or array) into scope tokens (RFC 6749 3.3). */
+export function splitScope(scope: string | readonly string[] | undefined): string[] {
+  if (scope === undefined) return [];
+  const parts = typeof scope === 'string' ? scope.split(' ') : scope.flatMap((s) => s.split(' '));
+  return parts.filter((s) => s.length > 0);
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Only https, or http to a loopback host, unless allowInsecureHttp (RFC 6749 3.2: TLS is required). */
+export function checkEndpointUrl(option: string, value: string, allowInsecureHttp: boolean): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigurationError(option, 'must be an absolute URL');
+  }
+  if (url.username || url.password) {
+    throw new ConfigurationError(option, 'must not contain credentials');
+  }
+  if (url.protocol === 'http:') {
+    if (!allowInsecureHttp && !isLoopbackHost(url.hostname)) {
+      throw new ConfigurationError(
+        option,
+        'http: is only allowed for loopback hosts; use https, or set allowInsecureHttp when TLS is added outside the process',
+      );
+    }
+  } else if (url.protocol !== 'https:') {
+    throw new ConfigurationError(option, `unsupported protocol ${url.protocol}`);
+  }
+  return url;
+}
+
+function resolveAuthMethod(o: ClientCredentialsClientOptions): AuthMethod {
+  if (o.authMethod) return o.authMethod;
+  if (o.clientSecret !== undefined && o.privateKey !== undefined) {
+    throw new ConfigurationError('authMethod', 'both clientSecret and privateKey are given: name the authMethod to use');
+  }
+  if (o.privateKey !== undefined) return 'private_key_jwt';
+  if (o.clientSecret !== undefined) return 'client_secret_basic';
+  if (o.certificate !== undefined) return 'tls_client_auth';
+  throw new ConfigurationError('clientSecret', 'a clientSecret, a privateKey or a certificate is required');
+}
+
+// RFC 6749 Appendix A: client_id and client_secret are VSCHAR (%x20-7E).
+const VSCHAR = /^[\x20-\x7e]*$/;
+
+function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod): void {
+  if (!VSCHAR.test(o.clientId)) {
+    throw new ConfigurationError(
+      'clientId',
+      'contains characters outside printable ASCII (RFC 6749 Appendix A allows only %x20-7E); check for a stray newline or a copy-paste artefact',
+    );
+  }
+  switch (method) {
+    case 'client_secret_basic':
+    case 'client_secret_post':
+    case 'client_secret_json':
+    case 'client_secret_jwt': {
+      if (o.clientSecret === undefined) {
+        throw new ConfigurationError('clientSecret', `is required for ${method}`);
+      }
+      const bad = firstNonVschar(o.clientSecret);
+      if (bad !== -1) {
+        throw new ConfigurationError(
+          'clientSecret',
+          `contains a character outside printable ASCII at position ${bad} (RFC 6749 Appendix A allows only %x20-7E); check for a trailing newline, smart quotes or a non-ASCII letter`,
+        );
+      }
+      if (o.privateKey !== undefined) {
+        throw new ConfigurationError('privateKey', `is not used by ${method}; remove it or choose private_key_jwt`);
+      }
+      if (method === 'client_secret_jwt' && o.signingAlgorithm && !o.signingAlgorithm.startsWith('HS')) {
+        throw new ConfigurationError('signingAlgorithm', 'client_secret_jwt signs with HS256, HS384 or HS512');
+      }
+      if (o.basicAuthEncoding === 'none' && method === 'client_secret_basic' && o.clientId.includes(':')) {
+        throw new ConfigurationError('basicAuthEncoding', "'none' cannot send a client id that contains ':'");
+      }
+      break;
+    }
+    case 'private_key_jwt': {
+      if (o.privateKey === undefined) throw new ConfigurationError('privateKey', 'is required for private_key_jwt');
+      if (o.clientSecret !== undefined) {
+        throw new ConfigurationError('clientSecret', 'is not used by private_key_jwt; remove it or choose a client_secret_* method');
+      }
+      if (o.signingAlgorithm?.startsWith('HS')) {
+        throw new ConfigurationError('signingAlgorithm', 'private_key_jwt needs an asymmetric algorithm');
+      }
+      break;
+    }
+    case 'tls_client_auth':
+    case 'self_signed_tls_client_auth': {
+      if (o.certificate === undefined && o.dispatcher === undefined) {
+        throw new ConfigurationError('certificate', `is required for ${method} (or a dispatcher that presents it)`);
+      }
+      if (o.certificate !== undefined && o.privateKey === undefined && o.dispatcher === undefined) {
+        throw new ConfigurationError('privateKey', `the certificate's private key is required for ${method}`);
+      }
+      if (o.clientSecret !== undefined) {
+        throw new ConfigurationError('clientSecret', `is not used by ${method}`);
+      }
+      break;
+    }
+  }
+}
+
+function firstNonVschar(value: string): number {
+  if (VSCHAR.test(value)) return -1;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return i;
+  }
+  return -1;
+}

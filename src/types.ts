@@ -1,0 +1,126 @@
+/** Public types shared by the modules of m2m-token. */
+
+/** Client authentication methods (RFC 6749 2.3, RFC 7523, RFC 8705, and Auth0's JSON body). */
+export type AuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'client_secret_json'
+  | 'client_secret_jwt'
+  | 'private_key_jwt'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth';
+
+/** Algorithms accepted for `private_key_jwt` assertions (and DPoP proofs). */
+export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
+/** Algorithms accepted for `client_secret_jwt` assertions. */
+export type SymmetricAlgorithm = 'HS256' | 'HS384' | 'HS512';
+
+/** A private key: PEM (PKCS#8, PKCS#1 or SEC1), a private JWK, a Node.js KeyObject or a Web Crypto CryptoKey. */
+export type PrivateKeyInput = string | JsonWebKey | CryptoKey | { type: 'private'; asymmetricKeyType?: string };
+
+/** An access token as handed to callers. Frozen: it may be shared by many callers. */
+export interface Token {
+  /** The access token itself. Treat it as a secret. */
+  readonly accessToken: string;
+  /** The token type as the server sent it ('Bearer', 'DPoP', ...). */
+  readonly tokenType: string;
+  /** Epoch milliseconds; from `expires_in` (counted from when the request was sent), else the JWT `exp`. */
+  readonly expiresAt?: number;
+  /** The granted scope, when the server returned one. */
+  readonly scope?: string;
+  /** The whole parsed token response (`refresh_token` removed: RFC 6749 4.4.3). */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * What a {@link TokenCache} stores: the token and the three moments of its life in the cache.
+ * Plain JSON data, so that shared caches can serialise it.
+ */
+export interface CachedToken {
+  readonly token: Token;
+  /** Epoch ms when the token request was sent. */
+  readonly obtainedAt: number;
+  /** Epoch ms from which a background refresh is started (refresh-ahead). */
+  readonly refreshAt: number;
+  /** Epoch ms after which the token is no longer handed out (expiry minus the buffer). */
+  readonly usableUntil: number;
+}
+
+/**
+ * A token store. Any method may be sync or async. A cache that throws or rejects never breaks token
+ * acquisition: the client falls back to a token request and reports a `cache_fault` event.
+ */
+export interface TokenCache {
+  get(key: string): Promise<CachedToken | undefined> | CachedToken | undefined;
+  set(key: string, value: CachedToken, ttlMs: number): Promise<void> | void;
+  delete(key: string): Promise<void> | void;
+  /**
+   * Optional cross-process single-flight: resolves to a release function when this process holds the
+   * lock for `key`, or to `undefined` when another process does.
+   */
+  acquireLock?(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
+}
+
+/** Per-call options of `getToken()`; each overrides the client's default. */
+export interface GetTokenOptions {
+  audience?: string;
+  scope?: string | readonly string[];
+  resource?: string | readonly string[];
+  extraParams?: Readonly<Record<string, string>>;
+  /** Skip the cached token (a request already in flight is still joined). */
+  forceRefresh?: boolean;
+  /** Abandons this caller's wait only; the shared request goes on for the others. */
+  signal?: AbortSignal;
+}
+
+/** The non-secret parts of a cache key, as carried by events. */
+export interface TokenKeyInfo {
+  /** The token endpoint, or the issuer before discovery has run. */
+  readonly endpoint: string;
+  readonly clientId: string;
+  readonly audience?: string;
+  readonly scope?: string;
+  readonly resource?: readonly string[];
+}
+
+/** A plain description of an error inside an event (never a secret). */
+export interface EventError {
+  readonly name: string;
+  readonly code?: string;
+  readonly message: string;
+  readonly status?: number;
+}
+
+/** Events published through `onEvent` and the `m2m-token` diagnostics channel. */
+export type TokenEvent =
+  | { readonly type: 'cache_hit'; readonly key: TokenKeyInfo; readonly expiresAt?: number }
+  | { readonly type: 'cache_miss'; readonly key: TokenKeyInfo; readonly reason: 'absent' | 'expired' | 'forced' | 'disabled' }
+  | { readonly type: 'token_request_start'; readonly key: TokenKeyInfo; readonly authMethod: AuthMethod }
+  | {
+      readonly type: 'token_request_success';
+      readonly key: TokenKeyInfo;
+      readonly authMethod: AuthMethod;
+      readonly durationMs: number;
+      readonly status: number;
+      readonly attempts: number;
+      readonly expiresAt?: number;
+    }
+  | {
+      readonly type: 'token_request_failure';
+      readonly key: TokenKeyInfo;
+      readonly authMethod: AuthMethod;
+      readonly durationMs: number;
+      readonly status?: number;
+      readonly attempts: number;
+      readonly error: EventError;
+    }
+  | { readonly type: 'token_request_retry'; readonly key: TokenKeyInfo; readonly attempt: number; readonly delayMs: number; readonly error: EventError }
+  | { readonly type: 'refresh_ahead_start'; readonly key: TokenKeyInfo }
+  | { readonly type: 'refresh_ahead_failure'; readonly key: TokenKeyInfo; readonly error: EventError; readonly retryAt: number }
+  | {
+      readonly type: 'cache_fault';
+      readonly key: TokenKeyInfo;
+      readonly operation: 'get' | 'set' | 'delete' | 'lock' | 'unlock' | 'decrypt';
+      readonly error: EventError;
+    }
+  | { readonly type: 'lock_wait'; readonly key: TokenKeyInfo; readonly waitedMs: number; readonly outcome: 'token' | 'timeout' };

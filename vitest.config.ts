@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Two cores: keep parallelism modest so timing-sensitive interop tests stay calm.
+    maxWorkers: 2,
+    unstubGlobals: true,
+  },
+});
