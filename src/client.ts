@@ -8,6 +8,7 @@ import { cacheKey, type KeyParts, keyInfo } from './cache/cache-key.js';
 import { isUsable, toCachedToken, ttlOf } from './cache/lifetime.js';
 import { MemoryTokenCache } from './cache/memory-cache.js';
 import { ConfigurationError } from './errors.js';
+import { createDpopProofSource } from './dpop.js';
 import { EventSink } from './events.js';
 import { createAuthorizedFetch, type CreateFetchOptions } from './fetch/fetch-wrapper.js';
 import {
@@ -38,6 +39,8 @@ type AcquireMode =
 
 const NORMAL: AcquireMode = { kind: 'normal' };
 const REFRESH: AcquireMode = { kind: 'refresh' };
+
+const tokenOf = (entry: CachedToken): Token => entry.token;
 
 function isThenable<T>(value: unknown): value is PromiseLike<T> {
   return typeof (value as PromiseLike<T> | undefined)?.then === 'function';
@@ -77,6 +80,8 @@ export class ClientCredentialsClient {
   readonly #lockTtlMs: number;
   #defaultFetch: typeof globalThis.fetch | undefined;
   readonly #dpop: DpopProofSource | undefined;
+  /** The DPoP key's identity in cache keys (dpop.ts: its RFC 7638 thumbprint, or a per-client id). */
+  readonly #keyBinding: string | undefined;
 
   constructor(options: ClientCredentialsClientOptions) {
     const normalized = normalizeOptions(options);
@@ -94,7 +99,9 @@ export class ClientCredentialsClient {
     this.#events = new EventSink(options.onEvent);
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#dispatcher = options.dispatcher;
-    this.#dpop = undefined;
+    const dpop = options.dpop ? createDpopProofSource(options.dpop) : undefined;
+    this.#dpop = dpop;
+    this.#keyBinding = dpop?.keyBinding;
 
     if (options.privateKey !== undefined && normalized.authMethod === 'private_key_jwt') {
       checkPrivateKeyShape('privateKey', options.privateKey);
@@ -126,15 +133,44 @@ export class ClientCredentialsClient {
    * @throws {HttpError} an unusable answer
    * @throws {ConfigurationError} bad per-call options or an unreadable key
    */
-  async getToken(options?: GetTokenOptions): Promise<Token> {
-    if (options === undefined) return this.#cachedOrAcquire(this.#defaultRequest, undefined);
-    const request = this.#resolve(options);
-    if (options.forceRefresh) {
-      if (this.#events.active) this.#events.emit({ type: 'cache_miss', key: request.info, reason: 'forced' });
-      const entry = await this.#acquire(request, { kind: 'force' }, options.signal);
-      return entry.token;
+  getToken(options?: GetTokenOptions): Promise<Token> {
+    let request: ResolvedRequest;
+    try {
+      request = options === undefined ? this.#defaultRequest : this.#resolve(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.#cachedOrAcquire(request, options.signal);
+    if (options?.forceRefresh) {
+      if (this.#events.active) this.#events.emit({ type: 'cache_miss', key: request.info, reason: 'forced' });
+      return this.#acquire(request, { kind: 'force' }, options.signal).then(tokenOf);
+    }
+    return this.#tokenFor(request, options?.signal);
+  }
+
+  /** getToken() for a resolved request. The hot path: a synchronous cache hit costs one promise. */
+  #tokenFor(request: ResolvedRequest, signal: AbortSignal | undefined): Promise<Token> {
+    const cache = this.#cache;
+    if (cache !== undefined) {
+      let got: ReturnType<TokenCache['get']>;
+      try {
+        got = cache.get(request.key);
+      } catch (error) {
+        this.#fault(request, 'get', error);
+        return this.#missed(request, undefined, signal);
+      }
+      if (!isThenable<CachedToken | undefined>(got)) {
+        const token = got === undefined ? undefined : this.#hit(request, got);
+        return token !== undefined ? Promise.resolve(token) : this.#missed(request, got, signal);
+      }
+      return got.then(
+        (entry) => (entry === undefined ? undefined : this.#hit(request, entry)) ?? this.#missed(request, entry, signal),
+        (error: unknown) => {
+          this.#fault(request, 'get', error);
+          return this.#missed(request, undefined, signal);
+        },
+      );
+    }
+    return this.#missed(request, undefined, signal);
   }
 
   /** Drops the cached token for these (or the default) parameters. */
@@ -170,7 +206,7 @@ export class ClientCredentialsClient {
   get [kInternals](): ClientInternals {
     return {
       resolve: (options) => this.#resolve(options),
-      token: (request, signal) => this.#cachedOrAcquire(request, signal),
+      token: (request, signal) => this.#tokenFor(request, signal),
       tokenAfterRejection: (request, rejected, signal) => this.#tokenAfterRejection(request, rejected, signal),
       fetch: this.#fetch,
       dispatcher: async () => this.#dispatcher ?? (await this.#serverInfo()).auth.dispatcher?.(),
@@ -190,34 +226,21 @@ export class ClientCredentialsClient {
 
   // ---------------------------------------------------------------------------------------------
 
-  async #cachedOrAcquire(request: ResolvedRequest, signal: AbortSignal | undefined): Promise<Token> {
-    const cache = this.#cache;
-    if (cache !== undefined) {
-      let entry: CachedToken | undefined;
-      try {
-        const got = cache.get(request.key);
-        entry = isThenable<CachedToken | undefined>(got) ? await got : got;
-      } catch (error) {
-        this.#fault(request, 'get', error);
-      }
-      if (entry !== undefined) {
-        const now = Date.now();
-        if (isUsable(entry, now)) {
-          if (now >= entry.refreshAt) this.#refreshAhead(request, entry, now);
-          if (this.#events.active) {
-            this.#events.emit({ type: 'cache_hit', key: request.info, expiresAt: entry.token.expiresAt });
-          }
-          return entry.token;
-        }
-      }
-      if (this.#events.active) {
-        this.#events.emit({ type: 'cache_miss', key: request.info, reason: entry ? 'expired' : 'absent' });
-      }
-    } else if (this.#events.active) {
-      this.#events.emit({ type: 'cache_miss', key: request.info, reason: 'disabled' });
-    }
-    const entry = await this.#acquire(request, NORMAL, signal);
+  /** The token of a usable entry (starting refresh-ahead when due), or undefined. */
+  #hit(request: ResolvedRequest, entry: CachedToken): Token | undefined {
+    const now = Date.now();
+    if (!isUsable(entry, now)) return undefined;
+    if (now >= entry.refreshAt) this.#refreshAhead(request, entry, now);
+    if (this.#events.active) this.#events.emit({ type: 'cache_hit', key: request.info, expiresAt: entry.token.expiresAt });
     return entry.token;
+  }
+
+  #missed(request: ResolvedRequest, entry: CachedToken | undefined, signal: AbortSignal | undefined): Promise<Token> {
+    if (this.#events.active) {
+      const reason = this.#cache === undefined ? 'disabled' : entry ? 'expired' : 'absent';
+      this.#events.emit({ type: 'cache_miss', key: request.info, reason });
+    }
+    return this.#acquire(request, NORMAL, signal).then(tokenOf);
   }
 
   /** Single-flight: one token request per key at a time; every caller waits on the same promise. */
@@ -500,7 +523,15 @@ export class ClientCredentialsClient {
         throw new ConfigurationError(`extraParams.${name}`, `may not set ${name}: it is set by the client or has an option of its own`);
       }
     }
-    const parts: KeyParts = { endpoint: this.#endpointForKey, clientId: o.clientId, audience, scope, resource, extraParams };
+    const parts: KeyParts = {
+      endpoint: this.#endpointForKey,
+      clientId: o.clientId,
+      audience,
+      scope,
+      resource,
+      extraParams,
+      keyBinding: this.#keyBinding,
+    };
     const params: Array<[string, string]> = [];
     if (audience !== undefined) params.push(['audience', audience]);
     if (scope.length > 0) params.push(['scope', scope.join(' ')]);
