@@ -32,7 +32,10 @@ describe('cache key properties', () => {
           });
           const first = await client.getToken({ scope: scopes, resource: resources });
           const again = await client.getToken({
-            scope: seed % 2 === 0 ? shuffledWithDuplicates(scopes, seed) : shuffledWithDuplicates(scopes, seed).join(' '),
+            scope:
+              seed % 2 === 0
+                ? shuffledWithDuplicates(scopes, seed)
+                : shuffledWithDuplicates(scopes, seed).join(' '),
             resource: shuffledWithDuplicates(resources, seed + 1),
           });
           expect(again.accessToken).toBe(first.accessToken);
@@ -45,21 +48,24 @@ describe('cache key properties', () => {
 
   it('different audiences never share a token', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(fc.string({ minLength: 1, maxLength: 12 }), { minLength: 2, maxLength: 8 }), async (audiences) => {
-        const endpoint = fakeTokenEndpoint({ token: (n, p) => `${p.get('audience')}\u0000${n}` });
-        const client = new ClientCredentialsClient({
-          tokenEndpoint: ENDPOINT,
-          clientId: 'svc',
-          clientSecret: 's3cret',
-          fetch: endpoint.fetch,
-        });
-        for (const audience of audiences) await client.getToken({ audience });
-        for (const audience of audiences) {
-          const token = await client.getToken({ audience });
-          expect(token.accessToken.split('\u0000')[0]).toBe(audience);
-        }
-        expect(endpoint.count).toBe(audiences.length);
-      }),
+      fc.asyncProperty(
+        fc.uniqueArray(fc.string({ minLength: 1, maxLength: 12 }), { minLength: 2, maxLength: 8 }),
+        async (audiences) => {
+          const endpoint = fakeTokenEndpoint({ token: (n, p) => `${p.get('audience')}\u0000${n}` });
+          const client = new ClientCredentialsClient({
+            tokenEndpoint: ENDPOINT,
+            clientId: 'svc',
+            clientSecret: 's3cret',
+            fetch: endpoint.fetch,
+          });
+          for (const audience of audiences) await client.getToken({ audience });
+          for (const audience of audiences) {
+            const token = await client.getToken({ audience });
+            expect(token.accessToken.split('\u0000')[0]).toBe(audience);
+          }
+          expect(endpoint.count).toBe(audiences.length);
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -74,7 +80,10 @@ describe('cache key properties', () => {
       fetch: endpoint.fetch,
       onEvent: (e) => keys.push(JSON.stringify(e.key)),
     });
-    await client.getToken({ scope: ['b', 'a', 'b'], resource: ['https://r2.example/', 'https://r1.example/'] });
+    await client.getToken({
+      scope: ['b', 'a', 'b'],
+      resource: ['https://r2.example/', 'https://r1.example/'],
+    });
     const params = endpoint.requests[0]?.params;
     expect(params?.get('scope')).toBe('b a');
     expect(params?.getAll('resource')).toEqual(['https://r2.example/', 'https://r1.example/']);

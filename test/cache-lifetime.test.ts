@@ -145,7 +145,12 @@ describe('token lifetime in the cache', () => {
     const client = makeClient(endpoint, { onEvent: (e: TokenEvent) => events.push(e), audience: 'urn:api' });
     await client.getToken();
     await client.getToken();
-    expect(events.map((e) => e.type)).toEqual(['cache_miss', 'token_request_start', 'token_request_success', 'cache_hit']);
+    expect(events.map((e) => e.type)).toEqual([
+      'cache_miss',
+      'token_request_start',
+      'token_request_success',
+      'cache_hit',
+    ]);
     const success = events[2] as Extract<TokenEvent, { type: 'token_request_success' }>;
     expect(success.status).toBe(200);
     expect(success.attempts).toBe(1);

@@ -18,7 +18,12 @@ describe('observability', () => {
       });
       await client.getToken();
       await client.getToken();
-      expect(seen.map((e) => e.type)).toEqual(['cache_miss', 'token_request_start', 'token_request_success', 'cache_hit']);
+      expect(seen.map((e) => e.type)).toEqual([
+        'cache_miss',
+        'token_request_start',
+        'token_request_success',
+        'cache_hit',
+      ]);
       expect(JSON.stringify(seen)).not.toContain('diag-secret');
       expect(JSON.stringify(seen)).not.toContain('token-1');
     } finally {

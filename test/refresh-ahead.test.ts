@@ -131,7 +131,9 @@ describe('refresh-ahead', () => {
     process.on('unhandledRejection', onUnhandled);
     try {
       let down = false;
-      const endpoint = fakeTokenEndpoint({ respond: () => (down ? new Response('x', { status: 500 }) : undefined) });
+      const endpoint = fakeTokenEndpoint({
+        respond: () => (down ? new Response('x', { status: 500 }) : undefined),
+      });
       const client = new ClientCredentialsClient({
         tokenEndpoint: ENDPOINT,
         clientId: 'svc',

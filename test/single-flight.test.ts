@@ -32,7 +32,8 @@ describe('single-flight', () => {
     const tokens = await Promise.all(calls);
     expect(endpoint.count).toBe(100);
     // Every caller got the token of its own audience.
-    tokens.forEach((t, i) => expect(t.accessToken.startsWith(`urn:api:${Math.floor(i / 10)}#`)).toBe(true));
+    for (const [i, t] of tokens.entries())
+      expect(t.accessToken.startsWith(`urn:api:${Math.floor(i / 10)}#`)).toBe(true);
   });
 
   it('a failing request reaches all 50 waiters, caches nothing, and the next call tries again', async () => {
@@ -71,7 +72,9 @@ describe('single-flight', () => {
   it('an already-aborted signal rejects at once without a request', async () => {
     const endpoint = fakeTokenEndpoint();
     const client = makeClient(endpoint);
-    await expect(client.getToken({ signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(client.getToken({ signal: AbortSignal.abort() })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
   });
 
   it('forceRefresh skips the cached token but joins a request in flight', async () => {
@@ -145,7 +148,9 @@ describe('single-flight', () => {
     const client2 = makeClient(endpoint2, { cache: broken, onEvent: (e: TokenEvent) => events.push(e) });
     expect((await client2.getToken()).accessToken).toBe('token-1');
     await client2.invalidate();
-    const faults = events.filter((e) => e.type === 'cache_fault').map((e) => (e as { operation: string }).operation);
+    const faults = events
+      .filter((e) => e.type === 'cache_fault')
+      .map((e) => (e as { operation: string }).operation);
     expect(faults).toEqual(['get', 'set', 'delete']);
   });
 

@@ -39,13 +39,21 @@ export function fakeTokenEndpoint(options: FakeEndpointOptions = {}) {
     }
     const custom = state.respond?.(n, params);
     if (custom) return custom;
-    const expiresIn = typeof state.expiresIn === 'function' ? state.expiresIn() : 'expiresIn' in state ? state.expiresIn : 3600;
+    const expiresIn =
+      typeof state.expiresIn === 'function'
+        ? state.expiresIn()
+        : 'expiresIn' in state
+          ? state.expiresIn
+          : 3600;
     const body: Record<string, unknown> = {
       access_token: state.token ? state.token(n, params) : `token-${n}`,
       token_type: 'Bearer',
     };
     if (expiresIn !== undefined) body.expires_in = expiresIn;
-    return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+    return new Response(JSON.stringify(body), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    });
   };
   return {
     fetch: fetch as typeof globalThis.fetch,
