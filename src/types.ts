@@ -11,12 +11,26 @@ export type AuthMethod =
   | 'self_signed_tls_client_auth';
 
 /** Algorithms accepted for `private_key_jwt` assertions (and DPoP proofs). */
-export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
+export type AsymmetricAlgorithm =
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
+  | 'EdDSA';
 /** Algorithms accepted for `client_secret_jwt` assertions. */
 export type SymmetricAlgorithm = 'HS256' | 'HS384' | 'HS512';
 
 /** A private key: PEM (PKCS#8, PKCS#1 or SEC1), a private JWK, a Node.js KeyObject or a Web Crypto CryptoKey. */
-export type PrivateKeyInput = string | JsonWebKey | CryptoKey | { type: 'private'; asymmetricKeyType?: string };
+export type PrivateKeyInput =
+  | string
+  | JsonWebKey
+  | CryptoKey
+  | { readonly type: string; readonly asymmetricKeyType?: string };
 
 /** An access token as handed to callers. Frozen: it may be shared by many callers. */
 export interface Token {
@@ -94,7 +108,11 @@ export interface EventError {
 /** Events published through `onEvent` and the `m2m-token` diagnostics channel. */
 export type TokenEvent =
   | { readonly type: 'cache_hit'; readonly key: TokenKeyInfo; readonly expiresAt?: number }
-  | { readonly type: 'cache_miss'; readonly key: TokenKeyInfo; readonly reason: 'absent' | 'expired' | 'forced' | 'disabled' }
+  | {
+      readonly type: 'cache_miss';
+      readonly key: TokenKeyInfo;
+      readonly reason: 'absent' | 'expired' | 'forced' | 'disabled';
+    }
   | { readonly type: 'token_request_start'; readonly key: TokenKeyInfo; readonly authMethod: AuthMethod }
   | {
       readonly type: 'token_request_success';
@@ -114,13 +132,29 @@ export type TokenEvent =
       readonly attempts: number;
       readonly error: EventError;
     }
-  | { readonly type: 'token_request_retry'; readonly key: TokenKeyInfo; readonly attempt: number; readonly delayMs: number; readonly error: EventError }
+  | {
+      readonly type: 'token_request_retry';
+      readonly key: TokenKeyInfo;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly error: EventError;
+    }
   | { readonly type: 'refresh_ahead_start'; readonly key: TokenKeyInfo }
-  | { readonly type: 'refresh_ahead_failure'; readonly key: TokenKeyInfo; readonly error: EventError; readonly retryAt: number }
+  | {
+      readonly type: 'refresh_ahead_failure';
+      readonly key: TokenKeyInfo;
+      readonly error: EventError;
+      readonly retryAt: number;
+    }
   | {
       readonly type: 'cache_fault';
       readonly key: TokenKeyInfo;
       readonly operation: 'get' | 'set' | 'delete' | 'lock' | 'unlock' | 'decrypt';
       readonly error: EventError;
     }
-  | { readonly type: 'lock_wait'; readonly key: TokenKeyInfo; readonly waitedMs: number; readonly outcome: 'token' | 'timeout' };
+  | {
+      readonly type: 'lock_wait';
+      readonly key: TokenKeyInfo;
+      readonly waitedMs: number;
+      readonly outcome: 'token' | 'timeout';
+    };

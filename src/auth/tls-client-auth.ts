@@ -1,28 +1,42 @@
+import { ConfigurationError } from '../errors.js';
 import type { AuthMethod, PrivateKeyInput } from '../types.js';
+import { checkPrivateKeyShape } from './keys.js';
 import type { ClientAuthenticator } from './types.js';
 
 /**
  * tls_client_auth and self_signed_tls_client_auth (RFC 8705 2.1, 2.2): the client authenticates with
- * its TLS client certificate, so only `client_id` goes in the body. The certificate is presented by an
- * undici Agent made once (undici is loaded lazily: only Node needs it), or by the caller's dispatcher.
+ * its TLS client certificate, so only `client_id` goes in the body (RFC 8705 2). The certificate is
+ * presented by an undici Agent made once, on first use (undici and node:crypto are loaded lazily: only
+ * Node needs them), or by the caller's own `dispatcher`, which then wins.
+ *
+ * The same dispatcher carries the fetch wrapper's API calls, so certificate-bound tokens (RFC 8705 3,
+ * `cnf.x5t#S256`) reach the resource server over the certificate they are bound to.
+ *
+ * Server certificates are checked against Node's trust store: for a private CA, start Node with
+ * `NODE_EXTRA_CA_CERTS=ca.pem`, or pass your own `dispatcher` (`new Agent({ connect: { ca, cert, key } })`).
  */
 export function tlsClientAuth(
   method: Extract<AuthMethod, 'tls_client_auth' | 'self_signed_tls_client_auth'>,
   clientId: string,
   options: { certificate?: string; privateKey?: PrivateKeyInput; dispatcher?: unknown },
 ): ClientAuthenticator {
+  const { certificate, privateKey, dispatcher: given } = options;
+  if (given === undefined) {
+    if (certificate === undefined) {
+      throw new ConfigurationError(
+        'certificate',
+        `is required for ${method} (or a dispatcher that presents it)`,
+      );
+    }
+    if (privateKey === undefined) {
+      throw new ConfigurationError('privateKey', `the certificate's private key is required for ${method}`);
+    }
+    checkPrivateKeyShape('privateKey', privateKey);
+  }
   let agent: Promise<unknown> | undefined;
-  const dispatcher = () => {
-    if (options.dispatcher !== undefined) return Promise.resolve(options.dispatcher);
-    agent ??= import('undici').then(
-      ({ Agent }) =>
-        new Agent({
-          connect: {
-            cert: options.certificate,
-            key: options.privateKey as string,
-          },
-        }),
-    );
+  const dispatcher = (): Promise<unknown> => {
+    if (given !== undefined) return Promise.resolve(given);
+    agent ??= clientCertificateAgent(certificate as string, privateKey as PrivateKeyInput);
     return agent;
   };
   return {
@@ -34,4 +48,35 @@ export function tlsClientAuth(
     redact: (text) => text,
     dispatcher,
   };
+}
+
+/** An undici Agent that presents the certificate, after checking that the key belongs to it. */
+async function clientCertificateAgent(certificate: string, privateKey: PrivateKeyInput): Promise<unknown> {
+  const [{ Agent }, nodeCrypto] = await Promise.all([import('undici'), import('node:crypto')]);
+  const { createPrivateKey, KeyObject, X509Certificate } = nodeCrypto;
+  let x509: import('node:crypto').X509Certificate;
+  try {
+    x509 = new X509Certificate(certificate);
+  } catch {
+    throw new ConfigurationError('certificate', 'could not be read as a PEM certificate');
+  }
+  let key: import('node:crypto').KeyObject;
+  try {
+    if (typeof privateKey === 'string') key = createPrivateKey(privateKey);
+    else if (privateKey instanceof KeyObject) key = privateKey;
+    else if (typeof CryptoKey !== 'undefined' && privateKey instanceof CryptoKey)
+      key = KeyObject.from(privateKey);
+    else key = createPrivateKey({ key: privateKey as import('node:crypto').JsonWebKey, format: 'jwk' });
+  } catch (error) {
+    // The parser's message never holds the key, but keep only the error's name to be sure.
+    const reason = error instanceof Error ? error.name : 'Error';
+    throw new ConfigurationError('privateKey', `could not be imported as a private key (${reason})`);
+  }
+  // A mismatch would otherwise surface as a TLS handshake failure that names neither option.
+  if (!x509.checkPrivateKey(key)) {
+    throw new ConfigurationError('privateKey', 'does not belong to the certificate');
+  }
+  // node:tls takes PEM (not a KeyObject); the PEM stays inside the Agent's TLS options.
+  const keyPem = key.export({ type: 'pkcs8', format: 'pem' });
+  return new Agent({ connect: { cert: certificate, key: keyPem } });
 }
