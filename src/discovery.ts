@@ -3,7 +3,7 @@
  * Fetched once (single-flight), cached for a TTL, and never cached when it fails.
  */
 import * as z from 'zod/mini';
-import { DiscoveryError } from './errors.js';
+import { DiscoveryError, M2MTokenError } from './errors.js';
 import { readBodyCapped } from './http/read-body.js';
 import { isLoopbackHost } from './util.js';
 
@@ -20,15 +20,22 @@ export interface AuthorizationServerMetadata {
 
 /** How long discovered metadata is used before it is fetched again. */
 export const DISCOVERY_TTL_MS = 60 * 60 * 1000;
+/**
+ * When a refresh of expired metadata fails, the previous document is still used for up to this long
+ * (and the refresh is tried again on the next call): a metadata outage alone should not stop token
+ * requests to an endpoint that still works.
+ */
+export const DISCOVERY_MAX_STALE_MS = 24 * 60 * 60 * 1000;
 const MAX_METADATA_BYTES = 512 * 1024;
 
+const stringList = z.optional(z.array(z.string()));
 const metadataSchema = z.looseObject({
   issuer: z.string().check(z.minLength(1)),
   token_endpoint: z.string().check(z.minLength(1)),
-  token_endpoint_auth_methods_supported: z.optional(z.array(z.string())),
-  token_endpoint_auth_signing_alg_values_supported: z.optional(z.array(z.string())),
+  token_endpoint_auth_methods_supported: stringList,
+  token_endpoint_auth_signing_alg_values_supported: stringList,
   mtls_endpoint_aliases: z.optional(z.looseObject({ token_endpoint: z.optional(z.string()) })),
-  dpop_signing_alg_values_supported: z.optional(z.array(z.string())),
+  dpop_signing_alg_values_supported: stringList,
 });
 
 export interface DiscoveryHttp {
@@ -40,8 +47,13 @@ export interface DiscoveryHttp {
 
 /**
  * The well-known URLs to try, in order.
- * RFC 8414 3.1: the well-known segment goes between the host and the issuer's path;
- * OpenID Connect Discovery 4: `/.well-known/openid-configuration` is appended to the issuer.
+ *
+ * - RFC 8414 3.1: any terminating "/" of the issuer's path is removed, then
+ *   `/.well-known/oauth-authorization-server` goes between the host and the path:
+ *   `https://as.example/tenant/` -> `https://as.example/.well-known/oauth-authorization-server/tenant`.
+ * - OpenID Connect Discovery 1.0 section 4 (and RFC 8414 5 on compatibility): `/.well-known/openid-configuration`
+ *   is appended to the issuer (without its terminating "/"):
+ *   `https://as.example/tenant/` -> `https://as.example/tenant/.well-known/openid-configuration`.
  */
 export function wellKnownUrls(issuer: string): string[] {
   const url = new URL(issuer);
@@ -52,9 +64,20 @@ export function wellKnownUrls(issuer: string): string[] {
   ];
 }
 
-/** Fetches and validates the issuer's metadata. Throws DiscoveryError. */
+/**
+ * Fetches and validates the issuer's metadata.
+ *
+ * The next location is tried when one has no metadata: a 3xx or 4xx answer (redirects are not
+ * followed), or a 2xx body that is not a JSON object (a catch-all HTML page). A document that is a
+ * JSON object is the issuer's answer: when it is invalid (wrong issuer, missing token_endpoint, ...)
+ * discovery fails rather than looking elsewhere (RFC 8414 3.3: its data "MUST NOT be used").
+ * A 5xx or 429 fails at once (the next call tries again).
+ *
+ * @throws {DiscoveryError} no usable metadata
+ * @throws network errors and timeouts as the runtime's own errors (`TypeError`, `TimeoutError`), as for token requests
+ */
 export async function discover(issuer: string, http: DiscoveryHttp): Promise<AuthorizationServerMetadata> {
-  const failures: string[] = [];
+  const misses: string[] = [];
   for (const url of wellKnownUrls(issuer)) {
     const init: RequestInit & { dispatcher?: unknown } = {
       headers: { accept: 'application/json' },
@@ -62,58 +85,80 @@ export async function discover(issuer: string, http: DiscoveryHttp): Promise<Aut
       signal: AbortSignal.timeout(http.timeoutMs),
     };
     if (http.dispatcher !== undefined) init.dispatcher = http.dispatcher;
-    let response: Response;
-    try {
-      response = await http.fetch(url, init);
-    } catch (error) {
-      throw new DiscoveryError(issuer, `could not fetch ${url}`, { cause: error });
-    }
-    if (response.status === 404 || response.status === 410 || response.status === 400) {
+    const response = await http.fetch(url, init);
+    const status = response.status;
+    if (response.type === 'opaqueredirect' || (status >= 300 && status < 500 && status !== 429)) {
       await response.body?.cancel().catch(() => undefined);
-      failures.push(`${url} answered ${response.status}`);
+      misses.push(`${url} answered ${status === 0 ? 'a redirect' : status}`);
       continue;
     }
-    if (!response.ok) {
+    if (status < 200 || status >= 300) {
       await response.body?.cancel().catch(() => undefined);
-      throw new DiscoveryError(issuer, `${url} answered ${response.status}`);
+      throw new DiscoveryError(issuer, `${url} answered ${status}`);
     }
-    const text = await readBodyCapped(response, MAX_METADATA_BYTES).catch((error: unknown) => {
-      throw new DiscoveryError(issuer, `could not read ${url}`, { cause: error });
-    });
-    return validateMetadata(issuer, url, text, http.allowInsecureHttp);
+    let text: string;
+    try {
+      text = await readBodyCapped(response, MAX_METADATA_BYTES);
+    } catch (error) {
+      if (!(error instanceof M2MTokenError)) throw error; // a timeout or a reset: the runtime's own error
+      throw new DiscoveryError(issuer, `${url} returned a document over ${MAX_METADATA_BYTES} bytes`, {
+        cause: error,
+      });
+    }
+    const json = parseJsonObject(text);
+    if (json === undefined) {
+      misses.push(`${url} did not return a JSON object`);
+      continue;
+    }
+    return validateMetadata(issuer, url, json, http.allowInsecureHttp);
   }
-  throw new DiscoveryError(issuer, `no metadata found (${failures.join('; ')})`);
+  throw new DiscoveryError(issuer, `no authorization server metadata found (${misses.join('; ')})`);
 }
 
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Checks a metadata document (a parsed JSON object) fetched from `url` for `issuer`. */
 export function validateMetadata(
   issuer: string,
   url: string,
-  text: string,
+  json: Record<string, unknown>,
   allowInsecureHttp: boolean,
 ): AuthorizationServerMetadata {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new DiscoveryError(issuer, `${url} did not return JSON`);
-  }
   const parsed = metadataSchema.safeParse(json);
   if (!parsed.success) {
     const field = parsed.error.issues[0]?.path[0];
-    throw new DiscoveryError(issuer, `${url} returned metadata with a missing or invalid ${String(field ?? 'body')}`);
+    const name = String(field ?? 'body');
+    const what = field !== undefined && !(name in json) ? `no ${name}` : `an invalid ${name}`;
+    throw new DiscoveryError(issuer, `${url} returned metadata with ${what} (RFC 8414 2)`);
   }
   const metadata = parsed.data as AuthorizationServerMetadata;
-  // RFC 8414 3.3: the issuer in the document must be identical to the one configured.
+  // RFC 8414 3.3: the issuer in the document must be identical to the one configured, else the
+  // document must not be used (it could be another server's, offered to capture our credentials).
   if (metadata.issuer !== issuer) {
-    const hint = metadata.issuer.replace(/\/$/, '') === issuer.replace(/\/$/, '') ? ' (check the trailing slash)' : '';
-    throw new DiscoveryError(issuer, `metadata names issuer "${metadata.issuer}", not the configured one${hint} (RFC 8414 3.3)`);
+    const hint =
+      metadata.issuer.replace(/\/+$/, '') === issuer.replace(/\/+$/, '') ? '; check the trailing slash' : '';
+    throw new DiscoveryError(
+      issuer,
+      `${url} names issuer "${metadata.issuer.slice(0, 200)}", not the configured one (RFC 8414 3.3${hint})`,
+    );
   }
   checkEndpoint(issuer, 'token_endpoint', metadata.token_endpoint, allowInsecureHttp);
   const alias = metadata.mtls_endpoint_aliases?.token_endpoint;
-  if (alias !== undefined) checkEndpoint(issuer, 'mtls_endpoint_aliases.token_endpoint', alias, allowInsecureHttp);
+  if (alias !== undefined)
+    checkEndpoint(issuer, 'mtls_endpoint_aliases.token_endpoint', alias, allowInsecureHttp);
   return metadata;
 }
 
+/** RFC 6749 3.2 and 2.3.1: credentials go only over TLS; http is allowed for loopback hosts only. */
 function checkEndpoint(issuer: string, field: string, value: string, allowInsecureHttp: boolean): void {
   let url: URL;
   try {
@@ -121,36 +166,66 @@ function checkEndpoint(issuer: string, field: string, value: string, allowInsecu
   } catch {
     throw new DiscoveryError(issuer, `${field} is not an absolute URL`);
   }
-  const ok = url.protocol === 'https:' || (url.protocol === 'http:' && (allowInsecureHttp || isLoopbackHost(url.hostname)));
-  if (!ok) throw new DiscoveryError(issuer, `${field} must use https (http only on loopback)`);
+  if (url.protocol === 'http:') {
+    if (!allowInsecureHttp && !isLoopbackHost(url.hostname)) {
+      throw new DiscoveryError(
+        issuer,
+        `${field} ${url.origin} uses http on a host that is not loopback; only https is allowed (or set allowInsecureHttp)`,
+      );
+    }
+  } else if (url.protocol !== 'https:') {
+    throw new DiscoveryError(issuer, `${field} uses the unsupported protocol ${url.protocol}`);
+  }
+  if (url.username || url.password) throw new DiscoveryError(issuer, `${field} must not contain credentials`);
+  // RFC 6749 3.2: the endpoint URI must not include a fragment.
+  if (url.hash) throw new DiscoveryError(issuer, `${field} must not contain a fragment`);
 }
 
-/** Caches an issuer's metadata for a TTL; one fetch at a time; failures are not cached. */
+export interface MetadataCacheOptions {
+  /** How long a fetched document is used (default {@link DISCOVERY_TTL_MS}). */
+  readonly ttlMs?: number;
+  /** How long an expired document is still used while refreshes fail (default {@link DISCOVERY_MAX_STALE_MS}). */
+  readonly maxStaleMs?: number;
+}
+
+/**
+ * An issuer's metadata, cached for a TTL. One fetch at a time (every concurrent caller waits on it);
+ * a failure reaches those callers and is not cached, so the next call fetches again. When a refresh
+ * of an expired document fails, the previous one is used meanwhile (up to `maxStaleMs`).
+ */
 export class MetadataCache {
+  readonly #issuer: string;
+  readonly #http: DiscoveryHttp;
+  readonly #ttlMs: number;
+  readonly #maxStaleMs: number;
   #value: { metadata: AuthorizationServerMetadata; until: number } | undefined;
   #pending: Promise<AuthorizationServerMetadata> | undefined;
 
-  constructor(
-    private readonly issuer: string,
-    private readonly http: DiscoveryHttp,
-    private readonly ttlMs = DISCOVERY_TTL_MS,
-  ) {}
+  constructor(issuer: string, http: DiscoveryHttp, options: MetadataCacheOptions = {}) {
+    this.#issuer = issuer;
+    this.#http = http;
+    this.#ttlMs = options.ttlMs ?? DISCOVERY_TTL_MS;
+    this.#maxStaleMs = options.maxStaleMs ?? DISCOVERY_MAX_STALE_MS;
+  }
 
-  /** The cached metadata when fresh (sync), else a promise of it. */
+  /** The cached metadata when fresh (synchronously), else a promise of it. */
   get(): AuthorizationServerMetadata | Promise<AuthorizationServerMetadata> {
     const value = this.#value;
     if (value && Date.now() < value.until) return value.metadata;
-    this.#pending ??= discover(this.issuer, this.http).then(
-      (metadata) => {
-        this.#value = { metadata, until: Date.now() + this.ttlMs };
-        this.#pending = undefined;
-        return metadata;
-      },
-      (error: unknown) => {
-        this.#pending = undefined;
-        throw error;
-      },
-    );
+    this.#pending ??= this.#fetch(value);
     return this.#pending;
+  }
+
+  async #fetch(previous: { metadata: AuthorizationServerMetadata; until: number } | undefined) {
+    try {
+      const metadata = await discover(this.#issuer, this.#http);
+      this.#value = { metadata, until: Date.now() + this.#ttlMs };
+      return metadata;
+    } catch (error) {
+      if (previous && Date.now() < previous.until + this.#maxStaleMs) return previous.metadata;
+      throw error;
+    } finally {
+      this.#pending = undefined;
+    }
   }
 }

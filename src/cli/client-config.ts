@@ -1,0 +1,206 @@
+/**
+ * From command-line values and environment variables to ClientCredentialsClient options.
+ *
+ * A flag beats its environment variable. Two groups go together: the endpoint (--issuer,
+ * --token-endpoint) and the credentials (the secret sources and --private-key). When any member of a
+ * group is on the command line, the environment is ignored for the whole group, so an exported
+ * M2M_TOKEN_ENDPOINT does not clash with --issuer, nor M2M_CLIENT_SECRET with --private-key.
+ */
+import type { ClientCredentialsClientOptions } from '../index.js';
+import { CLIENT_OPTIONS, type OptionSpec, SECRET_OPTIONS, UsageError, type Values } from './args.js';
+import { chompNewline, type Io, readNamedFile, readStdin } from './io.js';
+
+export type ClientSettings = Omit<ClientCredentialsClientOptions, 'fetch' | 'onEvent' | 'cache'>;
+
+export interface ClientConfig {
+  readonly options: ClientSettings;
+  /** Where the secret came from (for --verbose), never the secret. */
+  readonly secretSource?: string;
+  /** True when the secret was given with --client-secret on the command line. */
+  readonly secretOnCommandLine: boolean;
+}
+
+const GROUPS: readonly (readonly string[])[] = [
+  ['issuer', 'token-endpoint'],
+  ['client-secret', 'client-secret-file', 'client-secret-stdin', 'private-key'],
+];
+
+const SPECS = new Map<string, OptionSpec>([...CLIENT_OPTIONS, ...SECRET_OPTIONS].map((s) => [s.name, s]));
+
+function given(values: Values, name: string): boolean {
+  const value = values[name];
+  return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== false;
+}
+
+/** Reads the option from the command line, else (unless its group is on the command line) the environment. */
+function lookup(
+  values: Values,
+  env: Io['env'],
+  name: string,
+): { value: string | string[]; from: string } | undefined {
+  const spec = SPECS.get(name);
+  if (given(values, name)) return { value: values[name] as string | string[], from: `--${name}` };
+  const group = GROUPS.find((g) => g.includes(name));
+  if (group?.some((member) => given(values, member))) return undefined;
+  const fromEnv = spec?.env ? env[spec.env] : undefined;
+  return fromEnv !== undefined && fromEnv !== '' ? { value: fromEnv, from: spec?.env as string } : undefined;
+}
+
+function single(found: { value: string | string[] } | undefined): string | undefined {
+  if (found === undefined) return undefined;
+  return Array.isArray(found.value) ? found.value.at(-1) : found.value;
+}
+
+/** Builds the client options; throws UsageError for what is missing or unreadable. */
+export async function resolveClientConfig(values: Values, io: Io): Promise<ClientConfig> {
+  const get = (name: string) => lookup(values, io.env, name);
+  const options: Record<string, unknown> = {};
+
+  const issuer = single(get('issuer'));
+  const tokenEndpoint = single(get('token-endpoint'));
+  if (issuer !== undefined && tokenEndpoint !== undefined) {
+    throw new UsageError('give --token-endpoint or --issuer, not both');
+  }
+  if (issuer === undefined && tokenEndpoint === undefined) {
+    throw new UsageError('missing --token-endpoint URL or --issuer URL (or M2M_TOKEN_ENDPOINT / M2M_ISSUER)');
+  }
+  if (issuer !== undefined) options.issuer = issuer;
+  if (tokenEndpoint !== undefined) options.tokenEndpoint = tokenEndpoint;
+
+  const clientId = single(get('client-id'));
+  if (clientId === undefined) throw new UsageError('missing --client-id ID (or M2M_CLIENT_ID)');
+  options.clientId = clientId;
+
+  const simple: Array<[string, string]> = [
+    ['auth-method', 'authMethod'],
+    ['audience', 'audience'],
+    ['key-id', 'keyId'],
+    ['signing-alg', 'signingAlgorithm'],
+  ];
+  for (const [flag, option] of simple) {
+    const value = single(get(flag));
+    if (value !== undefined) options[option] = value;
+  }
+
+  const scope = get('scope');
+  if (scope) options.scope = scope.value;
+  const resource = get('resource');
+  if (resource)
+    options.resource = Array.isArray(resource.value)
+      ? resource.value
+      : resource.value.split(/\s+/).filter(Boolean);
+
+  const param = get('param');
+  if (param) options.extraParams = parseParams(param.value);
+
+  const timeout = single(get('timeout'));
+  if (timeout !== undefined) {
+    const seconds = Number(timeout);
+    if (!Number.isFinite(seconds) || seconds <= 0)
+      throw new UsageError(`--timeout must be a positive number of seconds, not '${timeout}'`);
+    options.timeoutMs = Math.round(seconds * 1000);
+  }
+
+  if (values['allow-insecure-http'] === true) options.allowInsecureHttp = true;
+  else {
+    const flag = io.env.M2M_ALLOW_INSECURE_HTTP;
+    if (flag !== undefined && flag !== '')
+      options.allowInsecureHttp = parseBoolean('M2M_ALLOW_INSECURE_HTTP', flag);
+  }
+
+  const key = get('private-key');
+  if (key) options.privateKey = await readKey(key.from, single(key) as string);
+  const certificate = get('certificate');
+  if (certificate) options.certificate = await readMaterial(certificate.from, single(certificate) as string);
+
+  const secret = await readSecret(values, io);
+  if (secret) options.clientSecret = secret.value;
+
+  if (secret === undefined && options.privateKey === undefined && options.certificate === undefined) {
+    throw new UsageError(
+      'no client credentials: set M2M_CLIENT_SECRET, or give --client-secret-file FILE, --client-secret-stdin or --private-key FILE',
+    );
+  }
+  return {
+    options: options as unknown as ClientSettings,
+    ...(secret ? { secretSource: secret.from } : {}),
+    secretOnCommandLine: secret?.from === '--client-secret',
+  };
+}
+
+function parseBoolean(name: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new UsageError(`${name} takes 1/true or 0/false, not '${value}'`);
+}
+
+/** name=value pairs: repeated flags, or one `a=1&b=2` string from the environment. */
+function parseParams(value: string | string[]): Record<string, string> {
+  const pairs: Array<[string, string]> = [];
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const at = item.indexOf('=');
+      if (at <= 0) throw new UsageError(`--param takes NAME=VALUE, not '${item}'`);
+      pairs.push([item.slice(0, at), item.slice(at + 1)]);
+    }
+  } else {
+    for (const [name, v] of new URLSearchParams(value)) pairs.push([name, v]);
+  }
+  return Object.fromEntries(pairs);
+}
+
+/**
+ * A key or certificate: a flag names a file; an environment variable names a file or holds the PEM
+ * (or JWK) itself, which is how containers usually receive them.
+ */
+async function readMaterial(from: string, value: string): Promise<string> {
+  const start = value.trimStart();
+  if (!from.startsWith('--') && (start.startsWith('-----BEGIN') || start.startsWith('{'))) return value;
+  const what = from.startsWith('--') ? from : `the file named by ${from}`;
+  return (await readNamedFile(what, value)).toString('utf8');
+}
+
+async function readKey(from: string, value: string): Promise<string | JsonWebKey> {
+  const text = await readMaterial(from, value);
+  if (!text.trimStart().startsWith('{')) return text;
+  try {
+    return JSON.parse(text) as JsonWebKey;
+  } catch {
+    // Never echo the key: only say where it came from.
+    throw new UsageError(`the private key from ${from} looks like JSON but does not parse as a JWK`);
+  }
+}
+
+/** The client secret, from exactly one source. */
+async function readSecret(values: Values, io: Io): Promise<{ value: string; from: string } | undefined> {
+  const onCommandLine = ['client-secret', 'client-secret-file', 'client-secret-stdin'].filter((n) =>
+    given(values, n),
+  );
+  if (onCommandLine.length > 1) {
+    throw new UsageError(
+      `give one client secret source, not ${onCommandLine.map((n) => `--${n}`).join(' and ')}`,
+    );
+  }
+  let source: { kind: 'value' | 'file' | 'stdin'; from: string; value?: string } | undefined;
+  const flag = onCommandLine[0];
+  if (flag === 'client-secret')
+    source = { kind: 'value', from: '--client-secret', value: values[flag] as string };
+  else if (flag === 'client-secret-file')
+    source = { kind: 'file', from: '--client-secret-file', value: values[flag] as string };
+  else if (flag === 'client-secret-stdin') source = { kind: 'stdin', from: '--client-secret-stdin' };
+  else if (!given(values, 'private-key')) {
+    const inEnv = io.env.M2M_CLIENT_SECRET;
+    const fileInEnv = io.env.M2M_CLIENT_SECRET_FILE;
+    if (inEnv && fileInEnv) throw new UsageError('set M2M_CLIENT_SECRET or M2M_CLIENT_SECRET_FILE, not both');
+    if (inEnv) source = { kind: 'value', from: 'M2M_CLIENT_SECRET', value: inEnv };
+    else if (fileInEnv) source = { kind: 'file', from: 'M2M_CLIENT_SECRET_FILE', value: fileInEnv };
+  }
+  if (source === undefined) return undefined;
+  let secret: string;
+  if (source.kind === 'value') secret = source.value as string;
+  else if (source.kind === 'file')
+    secret = chompNewline((await readNamedFile(source.from, source.value as string)).toString('utf8'));
+  else secret = chompNewline((await readStdin(io)).toString('utf8'));
+  if (secret === '') throw new UsageError(`the client secret from ${source.from} is empty`);
+  return { value: secret, from: source.from };
+}

@@ -1,0 +1,87 @@
+/** `m2m-token fetch URL`: calls an API through the client's fetch wrapper, like curl with a token. */
+import { once } from 'node:events';
+import { CLIENT_OPTIONS, COMMON_OPTIONS, parseCommand, SECRET_OPTIONS, UsageError } from './args.js';
+import { FETCH_HELP, FETCH_OPTIONS } from './help.js';
+import { type Io, readNamedFile, readStdin, warn } from './io.js';
+import { type CommandState, openClient, verboseLine } from './session.js';
+
+const SPECS = [...CLIENT_OPTIONS, ...SECRET_OPTIONS, ...FETCH_OPTIONS, ...COMMON_OPTIONS];
+const TOKEN_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function parseHeader(text: string): [string, string] {
+  const at = text.indexOf(':');
+  const name = at > 0 ? text.slice(0, at).trim() : '';
+  if (!TOKEN_CHARS.test(name)) throw new UsageError(`-H takes 'Name: value', not '${text.slice(0, 60)}'`);
+  return [name, text.slice(at + 1).trim()];
+}
+
+export async function fetchCommand(args: readonly string[], io: Io, state: CommandState): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout.write(FETCH_HELP);
+    return 0;
+  }
+  const { values, positionals } = parseCommand(args, SPECS, 1);
+  state.verbose = values.verbose === true;
+  const url = positionals[0];
+  if (url === undefined) throw new UsageError('missing URL: m2m-token fetch URL [options]');
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    throw new UsageError(`'${url}' is not an absolute URL`);
+  }
+  if (target.protocol !== 'https:' && target.protocol !== 'http:') {
+    throw new UsageError(`unsupported protocol ${target.protocol} (use http or https)`);
+  }
+
+  const headers = new Headers();
+  for (const text of (values.header as string[] | undefined) ?? []) headers.append(...parseHeader(text));
+
+  const data = values.data as string | undefined;
+  let body: Uint8Array<ArrayBuffer> | string | undefined;
+  if (data?.startsWith('@')) {
+    if (data === '@-') {
+      if (values['client-secret-stdin'])
+        throw new UsageError('-d @- and --client-secret-stdin both need standard input');
+      body = new Uint8Array(await readStdin(io));
+    } else {
+      body = new Uint8Array(await readNamedFile('-d', data.slice(1)));
+    }
+  } else {
+    body = data;
+  }
+  const method = (
+    (values.request as string | undefined) ?? (body !== undefined ? 'POST' : 'GET')
+  ).toUpperCase();
+  // As curl does: -d without a Content-Type sends a form.
+  if (body !== undefined && !headers.has('content-type'))
+    headers.set('content-type', 'application/x-www-form-urlencoded');
+
+  const client = await openClient(values, io, state);
+  const started = performance.now();
+  const response = await client.fetch(target.href, {
+    method,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  });
+
+  if (values.include) {
+    let head = `HTTP/1.1 ${response.status} ${response.statusText}`.trimEnd();
+    for (const [name, value] of response.headers) head += `\n${name}: ${value}`;
+    io.stdout.write(`${head}\n\n`);
+  }
+  if (response.body) {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
+    }
+  }
+  if (state.verbose) verboseLine(io)(`* done in ${Math.round(performance.now() - started)} ms`);
+  if (response.status >= 400) {
+    warn(
+      io,
+      `${method} ${target.origin}${target.pathname} answered ${response.status} ${response.statusText}`.trimEnd(),
+    );
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,61 @@
+/** One command's client: built from the options, with the CLI's logging fetch and event lines. */
+import { ClientCredentialsClient } from '../index.js';
+import type { Values } from './args.js';
+import { resolveClientConfig } from './client-config.js';
+import { type Io, warn } from './io.js';
+import { eventLine, loggingFetch, type RequestLog } from './verbose.js';
+
+/** What the error report needs to know about the command that failed. */
+export interface CommandState {
+  command: string;
+  verbose: boolean;
+  log: RequestLog;
+  authMethod?: string;
+  timeoutMs?: number;
+}
+
+export function newState(command: string): CommandState {
+  return { command, verbose: false, log: {} };
+}
+
+/** Writes a `*`/`>`/`<` diagnostic line to stderr (only called with --verbose). */
+export function verboseLine(io: Io): (text: string) => void {
+  return (text) => io.stderr.write(`${text}\n`);
+}
+
+export async function openClient(
+  values: Values,
+  io: Io,
+  state: CommandState,
+): Promise<ClientCredentialsClient> {
+  const config = await resolveClientConfig(values, io);
+  if (config.secretOnCommandLine) {
+    warn(
+      io,
+      'warning: --client-secret puts the secret on the command line, where other processes and the shell history can see it; prefer M2M_CLIENT_SECRET, --client-secret-file or --client-secret-stdin',
+    );
+  }
+  const line = state.verbose ? verboseLine(io) : undefined;
+  const o = config.options;
+  state.timeoutMs = o.timeoutMs ?? 10_000;
+  if (line) {
+    const where = o.issuer ? `issuer ${o.issuer}` : `token endpoint ${o.tokenEndpoint}`;
+    const credentials = [
+      config.secretSource ? `secret from ${config.secretSource}` : undefined,
+      o.privateKey !== undefined ? 'private key' : undefined,
+      o.certificate !== undefined ? 'certificate' : undefined,
+    ]
+      .filter(Boolean)
+      .join(', ');
+    line(`* ${where}, client id ${o.clientId}, ${credentials}${o.authMethod ? `, ${o.authMethod}` : ''}`);
+  }
+  return new ClientCredentialsClient({
+    ...o,
+    fetch: loggingFetch((input, init) => globalThis.fetch(input, init), state.log, line),
+    onEvent: (event) => {
+      if (event.type === 'token_request_start') state.authMethod = event.authMethod;
+      const text = line && eventLine(event);
+      if (text) line(text);
+    },
+  });
+}
