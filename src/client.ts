@@ -7,10 +7,10 @@ import { checkPrivateKeyShape } from './auth/keys.js';
 import { cacheKey, type KeyParts, keyInfo } from './cache/cache-key.js';
 import { isUsable, toCachedToken, ttlOf } from './cache/lifetime.js';
 import { MemoryTokenCache } from './cache/memory-cache.js';
-import { ConfigurationError } from './errors.js';
 import { createDpopProofSource } from './dpop.js';
+import { ConfigurationError } from './errors.js';
 import { EventSink } from './events.js';
-import { createAuthorizedFetch, type CreateFetchOptions } from './fetch/fetch-wrapper.js';
+import { type CreateFetchOptions, createAuthorizedFetch } from './fetch/fetch-wrapper.js';
 import {
   type AttemptCounter,
   type DpopProofSource,
@@ -18,7 +18,12 @@ import {
   type TokenRequestSettings,
 } from './http/token-request.js';
 import { type ClientInternals, kInternals, type ResolvedRequest } from './internal.js';
-import { type ClientCredentialsClientOptions, type NormalizedOptions, normalizeOptions, splitScope } from './options.js';
+import {
+  type ClientCredentialsClientOptions,
+  type NormalizedOptions,
+  normalizeOptions,
+  splitScope,
+} from './options.js';
 import { resolveServer, type ServerInfo } from './server.js';
 import type { CachedToken, GetTokenOptions, Token, TokenCache, TokenKeyInfo } from './types.js';
 import { describeError, raceSignal, sleep, toArray } from './util.js';
@@ -27,7 +32,16 @@ import { describeError, raceSignal, sleep, toArray } from './util.js';
 export const FORCED_REFRESH_INTERVAL_MS = 5_000;
 
 /** Parameters that extraParams may not set (see options.ts). */
-const RESERVED = new Set(['grant_type', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'scope', 'audience', 'resource']);
+const RESERVED = new Set([
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'scope',
+  'audience',
+  'resource',
+]);
 
 type AcquireMode =
   /** A plain miss: any usable token will do. */
@@ -74,9 +88,21 @@ export class ClientCredentialsClient {
   readonly #endpointForKey: string;
   readonly #inflight = new Map<string, Promise<CachedToken>>();
   readonly #refreshRetryAt = new Map<string, number>();
-  readonly #lastForcedRefresh = new Map<string, number>();
+  /** Per key: when the last 401-forced refresh started, and its outcome (shared by the 401s of that window). */
+  readonly #lastForcedRefresh = new Map<
+    string,
+    { readonly at: number; readonly token: Promise<Token | undefined> }
+  >();
   readonly #knownKeys = new Set<string>();
+  /**
+   * The default key's entry, kept in a field when the client owns its MemoryTokenCache (nobody else
+   * can change that cache behind its back): the hot path then costs no Map lookup. Set on store,
+   * cleared on delete; always re-checked for usability.
+   */
+  #hotDefault: CachedToken | undefined;
+  readonly #ownsCache: boolean;
   readonly #resolved = new Map<string, ResolvedRequest>();
+  readonly #resolvedByScope = new Map<string, ResolvedRequest>();
   readonly #lockTtlMs: number;
   #defaultFetch: typeof globalThis.fetch | undefined;
   readonly #dpop: DpopProofSource | undefined;
@@ -96,6 +122,7 @@ export class ClientCredentialsClient {
       }
     }
     this.#cache = options.cache === false ? undefined : (options.cache ?? new MemoryTokenCache());
+    this.#ownsCache = options.cache === undefined;
     this.#events = new EventSink(options.onEvent);
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#dispatcher = options.dispatcher;
@@ -107,7 +134,10 @@ export class ClientCredentialsClient {
       checkPrivateKeyShape('privateKey', options.privateKey);
     }
     const auth = options.tokenEndpoint ? createAuthenticator(options, normalized.authMethod) : undefined;
-    this.#server = resolveServer(options, normalized, auth, { fetch: this.#fetch, dispatcher: options.dispatcher });
+    this.#server = resolveServer(options, normalized, auth, {
+      fetch: this.#fetch,
+      dispatcher: options.dispatcher,
+    });
     this.#http = {
       fetch: this.#fetch,
       dispatcher: options.dispatcher,
@@ -149,6 +179,12 @@ export class ClientCredentialsClient {
 
   /** getToken() for a resolved request. The hot path: a synchronous cache hit costs one promise. */
   #tokenFor(request: ResolvedRequest, signal: AbortSignal | undefined): Promise<Token> {
+    const hot = this.#hotDefault;
+    if (hot !== undefined && request === this.#defaultRequest) {
+      const token = this.#hit(request, hot);
+      if (token !== undefined) return Promise.resolve(token);
+      this.#hotDefault = undefined;
+    }
     const cache = this.#cache;
     if (cache !== undefined) {
       let got: ReturnType<TokenCache['get']>;
@@ -160,10 +196,13 @@ export class ClientCredentialsClient {
       }
       if (!isThenable<CachedToken | undefined>(got)) {
         const token = got === undefined ? undefined : this.#hit(request, got);
+        if (token !== undefined && this.#ownsCache && request === this.#defaultRequest) this.#hotDefault = got;
         return token !== undefined ? Promise.resolve(token) : this.#missed(request, got, signal);
       }
       return got.then(
-        (entry) => (entry === undefined ? undefined : this.#hit(request, entry)) ?? this.#missed(request, entry, signal),
+        (entry) =>
+          (entry === undefined ? undefined : this.#hit(request, entry)) ??
+          this.#missed(request, entry, signal),
         (error: unknown) => {
           this.#fault(request, 'get', error);
           return this.#missed(request, undefined, signal);
@@ -184,6 +223,7 @@ export class ClientCredentialsClient {
   async clear(): Promise<void> {
     const keys = [...this.#knownKeys];
     this.#knownKeys.clear();
+    this.#hotDefault = undefined;
     this.#refreshRetryAt.clear();
     await Promise.all(keys.map((key) => this.#safeDelete({ key, info: this.#infoOfKey(key), params: [] })));
   }
@@ -207,7 +247,8 @@ export class ClientCredentialsClient {
     return {
       resolve: (options) => this.#resolve(options),
       token: (request, signal) => this.#tokenFor(request, signal),
-      tokenAfterRejection: (request, rejected, signal) => this.#tokenAfterRejection(request, rejected, signal),
+      tokenAfterRejection: (request, rejected, signal) =>
+        this.#tokenAfterRejection(request, rejected, signal),
       fetch: this.#fetch,
       dispatcher: async () => this.#dispatcher ?? (await this.#serverInfo()).auth.dispatcher?.(),
       dpop: this.#dpop,
@@ -221,7 +262,11 @@ export class ClientCredentialsClient {
   }
 
   toJSON(): Record<string, unknown> {
-    return { endpoint: this.#endpointForKey, clientId: this.#options.clientId, authMethod: this.#options.authMethod };
+    return {
+      endpoint: this.#endpointForKey,
+      clientId: this.#options.clientId,
+      authMethod: this.#options.authMethod,
+    };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -231,11 +276,16 @@ export class ClientCredentialsClient {
     const now = Date.now();
     if (!isUsable(entry, now)) return undefined;
     if (now >= entry.refreshAt) this.#refreshAhead(request, entry, now);
-    if (this.#events.active) this.#events.emit({ type: 'cache_hit', key: request.info, expiresAt: entry.token.expiresAt });
+    if (this.#events.active)
+      this.#events.emit({ type: 'cache_hit', key: request.info, expiresAt: entry.token.expiresAt });
     return entry.token;
   }
 
-  #missed(request: ResolvedRequest, entry: CachedToken | undefined, signal: AbortSignal | undefined): Promise<Token> {
+  #missed(
+    request: ResolvedRequest,
+    entry: CachedToken | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Token> {
     if (this.#events.active) {
       const reason = this.#cache === undefined ? 'disabled' : entry ? 'expired' : 'absent';
       this.#events.emit({ type: 'cache_miss', key: request.info, reason });
@@ -244,7 +294,11 @@ export class ClientCredentialsClient {
   }
 
   /** Single-flight: one token request per key at a time; every caller waits on the same promise. */
-  #acquire(request: ResolvedRequest, mode: AcquireMode, signal: AbortSignal | undefined): Promise<CachedToken> {
+  #acquire(
+    request: ResolvedRequest,
+    mode: AcquireMode,
+    signal: AbortSignal | undefined,
+  ): Promise<CachedToken> {
     let flight = this.#inflight.get(request.key);
     if (flight === undefined) {
       flight = this.#obtain(request, mode);
@@ -274,6 +328,7 @@ export class ClientCredentialsClient {
       // expires_in: 0 (or a lifetime under the buffer): handed to the waiters, not cached.
       if (cache !== undefined && ttl > 0) {
         this.#knownKeys.add(request.key);
+        if (this.#ownsCache && request.key === this.#defaultRequest.key) this.#hotDefault = entry;
         try {
           const stored = cache.set(request.key, entry, ttl);
           if (isThenable(stored)) await stored;
@@ -319,14 +374,24 @@ export class ClientCredentialsClient {
       if (entry && this.#accepts(entry, mode, Date.now())) {
         if (release) await release().catch((error: unknown) => this.#fault(request, 'unlock', error));
         if (Date.now() - start > 0 && this.#events.active) {
-          this.#events.emit({ type: 'lock_wait', key: request.info, waitedMs: Date.now() - start, outcome: 'token' });
+          this.#events.emit({
+            type: 'lock_wait',
+            key: request.info,
+            waitedMs: Date.now() - start,
+            outcome: 'token',
+          });
         }
         return { entry };
       }
       if (release) return { release };
       if (Date.now() >= deadline) {
         if (this.#events.active) {
-          this.#events.emit({ type: 'lock_wait', key: request.info, waitedMs: Date.now() - start, outcome: 'timeout' });
+          this.#events.emit({
+            type: 'lock_wait',
+            key: request.info,
+            waitedMs: Date.now() - start,
+            outcome: 'timeout',
+          });
         }
         return {};
       }
@@ -418,7 +483,12 @@ export class ClientCredentialsClient {
         this.#refreshRetryAt.set(request.key, next);
         if (this.#refreshRetryAt.size > 10_000) this.#refreshRetryAt.clear();
         if (this.#events.active) {
-          this.#events.emit({ type: 'refresh_ahead_failure', key: request.info, error: describeError(error), retryAt: next });
+          this.#events.emit({
+            type: 'refresh_ahead_failure',
+            key: request.info,
+            error: describeError(error),
+            retryAt: next,
+          });
         }
       },
     );
@@ -435,19 +505,39 @@ export class ClientCredentialsClient {
       return current.token;
     }
     const flight = this.#inflight.get(request.key);
-    if (flight) {
+    if (flight !== undefined) {
       const entry = await raceSignal(flight, signal);
       if (entry.token.accessToken !== rejected.accessToken) return entry.token;
     }
     // Rate limit: a misconfiguration that makes every call 401 must not flood the token endpoint.
     const now = Date.now();
     const last = this.#lastForcedRefresh.get(request.key);
-    if (last !== undefined && now - last < FORCED_REFRESH_INTERVAL_MS) return undefined;
-    this.#lastForcedRefresh.set(request.key, now);
-    if (this.#lastForcedRefresh.size > 10_000) this.#lastForcedRefresh.clear();
-    // Drop only the rejected token, never a newer one.
+    if (last !== undefined && now - last.at < FORCED_REFRESH_INTERVAL_MS) {
+      // Limited. The refresh forced in this window may still be starting (an async cache delete comes
+      // before its flight exists) or may have produced a newer token: use that one; a failed one counts
+      // as no token, and the 401 is returned as it is.
+      const token = await raceSignal(
+        last.token.catch(() => undefined),
+        signal,
+      );
+      return token !== undefined && token.accessToken !== rejected.accessToken ? token : undefined;
+    }
+    const forced = this.#forceRefresh(request, current, rejected);
+    // The caller gets any failure through `forced`; this branch only keeps it from being unhandled.
+    forced.catch(() => undefined);
+    if (this.#lastForcedRefresh.size >= 10_000) this.#lastForcedRefresh.clear();
+    this.#lastForcedRefresh.set(request.key, { at: now, token: forced });
+    return raceSignal(forced, signal);
+  }
+
+  /** One refresh forced by a 401: drops only the rejected token (never a newer one), then gets another. */
+  async #forceRefresh(
+    request: ResolvedRequest,
+    current: CachedToken | undefined,
+    rejected: Token,
+  ): Promise<Token | undefined> {
     if (current && current.token.accessToken === rejected.accessToken) await this.#safeDelete(request);
-    const entry = await this.#acquire(request, { kind: 'force', rejected: rejected.accessToken }, signal);
+    const entry = await this.#acquire(request, { kind: 'force', rejected: rejected.accessToken }, undefined);
     return entry.token.accessToken === rejected.accessToken ? undefined : entry.token;
   }
 
@@ -467,6 +557,7 @@ export class ClientCredentialsClient {
   }
 
   async #safeDelete(request: ResolvedRequest): Promise<void> {
+    if (request.key === this.#defaultRequest.key) this.#hotDefault = undefined;
     if (!this.#cache) return;
     try {
       await this.#cache.delete(request.key);
@@ -475,7 +566,11 @@ export class ClientCredentialsClient {
     }
   }
 
-  #fault(request: ResolvedRequest, operation: 'get' | 'set' | 'delete' | 'lock' | 'unlock', error: unknown): void {
+  #fault(
+    request: ResolvedRequest,
+    operation: 'get' | 'set' | 'delete' | 'lock' | 'unlock',
+    error: unknown,
+  ): void {
     if (this.#events.active) {
       this.#events.emit({ type: 'cache_fault', key: request.info, operation, error: describeError(error) });
     }
@@ -489,8 +584,24 @@ export class ClientCredentialsClient {
   /** Resolves per-call options; memoised by a cheap signature so repeated shapes cost one Map lookup. */
   #resolve(options: Omit<GetTokenOptions, 'forceRefresh' | 'signal'>): ResolvedRequest {
     const { audience, scope, resource, extraParams } = options;
-    if (audience === undefined && scope === undefined && resource === undefined && extraParams === undefined) {
+    if (
+      audience === undefined &&
+      scope === undefined &&
+      resource === undefined &&
+      extraParams === undefined
+    ) {
       return this.#defaultRequest;
+    }
+    if (audience === undefined && resource === undefined && extraParams === undefined) {
+      // The common per-call shape (a scope only): one join and one Map lookup.
+      const byScope = typeof scope === 'string' ? scope : (scope as readonly string[]).join(' ');
+      let memo = this.#resolvedByScope.get(byScope);
+      if (memo === undefined) {
+        memo = this.#build(options);
+        if (this.#resolvedByScope.size >= 1_000) this.#resolvedByScope.clear();
+        this.#resolvedByScope.set(byScope, memo);
+      }
+      return memo;
     }
     let signature: string | undefined;
     if (extraParams === undefined) {
@@ -520,7 +631,10 @@ export class ClientCredentialsClient {
     const extraParams = { ...o.extraParams, ...(options.extraParams ?? {}) };
     for (const name of Object.keys(options.extraParams ?? {})) {
       if (RESERVED.has(name)) {
-        throw new ConfigurationError(`extraParams.${name}`, `may not set ${name}: it is set by the client or has an option of its own`);
+        throw new ConfigurationError(
+          `extraParams.${name}`,
+          `may not set ${name}: it is set by the client or has an option of its own`,
+        );
       }
     }
     const parts: KeyParts = {

@@ -71,7 +71,10 @@ export interface ClientCredentialsClientOptions {
   assertionTypHeader?: boolean;
   /** Lifetime of a client assertion, seconds (default 60, at most 120). */
   assertionLifetimeSeconds?: number;
-  /** Clock-skew allowance: assertions' `iat` is set this many seconds in the past (default 5). */
+  /**
+   * Clock-skew allowance: assertions' `iat` is set this many seconds in the past (default 5, at most 60).
+   * `exp` stays within 120 s of `iat`, so a large allowance shortens the assertion's life.
+   */
   clockSkewSeconds?: number;
   /** Escape hatch for servers that decode Basic credentials differently (default 'form-urlencoded'). */
   basicAuthEncoding?: BasicAuthEncoding;
@@ -121,7 +124,14 @@ export const DEFAULTS = {
   assertionLifetimeSeconds: 60,
   clockSkewSeconds: 5,
   maxResponseBytes: 256 * 1024,
-  retry: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 5_000, randomize: true, maxRetryAfterMs: 10_000 },
+  retry: {
+    retries: 2,
+    factor: 2,
+    minTimeout: 200,
+    maxTimeout: 5_000,
+    randomize: true,
+    maxRetryAfterMs: 10_000,
+  },
 } as const;
 
 /** Parameters a caller may not set through extraParams (RFC 6749 4.4.2, 2.3; RFC 7521 4.2). */
@@ -182,13 +192,29 @@ const schema = z.object({
   privateKey: z.optional(z.unknown()),
   keyId: z.optional(nonEmpty),
   signingAlgorithm: z.optional(
-    z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512']),
+    z.enum([
+      'RS256',
+      'RS384',
+      'RS512',
+      'PS256',
+      'PS384',
+      'PS512',
+      'ES256',
+      'ES384',
+      'ES512',
+      'EdDSA',
+      'HS256',
+      'HS384',
+      'HS512',
+    ]),
   ),
-  certificate: z.optional(z.string().check(z.includes('-----BEGIN CERTIFICATE-----', 'must be a PEM certificate'))),
+  certificate: z.optional(
+    z.string().check(z.includes('-----BEGIN CERTIFICATE-----', 'must be a PEM certificate')),
+  ),
   assertionAudience: z.optional(nonEmpty),
   assertionTypHeader: z.optional(z.boolean()),
   assertionLifetimeSeconds: z.optional(z.number().check(z.gte(1), z.lte(120))),
-  clockSkewSeconds: z.optional(z.number().check(z.gte(0), z.lte(300))),
+  clockSkewSeconds: z.optional(z.number().check(z.gte(0), z.lte(60))),
   basicAuthEncoding: z.optional(z.union([z.enum(['form-urlencoded', 'none']), z.custom(isFunction)])),
   audience: z.optional(nonEmpty),
   scope: z.optional(stringOrList),
@@ -216,7 +242,12 @@ const schema = z.object({
     ]),
   ),
   headers: z.optional(z.record(z.string(), z.string())),
-  dpop: z.optional(z.unknown()),
+  dpop: z.optional(
+    z.custom(
+      (v) => typeof v === 'boolean' || (typeof v === 'object' && v !== null && !Array.isArray(v)),
+      'must be true, false or { privateKey?, publicKey?, algorithm? }',
+    ),
+  ),
   onEvent: z.optional(z.custom(isFunction, 'must be a function')),
 });
 
@@ -246,6 +277,7 @@ export function normalizeOptions(input: ClientCredentialsClientOptions): Normali
 
   const authMethod = resolveAuthMethod(o);
   checkCredentials(o, authMethod);
+  if (typeof o.dpop === 'object') checkDpopOptions(o.dpop);
 
   const extraParams = { ...(o.extraParams ?? {}) };
   for (const name of Object.keys(extraParams)) {
@@ -321,7 +353,10 @@ export function checkEndpointUrl(option: string, value: string, allowInsecureHtt
 function resolveAuthMethod(o: ClientCredentialsClientOptions): AuthMethod {
   if (o.authMethod) return o.authMethod;
   if (o.clientSecret !== undefined && o.privateKey !== undefined) {
-    throw new ConfigurationError('authMethod', 'both clientSecret and privateKey are given: name the authMethod to use');
+    throw new ConfigurationError(
+      'authMethod',
+      'both clientSecret and privateKey are given: name the authMethod to use',
+    );
   }
   if (o.privateKey !== undefined) return 'private_key_jwt';
   if (o.clientSecret !== undefined) return 'client_secret_basic';
@@ -333,10 +368,11 @@ function resolveAuthMethod(o: ClientCredentialsClientOptions): AuthMethod {
 const VSCHAR = /^[\x20-\x7e]*$/;
 
 function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod): void {
-  if (!VSCHAR.test(o.clientId)) {
+  const badIdChar = firstNonVschar(o.clientId);
+  if (badIdChar !== -1) {
     throw new ConfigurationError(
       'clientId',
-      'contains characters outside printable ASCII (RFC 6749 Appendix A allows only %x20-7E); check for a stray newline or a copy-paste artefact',
+      `contains a character outside printable ASCII at position ${badIdChar} (RFC 6749 Appendix A allows only %x20-7E); check for a stray newline or a copy-paste artefact`,
     );
   }
   switch (method) {
@@ -355,10 +391,16 @@ function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod)
         );
       }
       if (o.privateKey !== undefined) {
-        throw new ConfigurationError('privateKey', `is not used by ${method}; remove it or choose private_key_jwt`);
+        throw new ConfigurationError(
+          'privateKey',
+          `is not used by ${method}; remove it or choose private_key_jwt`,
+        );
       }
       if (method === 'client_secret_jwt' && o.signingAlgorithm && !o.signingAlgorithm.startsWith('HS')) {
-        throw new ConfigurationError('signingAlgorithm', 'client_secret_jwt signs with HS256, HS384 or HS512');
+        throw new ConfigurationError(
+          'signingAlgorithm',
+          'client_secret_jwt signs with HS256, HS384 or HS512',
+        );
       }
       if (o.basicAuthEncoding === 'none' && method === 'client_secret_basic' && o.clientId.includes(':')) {
         throw new ConfigurationError('basicAuthEncoding', "'none' cannot send a client id that contains ':'");
@@ -366,9 +408,13 @@ function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod)
       break;
     }
     case 'private_key_jwt': {
-      if (o.privateKey === undefined) throw new ConfigurationError('privateKey', 'is required for private_key_jwt');
+      if (o.privateKey === undefined)
+        throw new ConfigurationError('privateKey', 'is required for private_key_jwt');
       if (o.clientSecret !== undefined) {
-        throw new ConfigurationError('clientSecret', 'is not used by private_key_jwt; remove it or choose a client_secret_* method');
+        throw new ConfigurationError(
+          'clientSecret',
+          'is not used by private_key_jwt; remove it or choose a client_secret_* method',
+        );
       }
       if (o.signingAlgorithm?.startsWith('HS')) {
         throw new ConfigurationError('signingAlgorithm', 'private_key_jwt needs an asymmetric algorithm');
@@ -378,7 +424,10 @@ function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod)
     case 'tls_client_auth':
     case 'self_signed_tls_client_auth': {
       if (o.certificate === undefined && o.dispatcher === undefined) {
-        throw new ConfigurationError('certificate', `is required for ${method} (or a dispatcher that presents it)`);
+        throw new ConfigurationError(
+          'certificate',
+          `is required for ${method} (or a dispatcher that presents it)`,
+        );
       }
       if (o.certificate !== undefined && o.privateKey === undefined && o.dispatcher === undefined) {
         throw new ConfigurationError('privateKey', `the certificate's private key is required for ${method}`);
@@ -388,6 +437,36 @@ function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod)
       }
       break;
     }
+  }
+}
+
+const DPOP_MEMBERS = new Set(['privateKey', 'publicKey', 'algorithm']);
+const DPOP_ALGORITHMS = new Set([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+]);
+
+/** The shape of `dpop: {...}`; the keys themselves are checked by dpop.ts. */
+function checkDpopOptions(dpop: DpopOptions): void {
+  for (const name of Object.keys(dpop)) {
+    // A misspelt member (privatekey) must not silently fall back to a generated key.
+    if (!DPOP_MEMBERS.has(name)) {
+      throw new ConfigurationError(`dpop.${name}`, 'is not a DPoP option (privateKey, publicKey, algorithm)');
+    }
+  }
+  if (dpop.algorithm !== undefined && !DPOP_ALGORITHMS.has(dpop.algorithm)) {
+    throw new ConfigurationError(
+      'dpop.algorithm',
+      `must be one of ${[...DPOP_ALGORITHMS].join(', ')} (RFC 9449 4.2: asymmetric)`,
+    );
   }
 }
 

@@ -8,7 +8,7 @@ import type { ClientAuthenticator, TokenRequestParts } from '../auth/index.js';
 import { ErrorCode, HttpError, OAuthError } from '../errors.js';
 import type { NormalizedRetry } from '../options.js';
 import { sleep } from '../util.js';
-import { readBodyCapped } from './read-body.js';
+import { discardBody, readBodyCapped } from './read-body.js';
 import { backoffGate, isRetryable, parseRetryAfter } from './retry-policy.js';
 import { type ParsedToken, parseTokenResponse } from './token-response.js';
 
@@ -60,6 +60,11 @@ export interface RetryNotice {
 const BEARER_ONLY: ReadonlySet<string> = new Set(['bearer']);
 const BEARER_OR_DPOP: ReadonlySet<string> = new Set(['bearer', 'dpop']);
 
+/** What one attempt saw, for the use_dpop_nonce repeat. */
+interface AttemptNotes {
+  dpopNonce?: string;
+}
+
 /** Sends the token request, retrying as the policy allows. */
 export async function requestToken(
   request: TokenRequest,
@@ -79,11 +84,13 @@ export async function requestToken(
     minTimeout: retry.minTimeout,
     maxTimeout: retry.maxTimeout,
     randomize: retry.randomize,
-    unref: true,
+    // Not unref'd: a short script awaiting a token during a backoff must not exit with the promise pending.
     shouldRetry: ({ error }) => isRetryable(error),
     onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
       if (retriesLeft > 0 && isRetryable(error)) {
-        onRetry?.({ attempt: attemptNumber, delayMs: retry.minTimeout * retry.factor ** (attemptNumber - 1), error });
+        // The nominal delay (p-retry adds jitter on top), capped as p-retry caps it.
+        const delayMs = Math.min(retry.maxTimeout, retry.minTimeout * retry.factor ** (attemptNumber - 1));
+        onRetry?.({ attempt: attemptNumber, delayMs, error });
       }
     },
   });
@@ -97,10 +104,13 @@ async function attemptWithNonce(
   dispatcher: unknown,
   counter: AttemptCounter,
 ): Promise<TokenResult> {
+  const notes: AttemptNotes = {};
   try {
-    return await attempt(request, auth, settings, dispatcher, counter);
+    return await attempt(request, auth, settings, dispatcher, counter, notes);
   } catch (error) {
-    if (settings.dpop && error instanceof OAuthError && error.error === 'use_dpop_nonce') {
+    // RFC 9449 8: use_dpop_nonce comes with a DPoP-Nonce header (remembered by attempt()); repeat once
+    // with a proof that carries it. Without a new nonce the same proof would fail the same way.
+    if (settings.dpop && notes.dpopNonce && error instanceof OAuthError && error.error === 'use_dpop_nonce') {
       return attempt(request, auth, settings, dispatcher, counter);
     }
     throw error;
@@ -113,18 +123,24 @@ async function attempt(
   settings: TokenRequestSettings,
   dispatcher: unknown,
   counter: AttemptCounter,
+  notes?: AttemptNotes,
 ): Promise<TokenResult> {
   const { endpoint } = request;
   await waitForGate(endpoint, settings.retry);
 
   const parts: TokenRequestParts = {
-    params: [['grant_type', 'client_credentials'], ...request.params.map(([k, v]) => [k, v] as [string, string])],
+    params: [
+      ['grant_type', 'client_credentials'],
+      ...request.params.map(([k, v]) => [k, v] as [string, string]),
+    ],
     headers: { ...settings.headers, accept: 'application/json' },
   };
   // A fresh assertion (and jti) for every attempt, retries included (RFC 7523 3).
   await auth.apply(parts, { tokenEndpoint: endpoint, issuer: request.issuer });
-  const body = auth.bodyFormat === 'json' ? jsonBody(parts.params) : new URLSearchParams(parts.params).toString();
-  parts.headers['content-type'] = auth.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
+  const body =
+    auth.bodyFormat === 'json' ? jsonBody(parts.params) : new URLSearchParams(parts.params).toString();
+  parts.headers['content-type'] =
+    auth.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
   if (settings.dpop) parts.headers.dpop = await settings.dpop.proof('POST', endpoint);
 
   const init: RequestInit & { dispatcher?: unknown } = {
@@ -142,24 +158,30 @@ async function attempt(
   counter.status = response.status;
 
   if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
-    await response.body?.cancel().catch(() => undefined);
+    discardBody(response);
     throw new HttpError(
       `token endpoint answered ${response.status} (a redirect); redirects are not followed so credentials stay with the configured endpoint: configure the final token endpoint URL`,
       { status: response.status, code: ErrorCode.REDIRECT },
     );
   }
 
+  // RFC 9449 8.2: the newest nonce wins, whether it came with an error or with a token.
   const nonce = settings.dpop ? response.headers.get('dpop-nonce') : null;
-  if (nonce) settings.dpop?.rememberNonce(endpoint, nonce);
+  if (nonce) {
+    settings.dpop?.rememberNonce(endpoint, nonce);
+    if (notes) notes.dpopNonce = nonce;
+  }
 
   let retryAt: number | undefined;
   if (response.status === 429 || response.status === 503) {
-    const waitMs = parseRetryAfter(response.headers.get('retry-after'), sentAt);
+    // Counted from the answer's arrival: an HTTP-date then gives retryAt equal to that date.
+    const receivedAt = Date.now();
+    const waitMs = parseRetryAfter(response.headers.get('retry-after'), receivedAt);
     if (waitMs !== undefined) {
-      retryAt = Date.now() + waitMs;
+      retryAt = receivedAt + waitMs;
       backoffGate.block(endpoint, retryAt, response.status);
       if (!settings.retry || waitMs > settings.retry.maxRetryAfterMs) {
-        await response.body?.cancel().catch(() => undefined);
+        discardBody(response);
         throw retryLater(response.status, retryAt);
       }
     }
@@ -174,6 +196,14 @@ async function attempt(
     acceptedTokenTypes: settings.dpop ? BEARER_OR_DPOP : BEARER_ONLY,
     redact: auth.redact,
   });
+  // RFC 9449 5: a DPoP-bound token has token_type DPoP. A server without DPoP support ignores the proof
+  // and issues a Bearer token; with DPoP on, that silent downgrade to a stealable token is an error.
+  if (settings.dpop && parsed.token.tokenType.toLowerCase() !== settings.dpop.tokenType) {
+    throw new HttpError(
+      `token endpoint issued token_type "${parsed.token.tokenType.slice(0, 40)}" although DPoP was requested (RFC 9449 5); the server does not bind tokens to the DPoP key: enable DPoP there, or turn the dpop option off`,
+      { status: response.status, code: ErrorCode.HTTP },
+    );
+  }
   return { ...parsed, sentAt, status: response.status };
 }
 

@@ -52,16 +52,23 @@ export function parseTokenResponse(ctx: ParseContext): ParsedToken {
     const error = errorBodySchema.safeParse(json);
     // RFC 6749 5.2: an error body. A 2xx that carries `error` is a failure too.
     if (error.success) {
+      // The fields come from the server, which may echo what it received: scrub them like a snippet.
+      const clean = (text: string | undefined) => (text === undefined ? undefined : scrub(text, ctx.redact));
       throw new OAuthError({
-        error: error.data.error,
-        errorDescription: error.data.error_description,
-        errorUri: error.data.error_uri,
+        error: clean(error.data.error.slice(0, 200)) as string,
+        errorDescription: clean(error.data.error_description?.slice(0, 1000)),
+        errorUri: clean(error.data.error_uri?.slice(0, 1000)),
         status,
       });
     }
   }
   if (status < 200 || status >= 300) {
-    const kind = json === undefined ? (ctx.body.trim() === '' ? 'an empty body' : 'a body that is not JSON') : 'a JSON body without an OAuth error';
+    const kind =
+      json === undefined
+        ? ctx.body.trim() === ''
+          ? 'an empty body'
+          : 'a body that is not JSON'
+        : 'a JSON body without an OAuth error';
     throw new HttpError(`token endpoint answered ${status} with ${kind}`, {
       status,
       bodySnippet: snippet(ctx.body, ctx.redact),
@@ -84,14 +91,20 @@ export function parseTokenResponse(ctx: ParseContext): ParsedToken {
   // RFC 6749 7.1: a client must not use a token whose type it does not understand.
   const tokenType = body.token_type;
   if (!ctx.acceptedTokenTypes.has(tokenType.toLowerCase())) {
-    throw invalid(ctx, `token_type "${tokenType.slice(0, 40)}" cannot be used by this client (RFC 6749 7.1)`);
+    throw invalid(
+      ctx,
+      `token_type "${scrub(tokenType.slice(0, 40), ctx.redact)}" cannot be used by this client (RFC 6749 7.1)`,
+    );
   }
 
   let expiresInMs: number | undefined;
   if (body.expires_in !== undefined) {
     const seconds = typeof body.expires_in === 'number' ? body.expires_in : parseNumeric(body.expires_in);
     if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
-      throw invalid(ctx, 'token response has an invalid expires_in (expected a non-negative number of seconds)');
+      throw invalid(
+        ctx,
+        'token response has an invalid expires_in (expected a non-negative number of seconds)',
+      );
     }
     expiresInMs = Math.min(seconds, MAX_EXPIRES_IN_SECONDS) * 1000;
   }
@@ -113,10 +126,52 @@ export function parseTokenResponse(ctx: ParseContext): ParsedToken {
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
+type Inspect = (value: unknown, options: unknown) => string;
+
 /**
- * Builds a frozen Token. `util.inspect` (and so console.log) shows it with the access token redacted;
- * JSON serialisation keeps it, since shared caches must store it.
+ * `util.inspect` (and so console.log) shows tokens and raw responses with the secrets redacted.
+ * The methods live on shared prototypes: no per-token closure, so a cached entry stays small.
+ * JSON serialisation keeps everything, since shared caches must store it.
  */
+const RAW_PROTOTYPE: object = Object.freeze(
+  Object.create(Object.prototype, {
+    [INSPECT]: {
+      value(this: Record<string, unknown>, _depth: number, options: unknown, inspect: Inspect) {
+        return inspect(redactedView(this), options);
+      },
+    },
+  }),
+);
+
+class TokenRecord implements Token {
+  readonly accessToken: string;
+  readonly tokenType: string;
+  // `declare`: no own property at all when the server sent none (not even `undefined`).
+  declare readonly expiresAt?: number;
+  declare readonly scope?: string;
+  readonly raw: Readonly<Record<string, unknown>>;
+
+  constructor(
+    accessToken: string,
+    tokenType: string,
+    expiresAt: number | undefined,
+    scope: string | undefined,
+    raw: Readonly<Record<string, unknown>>,
+  ) {
+    this.accessToken = accessToken;
+    this.tokenType = tokenType;
+    if (expiresAt !== undefined) this.expiresAt = expiresAt;
+    if (scope !== undefined) this.scope = scope;
+    this.raw = raw;
+    Object.freeze(this);
+  }
+
+  [INSPECT](_depth: number, options: unknown, inspect: Inspect): string {
+    return `Token ${inspect({ ...this, accessToken: '[redacted]', raw: redactedView(this.raw) }, options)}`;
+  }
+}
+
+/** Builds a frozen Token (its `raw` frozen too) whose inspect output hides the token. */
 export function makeToken(
   accessToken: string,
   tokenType: string,
@@ -124,26 +179,18 @@ export function makeToken(
   scope: string | undefined,
   raw: Record<string, unknown>,
 ): Token {
-  const rawCopy = { ...raw };
-  Object.defineProperty(rawCopy, INSPECT, { value: () => redactedView(rawCopy) });
-  const token = {
-    accessToken,
-    tokenType,
-    ...(expiresAt !== undefined ? { expiresAt } : {}),
-    ...(scope !== undefined ? { scope } : {}),
-    raw: Object.freeze(rawCopy),
-  };
-  Object.defineProperty(token, INSPECT, {
-    value: (_depth: number, options: unknown, inspect: (value: unknown, options: unknown) => string) =>
-      `Token ${inspect({ ...token, accessToken: '[redacted]', raw: redactedView(rawCopy) }, options)}`,
-  });
-  return Object.freeze(token);
+  const rawCopy = Object.freeze(Object.assign(Object.create(RAW_PROTOTYPE) as Record<string, unknown>, raw));
+  return new TokenRecord(accessToken, tokenType, expiresAt, scope, rawCopy);
 }
 
 function redactedView(raw: Record<string, unknown>): Record<string, unknown> {
   const view: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(raw)) {
-    view[name] = /^(access_token|refresh_token|id_token|issued_token)$|secret|assertion/i.test(name) && typeof value === 'string' ? '[redacted]' : value;
+    view[name] =
+      /^(access_token|refresh_token|id_token|issued_token)$|secret|assertion/i.test(name) &&
+      typeof value === 'string'
+        ? '[redacted]'
+        : value;
   }
   return view;
 }
@@ -180,20 +227,35 @@ function parseJsonObject(body: string): Record<string, unknown> | undefined {
 }
 
 function invalid(ctx: ParseContext, message: string): HttpError {
-  return new HttpError(message, { status: ctx.status, bodySnippet: snippet(ctx.body, ctx.redact), code: ErrorCode.HTTP });
+  return new HttpError(message, {
+    status: ctx.status,
+    bodySnippet: snippet(ctx.body, ctx.redact),
+    code: ErrorCode.HTTP,
+  });
 }
 
+// The closing quote is optional: a body cut at the read limit may end inside the value.
 const SENSITIVE_FIELD =
-  /("(?:access_token|refresh_token|id_token|client_secret|client_assertion|assertion|password)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+  /("(?:access_token|refresh_token|id_token|client_secret|client_assertion|assertion|password)"\s*:\s*)"(?:[^"\\]|\\.)*"?/gi;
+/** The same fields in a form-encoded echo of the request (`client_secret=...&`). */
+const SENSITIVE_FORM_FIELD =
+  /\b((?:access_token|refresh_token|id_token|client_secret|client_assertion|assertion|password)=)[^&\s"'<>]*/gi;
+/** A Basic or Bearer credential in an echoed header (base64-like: holds a digit, '+', '/' or '='). */
+const CREDENTIAL_HEADER = /\b(Basic|Bearer|DPoP)\s+(?=[\w+/=.~-]*[\d+/=])[\w+/=.~-]{8,}/g;
 const JWT_LIKE = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
+
+/** Removes this client's secret, credential-looking fields and JWTs from text the server sent. */
+export function scrub(text: string, redact: (text: string) => string): string {
+  return redact(text)
+    .replace(SENSITIVE_FIELD, '$1"[redacted]"')
+    .replace(SENSITIVE_FORM_FIELD, '$1[redacted]')
+    .replace(CREDENTIAL_HEADER, '$1 [redacted]')
+    .replace(JWT_LIKE, '[redacted-jwt]');
+}
 
 /** A short, redacted start of a body, for error messages and `bodySnippet`. */
 export function snippet(body: string, redact: (text: string) => string): string | undefined {
   if (body.length === 0) return undefined;
-  const cleaned = redact(body.slice(0, 4096))
-    .replace(SENSITIVE_FIELD, '$1"[redacted]"')
-    .replace(JWT_LIKE, '[redacted-jwt]')
-    .replace(/\s+/g, ' ')
-    .trim();
+  const cleaned = scrub(body.slice(0, 4096), redact).replace(/\s+/g, ' ').trim();
   return cleaned.length > SNIPPET_LENGTH ? `${cleaned.slice(0, SNIPPET_LENGTH)}…` : cleaned;
 }
