@@ -196,7 +196,8 @@ export class ClientCredentialsClient {
       }
       if (!isThenable<CachedToken | undefined>(got)) {
         const token = got === undefined ? undefined : this.#hit(request, got);
-        if (token !== undefined && this.#ownsCache && request === this.#defaultRequest) this.#hotDefault = got;
+        if (token !== undefined && this.#ownsCache && request === this.#defaultRequest)
+          this.#hotDefault = got;
         return token !== undefined ? Promise.resolve(token) : this.#missed(request, got, signal);
       }
       return got.then(

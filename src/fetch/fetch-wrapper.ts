@@ -1,15 +1,421 @@
-// PLACEHOLDER: being written by the fetch-wrapper engineer (issue 4). Must be replaced.
-import type { ClientInternals } from '../internal.js';
+/**
+ * The fetch wrapper behind `client.fetch()` and `client.createFetch()`: a fetch-compatible function that
+ * sends the client's access token to a protected API (RFC 6750 2.1, or RFC 9449 7.1 with DPoP).
+ *
+ * - A caller's own `Authorization` header is left alone and no token is fetched.
+ * - On a 401 that says the token was refused (see {@link unauthorizedAction}) the token is dropped
+ *   (only that one), a new one obtained and the request sent once more; a second 401 is returned.
+ *   Forced refreshes are rate-limited per cache key by the client (FORCED_REFRESH_INTERVAL_MS): when
+ *   limited, the 401 is returned as it is.
+ * - Redirects are followed here, hop by hop, with `redirect: 'manual'` underneath (the fetch standard's
+ *   HTTP-redirect fetch, 4.4): every hop is checked against `allowedOrigins`, and once a hop leaves the
+ *   first origin no credential header travels any more.
+ */
+import { ConfigurationError, OriginNotAllowedError } from '../errors.js';
+import type { DpopProofSource } from '../http/token-request.js';
+import type { ClientInternals, ResolvedRequest } from '../internal.js';
+import type { Token } from '../types.js';
+import { unauthorizedAction } from './challenge.js';
+import {
+  allowedOriginSet,
+  authorizationValue,
+  isReplayableBody,
+  type TokenSelection,
+  targetUri,
+  tokenSelection,
+  usesDpop,
+} from './shared.js';
 
-export interface CreateFetchOptions {
+/** Options of `client.createFetch()`. */
+export interface CreateFetchOptions extends TokenSelection {
+  /** The audience of the tokens; default: the client's. */
   audience?: string;
+  /** The scope of the tokens (space-separated string or array); default: the client's. */
   scope?: string | readonly string[];
+  /** RFC 8707 resource indicator(s); default: the client's. */
   resource?: string | readonly string[];
   extraParams?: Readonly<Record<string, string>>;
+  /** The fetch that sends API requests; default: the client's `fetch` option, else the global fetch. */
   fetch?: typeof globalThis.fetch;
+  /**
+   * Origins the token may be sent to, e.g. `['https://api.example.com']`. A request (or a redirect) to
+   * any other origin is rejected with {@link OriginNotAllowedError} before anything is sent.
+   */
   allowedOrigins?: readonly string[];
 }
 
-export function createAuthorizedFetch(_client: ClientInternals, _options: CreateFetchOptions): typeof globalThis.fetch {
-  throw new Error('not implemented yet');
+const HTTP_URL = /^https?:\/\//i;
+/** Fetch standard 4.4: the most redirects one fetch follows. */
+const MAX_REDIRECTS = 20;
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+/** Never sent to another origin: ours (Authorization, DPoP) and the usual credential headers. */
+const CREDENTIAL_HEADERS = ['authorization', 'dpop', 'proxy-authorization', 'cookie'] as const;
+/** Fetch standard "request-body-header names", dropped when a redirect turns the request into a GET. */
+const BODY_HEADERS = [
+  'content-encoding',
+  'content-language',
+  'content-location',
+  'content-type',
+  'content-length',
+] as const;
+/** Fetch standard method normalisation: these six are upper-cased, every other method is sent as given. */
+const NORMALIZED_METHODS: ReadonlySet<string> = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+
+type FetchInit = RequestInit & { dispatcher?: unknown; duplex?: string };
+
+/** One call, read once from the arguments. */
+interface Call {
+  readonly input: string | URL | Request;
+  readonly init: FetchInit | undefined;
+  /** The URL as given; parsed only when needed (allowlist, DPoP, redirects): parsing costs on the hot path. */
+  readonly href: string;
+  /** The parsed URL, when it was needed already. */
+  readonly url: URL | undefined;
+  readonly method: string;
+  /** The caller's headers (init.headers, else the Request's); copied for every request, never changed. */
+  readonly headers: HeadersInit | undefined;
+  /** The body to send when it has to be given explicitly (redirect hops; a Request's buffered body). */
+  readonly body: BodyInit | null | undefined;
+  /** A Request's body was read into `body` and must be passed in init. */
+  readonly bufferedRequestBody: boolean;
+  /** The body can be sent again (no body, or one that is not a stream). */
+  readonly replayable: boolean;
+  readonly signal: AbortSignal | undefined;
+  /** redirect: 'follow' (followed here) or the caller's 'manual' / 'error' (left to fetch). */
+  readonly redirect: RequestRedirect;
+}
+
+interface Sent {
+  readonly response: Response;
+  /** The scheme our token went with on the request that produced `response`; undefined when not sent. */
+  readonly scheme: 'bearer' | 'dpop' | undefined;
+  readonly redirected: boolean;
+}
+
+/**
+ * Builds the fetch of `client.createFetch(options)`. Options are validated and resolved here, once, so
+ * that a call costs a cache lookup and a copy of the caller's headers on top of the fetch itself.
+ *
+ * @throws {ConfigurationError} bad `allowedOrigins`, `fetch`, or token options
+ */
+export function createAuthorizedFetch(
+  internals: ClientInternals,
+  options: CreateFetchOptions = {},
+): typeof globalThis.fetch {
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') {
+    throw new ConfigurationError('fetch', 'must be a fetch-compatible function');
+  }
+  const wrapper = new AuthorizedFetch(
+    internals,
+    internals.resolve(tokenSelection(options)),
+    options.fetch ?? internals.fetch,
+    allowedOriginSet(options.allowedOrigins),
+  );
+  const authorizedFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
+    wrapper.fetch(input, init);
+  return authorizedFetch as typeof globalThis.fetch;
+}
+
+class AuthorizedFetch {
+  readonly #internals: ClientInternals;
+  readonly #request: ResolvedRequest;
+  readonly #fetch: typeof globalThis.fetch;
+  readonly #allowed: ReadonlySet<string> | undefined;
+  readonly #dpop: DpopProofSource | undefined;
+  #dispatcher: unknown;
+  #dispatcherKnown = false;
+
+  constructor(
+    internals: ClientInternals,
+    request: ResolvedRequest,
+    fetch: typeof globalThis.fetch,
+    allowed: ReadonlySet<string> | undefined,
+  ) {
+    this.#internals = internals;
+    this.#request = request;
+    this.#fetch = fetch;
+    this.#allowed = allowed;
+    this.#dpop = internals.dpop;
+  }
+
+  async fetch(input: string | URL | Request, rawInit: RequestInit | undefined): Promise<Response> {
+    const init = rawInit as FetchInit | undefined;
+    const request = isRequest(input) ? input : undefined;
+    const href = request ? request.url : typeof input === 'string' ? input : String(input);
+    let url: URL | undefined;
+    if (this.#allowed !== undefined || !HTTP_URL.test(href)) {
+      url = new URL(href); // a relative or invalid URL: TypeError, as from fetch, before any token request
+      if (this.#allowed !== undefined && !this.#allowed.has(url.origin))
+        throw new OriginNotAllowedError(url.origin);
+      // data:, blob:, file: ... have no server to authorize with: plain fetch, no token.
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return this.#fetch(input, init);
+    }
+
+    const headers = init?.headers !== undefined ? init.headers : request?.headers;
+    const callerAuthorization = hasAuthorization(headers);
+    // The caller authenticates itself: nothing to add and nothing to follow by hand.
+    if (callerAuthorization && this.#allowed === undefined) return this.#fetch(input, init);
+
+    const signal = init !== undefined && 'signal' in init ? (init.signal ?? undefined) : request?.signal;
+    // As fetch: an aborted signal rejects at once, before a token request is started for nothing.
+    signal?.throwIfAborted();
+    let token: Token | undefined;
+    if (!callerAuthorization) token = await this.#internals.token(this.#request, signal);
+    if (!this.#dispatcherKnown) {
+      this.#dispatcher = await this.#internals.dispatcher();
+      this.#dispatcherKnown = true;
+    }
+
+    let body: BodyInit | null | undefined = init?.body;
+    let bufferedRequestBody = false;
+    if (body == null && request !== undefined && request.body !== null) {
+      // A Request's body is a stream that the first request consumes: read it once so that a redirect
+      // or the retry after a 401 can send it again. (A ReadableStream given as init.body is not read.)
+      body = await request.arrayBuffer();
+      bufferedRequestBody = true;
+    }
+    const call: Call = {
+      input,
+      init,
+      href,
+      url,
+      method: normalizeMethod(init?.method ?? request?.method ?? 'GET'),
+      headers,
+      body,
+      bufferedRequestBody,
+      replayable: isReplayableBody(body),
+      signal,
+      redirect: init?.redirect ?? request?.redirect ?? 'follow',
+    };
+    if (token === undefined) return finish(await this.#send(call, undefined));
+
+    let sent = await this.#send(call, token);
+    let refreshed = false;
+    let renonced = false;
+    for (;;) {
+      const { response, scheme } = sent;
+      if (response.status !== 401 || scheme === undefined || !call.replayable) return finish(sent);
+      const action = unauthorizedAction(
+        response.headers.get('www-authenticate'),
+        scheme,
+        response.headers.has('dpop-nonce'),
+      );
+      if (action === 'nonce' && !renonced) {
+        // RFC 9449 9: the nonce was remembered in #send; the next proof carries it.
+        renonced = true;
+      } else if (action === 'refresh' && !refreshed) {
+        refreshed = true;
+        let next: Token | undefined;
+        try {
+          next = await this.#internals.tokenAfterRejection(this.#request, token, signal);
+        } catch (error) {
+          discard(response);
+          throw error;
+        }
+        // Rate-limited (or the token endpoint handed out the same token): the 401 is the answer.
+        if (next === undefined) return finish(sent);
+        token = next;
+      } else {
+        return finish(sent);
+      }
+      discard(response);
+      sent = await this.#send(call, token);
+    }
+  }
+
+  /** Sends the call once, following redirects by hand when the caller asked fetch to follow them. */
+  async #send(call: Call, token: Token | undefined): Promise<Sent> {
+    const follow = call.redirect === 'follow';
+    let url = call.url;
+    let first: URL | undefined;
+    let method = call.method;
+    let body = call.body;
+    let hops = 0;
+    let crossOrigin = false;
+    let dropBodyHeaders = false;
+    for (;;) {
+      let scheme: Sent['scheme'];
+      let credentials: Array<[string, string]> | undefined;
+      if (!crossOrigin && token !== undefined) {
+        if (usesDpop(token, this.#dpop)) {
+          // RFC 9449 7.1: a fresh proof for every request, with ath; htu without query and fragment.
+          url ??= new URL(call.href);
+          const proof = await this.#dpop.proof(
+            method,
+            targetUri(url.origin, url.pathname),
+            token.accessToken,
+          );
+          credentials = [
+            ['authorization', authorizationValue(token, true)],
+            ['dpop', proof],
+          ];
+          scheme = 'dpop';
+        } else {
+          credentials = [['authorization', authorizationValue(token, false)]];
+          scheme = 'bearer';
+        }
+      }
+      // Fetch 4.4 step 13 drops Authorization on a cross-origin redirect; we drop every credential.
+      const headers = requestHeaders(call.headers, credentials, crossOrigin, dropBodyHeaders);
+
+      let response: Response;
+      if (hops === 0) {
+        const init: FetchInit = { ...call.init, headers, redirect: follow ? 'manual' : call.redirect };
+        if (call.bufferedRequestBody) init.body = body;
+        if (this.#dispatcher !== undefined && init.dispatcher === undefined)
+          init.dispatcher = this.#dispatcher;
+        response = await this.#fetch(call.input, init);
+      } else {
+        const init: FetchInit = {
+          ...call.init,
+          method,
+          headers,
+          body,
+          redirect: 'manual',
+          signal: call.signal ?? null,
+        };
+        if (this.#dispatcher !== undefined && init.dispatcher === undefined)
+          init.dispatcher = this.#dispatcher;
+        response = await this.#fetch((url as URL).href, init);
+      }
+
+      if (scheme === 'dpop') {
+        const nonce = response.headers.get('dpop-nonce');
+        if (nonce) this.#dpop?.rememberNonce((url ?? call.href).toString(), nonce);
+      }
+      if (!follow || !REDIRECT_STATUSES.has(response.status))
+        return { response, scheme, redirected: hops > 0 };
+      const location = response.headers.get('location');
+      if (location === null) return { response, scheme, redirected: hops > 0 };
+
+      // Fetch standard 4.4, HTTP-redirect fetch.
+      discard(response);
+      let next: URL;
+      try {
+        url ??= new URL(call.href);
+        first ??= url;
+        next = new URL(location, url);
+      } catch (cause) {
+        throw new TypeError('fetch failed: the redirect Location is not a valid URL', { cause });
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new TypeError(`fetch failed: redirect to a ${next.protocol} URL`);
+      }
+      if (++hops > MAX_REDIRECTS) throw new TypeError(`fetch failed: more than ${MAX_REDIRECTS} redirects`);
+      if (this.#allowed !== undefined && !this.#allowed.has(next.origin))
+        throw new OriginNotAllowedError(next.origin);
+      const status = response.status;
+      // Step 11: a stream body was consumed by the first request and cannot be sent again.
+      if (status !== 303 && body != null && !call.replayable) {
+        throw new TypeError('fetch failed: cannot follow a redirect with a ReadableStream body');
+      }
+      // Step 12: 301/302 after POST and 303 (but for HEAD) become a GET without a body.
+      if (
+        ((status === 301 || status === 302) && method === 'POST') ||
+        (status === 303 && method !== 'GET' && method !== 'HEAD')
+      ) {
+        method = 'GET';
+        body = null;
+        dropBodyHeaders = true;
+      }
+      // Once the chain has left the first origin, no credential travels again (not even back home).
+      if (next.origin !== first.origin) crossOrigin = true;
+      url = next;
+    }
+  }
+}
+
+function finish(sent: Sent): Response {
+  // The hops were separate fetches: tell the caller, as fetch would, that the response was redirected.
+  if (sent.redirected)
+    Object.defineProperty(sent.response, 'redirected', { value: true, configurable: true });
+  return sent.response;
+}
+
+/** Frees the connection of a response that is not handed to the caller. */
+function discard(response: Response): void {
+  response.body?.cancel().catch(() => undefined);
+}
+
+/** A Request from any fetch implementation (the global one, undici's, a polyfill). */
+function isRequest(input: unknown): input is Request {
+  return (
+    typeof input === 'object' &&
+    input !== null &&
+    !(input instanceof URL) &&
+    typeof (input as Request).url === 'string' &&
+    typeof (input as Request).method === 'string' &&
+    typeof (input as Request).arrayBuffer === 'function'
+  );
+}
+
+function normalizeMethod(method: string): string {
+  if (method === 'GET' || method === 'POST') return method;
+  const upper = method.toUpperCase();
+  return NORMALIZED_METHODS.has(upper) ? upper : method;
+}
+
+const CREDENTIAL_SET: ReadonlySet<string> = new Set(CREDENTIAL_HEADERS);
+const BODY_SET: ReadonlySet<string> = new Set(BODY_HEADERS);
+
+/**
+ * The headers of one request: the caller's, without the ones this hop must not carry, plus ours. Plain
+ * data (a record or [name, value] pairs) that fetch turns into its Headers once: building a Headers
+ * object here as well would double the cost on the hot path.
+ */
+function requestHeaders(
+  source: HeadersInit | undefined,
+  credentials: ReadonlyArray<[string, string]> | undefined,
+  crossOrigin: boolean,
+  dropBodyHeaders: boolean,
+): HeadersInit {
+  // Ours replace a DPoP header the caller set (it set no Authorization, or none would be added).
+  const withOurs = credentials !== undefined && credentials.length > 1;
+  if (source == null) {
+    const out: Record<string, string> = {};
+    if (credentials !== undefined) for (const [name, value] of credentials) out[name] = value;
+    return out;
+  }
+  const isPlainRecord =
+    typeof (source as Headers).has !== 'function' &&
+    typeof (source as Iterable<unknown>)[Symbol.iterator] !== 'function';
+  if (isPlainRecord) {
+    const out: Record<string, string> = {};
+    for (const name of Object.keys(source)) {
+      if (!dropped(name, crossOrigin, dropBodyHeaders, withOurs))
+        out[name] = (source as Record<string, string>)[name] as string;
+    }
+    if (credentials !== undefined) for (const [name, value] of credentials) out[name] = value;
+    return out;
+  }
+  const out: Array<[string, string]> = [];
+  for (const [name, value] of source as Iterable<readonly [string, string]>) {
+    if (!dropped(String(name), crossOrigin, dropBodyHeaders, withOurs)) out.push([name, value]);
+  }
+  if (credentials !== undefined) out.push(...credentials);
+  return out;
+}
+
+function dropped(name: string, crossOrigin: boolean, dropBodyHeaders: boolean, withOurs: boolean): boolean {
+  if (!crossOrigin && !dropBodyHeaders && !withOurs) return false;
+  const lower = name.toLowerCase();
+  return (
+    (crossOrigin && CREDENTIAL_SET.has(lower)) ||
+    (dropBodyHeaders && BODY_SET.has(lower)) ||
+    (withOurs && lower === 'dpop')
+  );
+}
+
+/** Whether HeadersInit (Headers, [name, value] pairs or a record) has an Authorization header. */
+function hasAuthorization(headers: HeadersInit | undefined): boolean {
+  if (headers == null) return false;
+  if (typeof (headers as Headers).has === 'function') return (headers as Headers).has('authorization');
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const pair of headers as Iterable<readonly [string, string]>) {
+      if (String(pair[0]).toLowerCase() === 'authorization') return true;
+    }
+    return false;
+  }
+  for (const name of Object.keys(headers)) if (name.toLowerCase() === 'authorization') return true;
+  return false;
 }

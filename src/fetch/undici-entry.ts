@@ -1,0 +1,482 @@
+/**
+ * m2m-token/undici: `bearerInterceptor(client, options)`, an undici 7 interceptor for
+ * `Dispatcher.compose()` that gives `undici.request()` (and every other undici API going through the
+ * composed dispatcher) what `client.fetch()` gives fetch users:
+ *
+ * - `Authorization: Bearer <token>` (or `DPoP <token>` with a fresh proof) unless the request has its own;
+ * - one retry after a 401 that refuses the token, for bodies that can be sent again (the 401 is held back
+ *   meanwhile and handed over unchanged when there is no retry);
+ * - the `allowedOrigins` allowlist, checked before anything is sent.
+ *
+ * Redirects: compose undici's redirect interceptor after this one (`agent.compose(bearerInterceptor(c),
+ * interceptors.redirect())`), so that every hop passes through here: each hop is checked against the
+ * allowlist and gets the token only while it stays on the first request's origin. Requests that carry
+ * our token are dispatched with `maxRedirections: 0`, so a redirect interceptor composed *inside* this one
+ * never follows them with our credentials: the 3xx is returned instead.
+ *
+ * @example
+ * ```ts
+ * import { Agent, interceptors, request } from 'undici';
+ * import { bearerInterceptor } from 'm2m-token/undici';
+ *
+ * const api = new Agent().compose(
+ *   bearerInterceptor(client, { audience: 'urn:worldmappers', allowedOrigins: ['https://api.example.com'] }),
+ *   interceptors.redirect({ maxRedirections: 3 }),
+ * );
+ * const { statusCode, body } = await request('https://api.example.com/api/routes', { dispatcher: api });
+ * ```
+ * @module
+ */
+import type { Dispatcher } from 'undici';
+import type { ClientCredentialsClient } from '../client.js';
+import { ConfigurationError, OriginNotAllowedError } from '../errors.js';
+import type { DpopProofSource } from '../http/token-request.js';
+import { type ClientInternals, kInternals, type ResolvedRequest } from '../internal.js';
+import type { Token } from '../types.js';
+import { type UnauthorizedAction, unauthorizedAction } from './challenge.js';
+import {
+  allowedOriginSet,
+  authorizationValue,
+  isReplayableBody,
+  type TokenSelection,
+  targetUri,
+  tokenSelection,
+  usesDpop,
+} from './shared.js';
+
+/** Options of {@link bearerInterceptor}. */
+export interface BearerInterceptorOptions extends TokenSelection {
+  audience?: string;
+  scope?: string | readonly string[];
+  resource?: string | readonly string[];
+  extraParams?: Readonly<Record<string, string>>;
+  /**
+   * Origins the token may be sent to, e.g. `['https://api.example.com']`; a request to any other origin
+   * fails with {@link OriginNotAllowedError} before anything is sent. Strongly advised when the
+   * dispatcher is shared (or global): without it every request through it carries the token.
+   */
+  allowedOrigins?: readonly string[];
+}
+
+/** The largest 401 body held back while deciding on a retry; a longer one is handed over, not retried. */
+const MAX_HELD_BYTES = 64 * 1024;
+
+type Dispatch = Dispatcher.Dispatch;
+type DispatchOptions = Dispatcher.DispatchOptions;
+type Handler = Dispatcher.DispatchHandler;
+type Controller = Dispatcher.DispatchController;
+type IncomingHeaders = Parameters<NonNullable<Handler['onResponseStart']>>[2];
+
+/**
+ * An undici interceptor that authorizes requests with the client's access token.
+ *
+ * @param client the ClientCredentialsClient whose tokens are used (its cache, single-flight and
+ *   rate-limited forced refreshes are shared with `client.fetch()`)
+ * @throws {ConfigurationError} bad `allowedOrigins` or token options
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ */
+export function bearerInterceptor(
+  client: ClientCredentialsClient,
+  options: BearerInterceptorOptions = {},
+): Dispatcher.DispatcherComposeInterceptor {
+  const internals = (client as unknown as { [kInternals]?: ClientInternals } | null)?.[kInternals];
+  if (internals === undefined) throw new ConfigurationError('client', 'must be a ClientCredentialsClient');
+  const shared: Shared = {
+    internals,
+    request: internals.resolve(tokenSelection(options)),
+    allowed: allowedOriginSet(options.allowedOrigins),
+    dpop: internals.dpop,
+    firstOrigin: new WeakMap(),
+  };
+  return (dispatch: Dispatch): Dispatch =>
+    function bearerIntercept(opts: DispatchOptions, handler: Handler): boolean {
+      new AuthorizedRequest(shared, dispatch, opts, handler).start();
+      return true;
+    };
+}
+
+interface Shared {
+  readonly internals: ClientInternals;
+  readonly request: ResolvedRequest;
+  readonly allowed: ReadonlySet<string> | undefined;
+  readonly dpop: DpopProofSource | undefined;
+  /**
+   * The origin each handler was first dispatched to, and whether a later dispatch left it. A redirect
+   * interceptor composed outside this one dispatches every hop with the same handler, so a hop to another
+   * origin is recognised here; once the chain has left the first origin, no hop gets the token again.
+   */
+  readonly firstOrigin: WeakMap<object, { readonly origin: string; left: boolean }>;
+}
+
+/**
+ * The controller handed to the caller's handler: stable across attempts, it forwards to the current
+ * attempt's controller and remembers an abort that arrives between two attempts.
+ */
+class AttemptController implements Controller {
+  #target: Controller | undefined;
+  #paused = false;
+  #aborted = false;
+  #reason: Error | null = null;
+  rawHeaders?: Controller['rawHeaders'];
+  rawTrailers?: Controller['rawTrailers'];
+
+  set target(target: Controller) {
+    this.#target = target;
+    if (this.#aborted) target.abort(this.#reason ?? new Error('aborted'));
+    else if (this.#paused) target.pause();
+  }
+
+  get aborted(): boolean {
+    return this.#aborted || (this.#target?.aborted ?? false);
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get reason(): Error | null {
+    return this.#reason ?? this.#target?.reason ?? null;
+  }
+
+  abort(reason: Error): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#target?.abort(reason);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#target?.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#target?.resume();
+  }
+}
+
+/** A 401 held back until we know whether the request is repeated. */
+interface Held {
+  readonly statusCode: number;
+  readonly headers: IncomingHeaders;
+  readonly statusMessage: string | undefined;
+  readonly chunks: Buffer[];
+  size: number;
+  readonly action: UnauthorizedAction;
+}
+
+/** One request through the interceptor: its attempts and what the caller's handler sees. */
+class AuthorizedRequest {
+  readonly #shared: Shared;
+  readonly #dispatch: Dispatch;
+  readonly #opts: DispatchOptions;
+  readonly #handler: Handler;
+  readonly #controller = new AttemptController();
+  #origin = '';
+  #refreshed = false;
+  #renonced = false;
+  /** The response (or an error) went to the caller's handler: no more attempts. */
+  #delivered = false;
+  /** The forced refresh started when a 401 refused the token. */
+  #pendingToken: Promise<Token | undefined> | undefined;
+
+  constructor(shared: Shared, dispatch: Dispatch, opts: DispatchOptions, handler: Handler) {
+    this.#shared = shared;
+    this.#dispatch = dispatch;
+    this.#opts = opts;
+    this.#handler = handler;
+  }
+
+  start(): void {
+    const { allowed, firstOrigin } = this.#shared;
+    let origin: string | undefined;
+    try {
+      origin =
+        this.#opts.origin === undefined || this.#opts.origin === null
+          ? undefined
+          : new URL(String(this.#opts.origin)).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (allowed !== undefined && (origin === undefined || !allowed.has(origin))) {
+      this.#fail(new OriginNotAllowedError(origin ?? String(this.#opts.origin ?? '(no origin)')));
+      return;
+    }
+    let crossOrigin = false;
+    if (origin !== undefined) {
+      const first = firstOrigin.get(this.#handler);
+      if (first === undefined) firstOrigin.set(this.#handler, { origin, left: false });
+      else {
+        if (first.origin !== origin) first.left = true;
+        crossOrigin = first.left;
+      }
+    }
+    // The caller's own Authorization, or a redirect hop that left the first origin: pass through as is
+    // (undici's redirect handler has already removed Authorization, Cookie and Proxy-Authorization).
+    if (crossOrigin || hasAuthorization(this.#opts.headers)) {
+      this.#passThrough();
+      return;
+    }
+    this.#origin = origin ?? '';
+    this.#run().catch((error: unknown) => this.#fail(error));
+  }
+
+  #passThrough(): void {
+    try {
+      this.#dispatch(this.#opts, this.#handler);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  async #run(): Promise<void> {
+    const { internals, request } = this.#shared;
+    const token = await internals.token(request);
+    await this.#attempt(token);
+  }
+
+  async #attempt(token: Token): Promise<void> {
+    if (this.#controller.aborted) {
+      this.#fail(this.#controller.reason ?? new Error('aborted'));
+      return;
+    }
+    const dpop = this.#shared.dpop;
+    const extra: string[] = [];
+    let scheme: 'bearer' | 'dpop';
+    if (usesDpop(token, dpop)) {
+      if (this.#origin === '') throw new TypeError('m2m-token: DPoP needs the request origin (opts.origin)');
+      const method = this.#opts.method ?? 'GET';
+      // RFC 9449 7.1: a fresh proof for every attempt, with ath; htu without query and fragment.
+      const proof = await dpop.proof(method, targetUri(this.#origin, this.#opts.path), token.accessToken);
+      extra.push('authorization', authorizationValue(token, true), 'dpop', proof);
+      scheme = 'dpop';
+    } else {
+      extra.push('authorization', authorizationValue(token, false));
+      scheme = 'bearer';
+    }
+    const opts = {
+      ...this.#opts,
+      headers: flatHeaders(this.#opts.headers, extra),
+      // Nothing inside this interceptor may follow a redirect with our credentials.
+      maxRedirections: 0,
+    } as DispatchOptions;
+    this.#dispatch(opts, new AttemptHandler(this, token, scheme));
+  }
+
+  // --- called by AttemptHandler -------------------------------------------------------------------
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#controller.target = controller;
+    if (!this.#delivered) this.#handler.onRequestStart?.(this.#controller, context);
+  }
+
+  onRequestUpgrade(
+    statusCode: number,
+    headers: IncomingHeaders,
+    socket: Parameters<NonNullable<Handler['onRequestUpgrade']>>[3],
+  ): void {
+    this.#delivered = true;
+    this.#handler.onRequestUpgrade?.(this.#controller, statusCode, headers, socket);
+  }
+
+  /** Decides, on a response's headers, whether to hold it back for a repeat. */
+  hold(
+    statusCode: number,
+    headers: IncomingHeaders,
+    scheme: 'bearer' | 'dpop',
+    token: Token,
+  ): Held['action'] {
+    const dpop = this.#shared.dpop;
+    const nonce = first(headers['dpop-nonce']);
+    if (scheme === 'dpop' && nonce) dpop?.rememberNonce(targetUri(this.#origin, this.#opts.path), nonce);
+    if (statusCode !== 401 || !isReplayableBody(this.#opts.body)) return 'none';
+    const challenge = headers['www-authenticate'];
+    const action = unauthorizedAction(
+      Array.isArray(challenge) ? challenge.join(', ') : challenge,
+      scheme,
+      Boolean(nonce),
+    );
+    if (action === 'nonce' && !this.#renonced) {
+      this.#renonced = true;
+      return action;
+    }
+    if (action === 'refresh' && !this.#refreshed) {
+      this.#refreshed = true;
+      // Started at once, while the 401's body is still arriving.
+      this.#pendingToken = this.#shared.internals.tokenAfterRejection(this.#shared.request, token);
+      // Handled when the 401 has ended; this keeps an early rejection from being unhandled.
+      this.#pendingToken.catch(() => undefined);
+      return action;
+    }
+    return 'none';
+  }
+
+  /** The token for the repeat after a held 401: refresh, from tokenAfterRejection; nonce, the same one. */
+  nextToken(action: UnauthorizedAction, token: Token): Promise<Token | undefined> {
+    return action === 'refresh' ? (this.#pendingToken ?? Promise.resolve(undefined)) : Promise.resolve(token);
+  }
+
+  onResponseStart(statusCode: number, headers: IncomingHeaders, statusMessage: string | undefined): void {
+    this.#delivered = true;
+    this.#handler.onResponseStart?.(this.#controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(chunk: Buffer): void {
+    this.#handler.onResponseData?.(this.#controller, chunk);
+  }
+
+  onResponseEnd(trailers: IncomingHeaders): void {
+    this.#handler.onResponseEnd?.(this.#controller, trailers);
+  }
+
+  onResponseError(error: Error): void {
+    this.#fail(error);
+  }
+
+  /** The held 401 has ended: repeat the request with the next token, or hand the 401 over. */
+  async afterHeld(held: Held, trailers: IncomingHeaders, token: Token): Promise<void> {
+    let next: Token | undefined;
+    try {
+      next = await this.nextToken(held.action, token);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (next === undefined || this.#controller.aborted) {
+      this.replay(held);
+      this.onResponseEnd(trailers);
+      return;
+    }
+    await this.#attempt(next);
+  }
+
+  /** Hands a held response's head and body so far to the caller. */
+  replay(held: Held): void {
+    this.onResponseStart(held.statusCode, held.headers, held.statusMessage);
+    for (const chunk of held.chunks) this.onResponseData(chunk);
+    held.chunks.length = 0;
+  }
+
+  #fail(error: unknown): void {
+    this.#delivered = true;
+    this.#handler.onResponseError?.(this.#controller, toError(error));
+  }
+}
+
+/** The handler of one attempt: forwards to the caller, or holds a 401 back. */
+class AttemptHandler implements Handler {
+  readonly #owner: AuthorizedRequest;
+  readonly #token: Token;
+  readonly #scheme: 'bearer' | 'dpop';
+  #held: Held | undefined;
+
+  constructor(owner: AuthorizedRequest, token: Token, scheme: 'bearer' | 'dpop') {
+    this.#owner = owner;
+    this.#token = token;
+    this.#scheme = scheme;
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#owner.onRequestStart(controller, context);
+  }
+
+  onRequestUpgrade(
+    _controller: Controller,
+    statusCode: number,
+    headers: IncomingHeaders,
+    socket: Parameters<NonNullable<Handler['onRequestUpgrade']>>[3],
+  ): void {
+    this.#owner.onRequestUpgrade(statusCode, headers, socket);
+  }
+
+  onResponseStart(
+    _controller: Controller,
+    statusCode: number,
+    headers: IncomingHeaders,
+    statusMessage?: string,
+  ): void {
+    const action = this.#owner.hold(statusCode, headers, this.#scheme, this.#token);
+    if (action === 'none') {
+      this.#owner.onResponseStart(statusCode, headers, statusMessage);
+      return;
+    }
+    this.#held = { statusCode, headers, statusMessage, chunks: [], size: 0, action };
+  }
+
+  onResponseData(_controller: Controller, chunk: Buffer): void {
+    const held = this.#held;
+    if (held === undefined) {
+      this.#owner.onResponseData(chunk);
+      return;
+    }
+    held.chunks.push(chunk);
+    held.size += chunk.length;
+    if (held.size > MAX_HELD_BYTES) {
+      // Not a token refusal worth holding a large body for: hand it over and stop holding.
+      this.#held = undefined;
+      this.#owner.replay(held);
+    }
+  }
+
+  onResponseEnd(_controller: Controller, trailers: IncomingHeaders): void {
+    const held = this.#held;
+    if (held === undefined) {
+      this.#owner.onResponseEnd(trailers);
+      return;
+    }
+    this.#held = undefined;
+    this.#owner
+      .afterHeld(held, trailers, this.#token)
+      .catch((error: unknown) => this.#owner.onResponseError(toError(error)));
+  }
+
+  onResponseError(_controller: Controller, error: Error): void {
+    this.#held = undefined;
+    this.#owner.onResponseError(error);
+  }
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** undici's header shapes: a record, a flat [name, value, ...] array, or an iterable of pairs. */
+function headerPairs(headers: DispatchOptions['headers']): Iterable<readonly [string, unknown]> {
+  if (headers == null) return [];
+  if (Array.isArray(headers)) {
+    if (headers.length > 0 && Array.isArray(headers[0]))
+      return headers as unknown as Array<[string, unknown]>;
+    const pairs: Array<[string, unknown]> = [];
+    for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([String(headers[i]), headers[i + 1]]);
+    return pairs;
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    return headers as Iterable<[string, unknown]>;
+  }
+  return Object.entries(headers);
+}
+
+function hasAuthorization(headers: DispatchOptions['headers']): boolean {
+  for (const [name, value] of headerPairs(headers)) {
+    if (value !== undefined && String(name).toLowerCase() === 'authorization') return true;
+  }
+  return false;
+}
+
+/** The caller's headers as a flat array (repeated names kept), with ours appended. */
+function flatHeaders(headers: DispatchOptions['headers'], extra: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const [name, value] of headerPairs(headers)) {
+    const lower = String(name).toLowerCase();
+    if (value === undefined || value === null || lower === 'dpop') continue;
+    if (Array.isArray(value)) for (const item of value) out.push(String(name), String(item));
+    else out.push(String(name), String(value));
+  }
+  out.push(...extra);
+  return out;
+}

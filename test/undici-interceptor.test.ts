@@ -1,0 +1,547 @@
+/**
+ * m2m-token/undici: bearerInterceptor() with undici 7's Dispatcher.compose() and undici.request(),
+ * against real node:http servers on loopback: the header, the 401 retry with a held-back 401 for
+ * replayable bodies, the origin allowlist, redirects composed outside and inside, DPoP, and aborts.
+ */
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import {
+  Agent,
+  Client,
+  type Dispatcher,
+  interceptors,
+  request,
+  FormData as UndiciFormData,
+  fetch as undiciFetch,
+} from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { bearerInterceptor } from '../src/fetch/undici-entry.js';
+import {
+  ClientCredentialsClient,
+  type ClientCredentialsClientOptions,
+  ConfigurationError,
+  FORCED_REFRESH_INTERVAL_MS,
+  OAuthError,
+  OriginNotAllowedError,
+} from '../src/index.js';
+import { JtiReplayCache, verifyDpopProof } from './helpers/dpop-resource-server.js';
+import { closeServer, listenOnLoopback } from './helpers/ports.js';
+
+// ---------------------------------------------------------------------------------------------
+// Loopback servers
+
+interface TokenServer {
+  endpoint: string;
+  readonly count: number;
+  fail?: (n: number) => { status: number; body: unknown } | undefined;
+  tokenType: string;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** A token endpoint issuing opaque tokens tok-1, tok-2, ... for one hour. */
+async function startTokenServer(): Promise<TokenServer> {
+  let count = 0;
+  const state: TokenServer = {
+    endpoint: '',
+    get count() {
+      return count;
+    },
+    tokenType: 'Bearer',
+    reset() {
+      count = 0;
+      state.fail = undefined;
+      state.tokenType = 'Bearer';
+    },
+    close: () => closeServer(server),
+  };
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const n = ++count;
+      const failure = state.fail?.(n);
+      const [status, body] = failure
+        ? [failure.status, failure.body]
+        : [200, { access_token: `tok-${n}`, token_type: state.tokenType, expires_in: 3600 }];
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(body));
+    });
+  });
+  state.endpoint = `http://127.0.0.1:${await listenOnLoopback(server)}/oauth/token`;
+  return state;
+}
+
+interface Arrival {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+type Responder = (arrival: Arrival) => Answer | Promise<Answer>;
+
+interface Api {
+  url: string;
+  arrivals: Arrival[];
+  respond: Responder;
+  close(): Promise<void>;
+}
+
+async function startApi(respond: Responder): Promise<Api> {
+  const api: Api = { url: '', arrivals: [], respond, close: () => closeServer(server) };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const arrival = {
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      };
+      api.arrivals.push(arrival);
+      void Promise.resolve(api.respond(arrival)).then((answer) => {
+        res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+        res.end(answer.body ?? JSON.stringify({ status: answer.status }));
+      });
+    });
+  });
+  api.url = `http://127.0.0.1:${await listenOnLoopback(server)}`;
+  return api;
+}
+
+const INVALID_TOKEN: Answer = {
+  status: 401,
+  headers: { 'www-authenticate': 'Bearer realm="worldmappers", error="invalid_token"' },
+  body: JSON.stringify({ error: 'invalid_token', error_description: 'The token was not accepted' }),
+};
+
+/** 200 when `accepts` the Bearer token, else 401 invalid_token (the World Mappers API shape). */
+function worldMappers(accepts: (token: string) => boolean): Responder {
+  return (arrival) => {
+    const match = /^Bearer (\S+)$/.exec(arrival.headers.authorization ?? '');
+    if (!match || !accepts(match[1]!)) return INVALID_TOKEN;
+    return { status: 200, body: JSON.stringify({ ok: true, path: arrival.path }) };
+  };
+}
+
+const generation = (token: string) => Number(token.slice(4));
+const bearerOf = (arrival: Arrival | undefined) => arrival?.headers.authorization;
+
+// ---------------------------------------------------------------------------------------------
+
+let tokens: TokenServer;
+let api: Api;
+let other: Api;
+const agents: Agent[] = [];
+
+function makeClient(extra: Partial<ClientCredentialsClientOptions> = {}): ClientCredentialsClient {
+  return new ClientCredentialsClient({
+    tokenEndpoint: tokens.endpoint,
+    clientId: 'gift-deliveries',
+    clientSecret: 'test-only-secret',
+    audience: 'urn:worldmappers',
+    retry: false,
+    ...extra,
+  });
+}
+
+/** A fresh Agent composed with the given interceptors (closed after all tests). */
+function agent(...chain: Dispatcher.DispatcherComposeInterceptor[]): Dispatcher {
+  const a = new Agent();
+  agents.push(a);
+  return a.compose(...chain);
+}
+
+beforeAll(async () => {
+  tokens = await startTokenServer();
+  api = await startApi(worldMappers(() => true));
+  other = await startApi(() => ({ status: 200, body: '{"other":true}' }));
+});
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.close()));
+  await Promise.all([tokens.close(), api.close(), other.close()]);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  tokens.reset();
+  api.arrivals.length = 0;
+  api.respond = worldMappers(() => true);
+  other.arrivals.length = 0;
+});
+
+describe('bearerInterceptor', () => {
+  it('adds Authorization: Bearer <token> to undici.request() through Agent.compose()', async () => {
+    const dispatcher = agent(bearerInterceptor(makeClient()));
+    const res = await request(`${api.url}/api/routes?limit=1`, { dispatcher, headers: { 'x-trace': '7' } });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.json()).toEqual({ ok: true, path: '/api/routes?limit=1' });
+    const again = await request(`${api.url}/api/routes`, { dispatcher, headers: [['x-pair', 'p']] as never });
+    await again.body.dump();
+    expect(api.arrivals.map(bearerOf)).toEqual(['Bearer tok-1', 'Bearer tok-1']);
+    expect(api.arrivals[0]!.headers['x-trace']).toBe('7');
+    expect(api.arrivals[1]!.headers['x-pair']).toBe('p');
+    expect(tokens.count).toBe(1);
+  });
+
+  it('also authorizes Dispatcher.request() of the composed agent, with its own audience', async () => {
+    const dispatcher = agent(
+      bearerInterceptor(makeClient(), { audience: 'urn:routes', scope: 'read:routes' }),
+    );
+    const res = await dispatcher.request({ origin: api.url, path: '/x', method: 'GET' });
+    await res.body.dump();
+    expect(res.statusCode).toBe(200);
+    expect(bearerOf(api.arrivals[0])).toBe('Bearer tok-1');
+  });
+
+  it("leaves a caller's own Authorization alone and fetches no token", async () => {
+    const dispatcher = agent(bearerInterceptor(makeClient()));
+    const res = await request(`${api.url}/x`, { dispatcher, headers: { Authorization: 'Bearer tok-mine' } });
+    await res.body.dump();
+    expect(res.statusCode).toBe(200);
+    expect(bearerOf(api.arrivals[0])).toBe('Bearer tok-mine');
+    expect(tokens.count).toBe(0);
+  });
+
+  it('a token request failure rejects the request with that error; nothing is sent', async () => {
+    tokens.fail = () => ({ status: 401, body: { error: 'invalid_client' } });
+    const dispatcher = agent(bearerInterceptor(makeClient()));
+    const failure = await request(`${api.url}/x`, { dispatcher }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(OAuthError);
+    expect((failure as OAuthError).error).toBe('invalid_client');
+    expect(api.arrivals).toHaveLength(0);
+  });
+
+  it('rejects a non-client and bad allowedOrigins synchronously', () => {
+    expect(() => bearerInterceptor({} as ClientCredentialsClient)).toThrow(ConfigurationError);
+    expect(() => bearerInterceptor(makeClient(), { allowedOrigins: ['https://x.example.com/path'] })).toThrow(
+      expect.objectContaining({ option: 'allowedOrigins' }),
+    );
+  });
+});
+
+describe('401 retry', () => {
+  it('an API that rotated keys: the first token is refused, the request is sent again with a new one', async () => {
+    const client = makeClient();
+    const dispatcher = agent(bearerInterceptor(client));
+    await client.getToken(); // tok-1 cached
+    api.respond = worldMappers((t) => generation(t) >= 2);
+    const res = await request(`${api.url}/api/routes`, {
+      dispatcher,
+      method: 'POST',
+      body: '{"from":"a","to":"b"}',
+    });
+    expect(res.statusCode).toBe(200);
+    // The body is the 200's, nothing of the held-back 401 leaks into it.
+    expect(await res.body.json()).toEqual({ ok: true, path: '/api/routes' });
+    expect(api.arrivals.map(bearerOf)).toEqual(['Bearer tok-1', 'Bearer tok-2']);
+    expect(api.arrivals.map((a) => a.body.toString())).toEqual([
+      '{"from":"a","to":"b"}',
+      '{"from":"a","to":"b"}',
+    ]);
+    expect(tokens.count).toBe(2);
+  });
+
+  const bodies: Array<[string, () => Dispatcher.DispatchOptions['body']]> = [
+    ['Buffer', () => Buffer.from([0, 1, 2, 255])],
+    ['Uint8Array', () => new Uint8Array([9, 8, 7])],
+    [
+      'FormData',
+      () => {
+        const form = new UndiciFormData();
+        form.set('from', 'Seattle');
+        return form as never;
+      },
+    ],
+    ['Blob', () => new Blob(['blob body']) as never],
+  ];
+  for (const [name, make] of bodies) {
+    it(`${name} bodies are sent again`, async () => {
+      api.respond = worldMappers((t) => generation(t) >= 2);
+      const dispatcher = agent(bearerInterceptor(makeClient()));
+      const res = await request(`${api.url}/up`, { dispatcher, method: 'PUT', body: make() });
+      await res.body.dump();
+      expect(res.statusCode).toBe(200);
+      expect(api.arrivals).toHaveLength(2);
+      expect(api.arrivals[0]!.body.length).toBeGreaterThan(0);
+      if (name === 'FormData') {
+        expect(api.arrivals.every((a) => a.body.toString().includes('Seattle'))).toBe(true);
+      } else {
+        expect(api.arrivals[1]!.body.equals(api.arrivals[0]!.body)).toBe(true);
+      }
+    });
+  }
+
+  it('a stream body is not sent again: the 401 is returned, with its body', async () => {
+    api.respond = worldMappers((t) => generation(t) >= 2);
+    const dispatcher = agent(bearerInterceptor(makeClient()));
+    const res = await request(`${api.url}/up`, {
+      dispatcher,
+      method: 'POST',
+      body: Readable.from(['str', 'eam']),
+    });
+    expect(res.statusCode).toBe(401);
+    expect(await res.body.json()).toEqual({
+      error: 'invalid_token',
+      error_description: 'The token was not accepted',
+    });
+    expect(api.arrivals).toHaveLength(1);
+    expect(api.arrivals[0]!.body.toString()).toBe('stream');
+    expect(tokens.count).toBe(1);
+  });
+
+  it('a second 401 is handed over unchanged; later calls inside the refresh limit send one request', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    api.respond = () => INVALID_TOKEN;
+    const dispatcher = agent(bearerInterceptor(makeClient()));
+    const res = await request(`${api.url}/x`, { dispatcher });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="worldmappers", error="invalid_token"');
+    expect(await res.body.json()).toEqual({
+      error: 'invalid_token',
+      error_description: 'The token was not accepted',
+    });
+    expect(api.arrivals).toHaveLength(2);
+    expect(tokens.count).toBe(2);
+
+    const later = await request(`${api.url}/x`, { dispatcher });
+    expect(later.statusCode).toBe(401);
+    expect((await later.body.text()).length).toBeGreaterThan(0);
+    expect(api.arrivals).toHaveLength(3);
+    expect(tokens.count).toBe(2);
+
+    vi.setSystemTime(Date.now() + FORCED_REFRESH_INTERVAL_MS + 1);
+    await (await request(`${api.url}/x`, { dispatcher })).body.dump();
+    expect(tokens.count).toBe(3);
+  });
+
+  it('200 concurrent requests that all get a 401 cause exactly one token refresh', async () => {
+    api.respond = worldMappers((t) => generation(t) >= 2);
+    const dispatcher = agent(bearerInterceptor(makeClient()));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const res = await request(`${api.url}/r/${i}`, { dispatcher });
+        await res.body.dump();
+        return res.statusCode;
+      }),
+    );
+    expect(results).toEqual(Array(200).fill(200));
+    expect(tokens.count).toBe(2);
+    expect(api.arrivals).toHaveLength(400);
+  });
+
+  it('a 401 with error="insufficient_scope" (or another error) is not retried', async () => {
+    api.respond = () => ({
+      status: 401,
+      headers: { 'www-authenticate': 'Bearer error="insufficient_scope"' },
+    });
+    const dispatcher = agent(bearerInterceptor(makeClient()));
+    const res = await request(`${api.url}/x`, { dispatcher });
+    await res.body.dump();
+    expect(res.statusCode).toBe(401);
+    expect(api.arrivals).toHaveLength(1);
+    expect(tokens.count).toBe(1);
+  });
+
+  it('a 401 with a large body is handed over as it is, not held back', async () => {
+    const big = JSON.stringify({ error: 'invalid_token', padding: 'x'.repeat(100_000) });
+    api.respond = () => ({ ...INVALID_TOKEN, body: big });
+    const dispatcher = agent(bearerInterceptor(makeClient()));
+    const res = await request(`${api.url}/x`, { dispatcher });
+    expect(res.statusCode).toBe(401);
+    expect(await res.body.text()).toBe(big);
+  });
+});
+
+describe('origins and redirects', () => {
+  it('allowedOrigins: a request to another origin fails before anything is sent', async () => {
+    const dispatcher = agent(bearerInterceptor(makeClient(), { allowedOrigins: [api.url] }));
+    const failure = await request(`${other.url}/x`, { dispatcher }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(OriginNotAllowedError);
+    expect((failure as OriginNotAllowedError).origin).toBe(other.url);
+    expect(other.arrivals).toHaveLength(0);
+    expect(tokens.count).toBe(0);
+    const ok = await request(`${api.url}/x`, { dispatcher });
+    await ok.body.dump();
+    expect(ok.statusCode).toBe(200);
+  });
+
+  it('redirect interceptor composed after it: same-origin hops keep the token, a cross-origin hop gets none', async () => {
+    api.respond = (arrival) => {
+      if (arrival.path === '/a') return { status: 302, headers: { location: '/b' } };
+      if (arrival.path === '/b') return { status: 307, headers: { location: `${other.url}/landing` } };
+      return { status: 200 };
+    };
+    const dispatcher = agent(bearerInterceptor(makeClient()), interceptors.redirect({ maxRedirections: 5 }));
+    const res = await request(`${api.url}/a`, {
+      dispatcher,
+      method: 'PUT',
+      body: 'data',
+      headers: { 'x-trace': 't' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.json()).toEqual({ other: true });
+    expect(api.arrivals.map((a) => [a.path, bearerOf(a)])).toEqual([
+      ['/a', 'Bearer tok-1'],
+      ['/b', 'Bearer tok-1'],
+    ]);
+    const landed = other.arrivals[0]!;
+    expect(landed.headers.authorization).toBeUndefined();
+    expect(landed.headers.dpop).toBeUndefined();
+    expect(JSON.stringify(landed.headers)).not.toContain('tok-1');
+    expect(landed.headers['x-trace']).toBe('t');
+  });
+
+  it('redirect interceptor composed after it: once the chain left the origin, coming back gets no token', async () => {
+    api.respond = (arrival) =>
+      arrival.path === '/a' ? { status: 302, headers: { location: `${other.url}/b` } } : { status: 200 };
+    other.respond = () => ({ status: 302, headers: { location: `${api.url}/c` } });
+    try {
+      const dispatcher = agent(
+        bearerInterceptor(makeClient()),
+        interceptors.redirect({ maxRedirections: 5 }),
+      );
+      const res = await request(`${api.url}/a`, { dispatcher });
+      await res.body.dump();
+      expect(res.statusCode).toBe(200);
+      expect(api.arrivals.map((a) => [a.path, bearerOf(a)])).toEqual([
+        ['/a', 'Bearer tok-1'],
+        ['/c', undefined],
+      ]);
+      expect(other.arrivals[0]!.headers.authorization).toBeUndefined();
+    } finally {
+      other.respond = () => ({ status: 200, body: '{"other":true}' });
+    }
+  });
+
+  it('a Client composed with it: requests without an origin in their options are refused by allowedOrigins', async () => {
+    const pool = new Client(api.url);
+    try {
+      const open = pool.compose(bearerInterceptor(makeClient()));
+      const res = await open.request({ path: '/x', method: 'GET' });
+      await res.body.dump();
+      expect(res.statusCode).toBe(200);
+      expect(bearerOf(api.arrivals[0])).toBe('Bearer tok-1');
+      const guarded = pool.compose(bearerInterceptor(makeClient(), { allowedOrigins: [api.url] }));
+      await expect(guarded.request({ path: '/x', method: 'GET' })).rejects.toBeInstanceOf(
+        OriginNotAllowedError,
+      );
+      const withOrigin = await guarded.request({ origin: api.url, path: '/y', method: 'GET' });
+      await withOrigin.body.dump();
+      expect(withOrigin.statusCode).toBe(200);
+      expect(api.arrivals.map((a) => a.path)).toEqual(['/x', '/y']);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('redirect interceptor composed after it: every hop is checked against allowedOrigins', async () => {
+    api.respond = () => ({ status: 302, headers: { location: `${other.url}/x` } });
+    const dispatcher = agent(
+      bearerInterceptor(makeClient(), { allowedOrigins: [api.url] }),
+      interceptors.redirect({ maxRedirections: 5 }),
+    );
+    await expect(request(`${api.url}/a`, { dispatcher })).rejects.toBeInstanceOf(OriginNotAllowedError);
+    expect(other.arrivals).toHaveLength(0);
+  });
+
+  it('undici fetch over the composed dispatcher: allowedOrigins refuses a redirect hop to another origin', async () => {
+    // fetch follows redirects itself: each hop reaches the interceptor as a new request (see docs).
+    api.respond = () => ({ status: 302, headers: { location: `${other.url}/x` } });
+    const dispatcher = agent(bearerInterceptor(makeClient(), { allowedOrigins: [api.url] }));
+    const failure = await undiciFetch(`${api.url}/a`, { dispatcher }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(TypeError);
+    expect((failure as Error).cause).toBeInstanceOf(OriginNotAllowedError);
+    expect(bearerOf(api.arrivals[0])).toBe('Bearer tok-1');
+    expect(other.arrivals).toHaveLength(0);
+  });
+
+  it('redirect interceptor composed inside it: requests carrying the token are not followed (the 3xx is returned)', async () => {
+    api.respond = () => ({ status: 302, headers: { location: `${other.url}/x` } });
+    const dispatcher = agent(interceptors.redirect({ maxRedirections: 5 }), bearerInterceptor(makeClient()));
+    const res = await request(`${api.url}/a`, { dispatcher });
+    await res.body.dump();
+    expect(res.statusCode).toBe(302);
+    expect(other.arrivals).toHaveLength(0);
+  });
+});
+
+describe('aborts and DPoP', () => {
+  it("the caller's abort ends the request while the API is slow", async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    api.respond = async () => {
+      await held;
+      return { status: 200 };
+    };
+    const dispatcher = agent(bearerInterceptor(makeClient()));
+    const controller = new AbortController();
+    const pending = request(`${api.url}/slow`, { dispatcher, signal: controller.signal });
+    while (api.arrivals.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
+    const failure = await pending.catch((e: unknown) => e);
+    release();
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).name).toMatch(/AbortError|RequestAbortedError/);
+  });
+
+  it('DPoP tokens: Authorization: DPoP, a fresh proof per attempt, and one repeat for use_dpop_nonce (RFC 9449 9)', async () => {
+    tokens.tokenType = 'DPoP';
+    const replay = new JtiReplayCache();
+    const nonce = 'server-nonce-1';
+    const proofs: Array<{ jti: unknown; nonce: unknown; htm: string; htu: string }> = [];
+    api.respond = async (arrival) => {
+      const match = /^DPoP (\S+)$/.exec(arrival.headers.authorization ?? '');
+      if (!match) return INVALID_TOKEN;
+      try {
+        const checked = await verifyDpopProof(arrival.headers.dpop, {
+          htm: arrival.method,
+          htu: `${api.url}${arrival.path}`,
+          accessToken: match[1]!,
+          replay,
+          nonce,
+        });
+        proofs.push({
+          jti: checked.payload.jti,
+          nonce: checked.payload.nonce,
+          htm: checked.payload.htm,
+          htu: checked.payload.htu,
+        });
+        return { status: 200 };
+      } catch (error) {
+        const code = (error as { error?: string }).error ?? 'invalid_dpop_proof';
+        proofs.push({ jti: undefined, nonce: undefined, htm: '', htu: '' });
+        return {
+          status: 401,
+          headers: {
+            'www-authenticate': `DPoP error="${code}"`,
+            ...(code === 'use_dpop_nonce' ? { 'dpop-nonce': nonce } : {}),
+          },
+        };
+      }
+    };
+    const dispatcher = agent(bearerInterceptor(makeClient({ dpop: true })));
+    const res = await request(`${api.url}/api/items?x=1`, { dispatcher, method: 'POST', body: 'b' });
+    await res.body.dump();
+    expect(res.statusCode).toBe(200);
+    expect(api.arrivals.map((a) => a.headers.authorization)).toEqual(['DPoP tok-1', 'DPoP tok-1']);
+    expect(proofs[1]).toMatchObject({ nonce, htm: 'POST', htu: `${api.url}/api/items` });
+    // The nonce is remembered: the next request sends it at once.
+    const next = await request(`${api.url}/api/items`, { dispatcher });
+    await next.body.dump();
+    expect(next.statusCode).toBe(200);
+    expect(api.arrivals).toHaveLength(3);
+    expect(new Set(proofs.map((p) => p.jti).filter(Boolean)).size).toBe(2);
+    expect(tokens.count).toBe(1);
+  });
+});
