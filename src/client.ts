@@ -300,6 +300,8 @@ export class ClientCredentialsClient {
     mode: AcquireMode,
     signal: AbortSignal | undefined,
   ): Promise<CachedToken> {
+    // An already-aborted caller starts nothing.
+    if (signal?.aborted) return Promise.reject(signal.reason);
     let flight = this.#inflight.get(request.key);
     if (flight === undefined) {
       flight = this.#obtain(request, mode);

@@ -88,12 +88,12 @@ export async function discover(issuer: string, http: DiscoveryHttp): Promise<Aut
     const response = await http.fetch(url, init);
     const status = response.status;
     if (response.type === 'opaqueredirect' || (status >= 300 && status < 500 && status !== 429)) {
-      await response.body?.cancel().catch(() => undefined);
+      void response.body?.cancel().catch(() => undefined); // not awaited: a teed stream never settles
       misses.push(`${url} answered ${status === 0 ? 'a redirect' : status}`);
       continue;
     }
     if (status < 200 || status >= 300) {
-      await response.body?.cancel().catch(() => undefined);
+      void response.body?.cancel().catch(() => undefined); // not awaited: a teed stream never settles
       throw new DiscoveryError(issuer, `${url} answered ${status}`);
     }
     let text: string;

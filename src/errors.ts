@@ -90,8 +90,9 @@ export class ConfigurationError extends M2MTokenError {
 export class OAuthError extends M2MTokenError {
   /** The `error` code the server sent, e.g. `invalid_client`. */
   readonly error: string;
-  readonly errorDescription?: string;
-  readonly errorUri?: string;
+  // `declare`: no own property unless the server sent one (so util.inspect shows no `undefined` fields).
+  declare readonly errorDescription?: string;
+  declare readonly errorUri?: string;
   /** The HTTP status of the answer. */
   readonly status: number;
 
@@ -112,9 +113,9 @@ export class OAuthError extends M2MTokenError {
  */
 export class HttpError extends M2MTokenError {
   readonly status: number;
-  readonly bodySnippet?: string;
+  declare readonly bodySnippet?: string;
   /** When the server asked to wait (Retry-After): the epoch milliseconds after which to come back. */
-  readonly retryAt?: number;
+  declare readonly retryAt?: number;
 
   constructor(
     message: string,

@@ -2,9 +2,10 @@
  * m2m-token: OAuth 2.0 client credentials (RFC 6749 4.4) for services.
  * @packageDocumentation
  */
-export { ClientCredentialsClient, FORCED_REFRESH_INTERVAL_MS } from './client.js';
+
 export { formUrlEncodeCredential } from './auth/client-secret-basic.js';
 export { MemoryTokenCache, type MemoryTokenCacheOptions } from './cache/memory-cache.js';
+export { ClientCredentialsClient, FORCED_REFRESH_INTERVAL_MS } from './client.js';
 export type { AuthorizationServerMetadata } from './discovery.js';
 export {
   ConfigurationError,

@@ -25,7 +25,11 @@ export interface ClientInternals {
    * already got one, else one forced refresh; `undefined` when forced refreshes for this key are
    * rate-limited (the caller then returns the 401 as it is).
    */
-  tokenAfterRejection(request: ResolvedRequest, rejected: Token, signal?: AbortSignal): Promise<Token | undefined>;
+  tokenAfterRejection(
+    request: ResolvedRequest,
+    rejected: Token,
+    signal?: AbortSignal,
+  ): Promise<Token | undefined>;
   /** The fetch the client was configured with (or the global one). */
   readonly fetch: typeof globalThis.fetch;
   /** The configured undici dispatcher, if any (also used for mTLS-bound API calls). */

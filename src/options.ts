@@ -258,10 +258,9 @@ export function normalizeOptions(input: ClientCredentialsClientOptions): Normali
   }
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const option = issue?.path.length ? issue.path.map(String).join('.') : '(options)';
-    // zod messages describe the expected shape; they never echo the input value.
-    throw new ConfigurationError(option, issue?.message ?? 'is invalid');
+    const { path, message } = describeIssue(parsed.error.issues[0] as SchemaIssue | undefined, []);
+    const option = path.length ? path.map(String).join('.') : '(options)';
+    throw new ConfigurationError(option, message);
   }
   const o = input;
 
@@ -285,6 +284,17 @@ export function normalizeOptions(input: ClientCredentialsClientOptions): Normali
       throw new ConfigurationError(
         `extraParams.${name}`,
         `may not set ${name}: grant_type and client authentication are set by the client, and scope, audience and resource have options of their own`,
+      );
+    }
+  }
+
+  for (const name of Object.keys(o.headers ?? {})) {
+    // The token request must ask for JSON (RFC 6749 5.1); Authorization, Content-Type and DPoP are refused
+    // by the client itself.
+    if (name.toLowerCase() === 'accept') {
+      throw new ConfigurationError(
+        `headers.${name}`,
+        'is set by the client for token requests (application/json)',
       );
     }
   }
@@ -313,6 +323,72 @@ export function normalizeOptions(input: ClientCredentialsClientOptions): Normali
     headers: Object.freeze({ ...(o.headers ?? {}) }),
     maxResponseBytes: DEFAULTS.maxResponseBytes,
   });
+}
+
+/** The parts of a zod issue used for messages (zod/mini ships no English messages: they are built here). */
+interface SchemaIssue {
+  readonly code: string;
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  readonly expected?: string;
+  readonly minimum?: number | bigint;
+  readonly maximum?: number | bigint;
+  readonly inclusive?: boolean;
+  readonly values?: readonly unknown[];
+  readonly errors?: readonly (readonly SchemaIssue[])[];
+}
+
+const EXPECTED: Readonly<Record<string, string>> = {
+  int: 'an integer',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'a boolean',
+  object: 'an object',
+  array: 'an array',
+  record: 'an object',
+};
+
+/**
+ * A message saying what is expected, from the schema alone: never from the input, which may be a secret.
+ * For a union (e.g. `retry: false | {...}`), the branch that got furthest names the option.
+ */
+function describeIssue(
+  issue: SchemaIssue | undefined,
+  prefix: readonly PropertyKey[],
+): { path: readonly PropertyKey[]; message: string } {
+  if (!issue) return { path: prefix, message: 'is invalid' };
+  const path = [...prefix, ...issue.path];
+  if (issue.message && issue.message !== 'Invalid input') return { path, message: issue.message };
+  switch (issue.code) {
+    case 'invalid_union': {
+      const firsts = (issue.errors ?? [])
+        .map((branch) => branch[0])
+        .filter((i): i is SchemaIssue => i !== undefined);
+      const deepest = firsts.reduce<SchemaIssue | undefined>(
+        (best, i) => (best === undefined || i.path.length > best.path.length ? i : best),
+        undefined,
+      );
+      if (deepest && deepest.path.length > 0) return describeIssue(deepest, path);
+      const expected = [...new Set(firsts.map((i) => describeIssue(i, []).message.replace(/^must be /, '')))];
+      return { path, message: expected.length ? `must be ${expected.join(' or ')}` : 'is invalid' };
+    }
+    case 'invalid_type':
+      return { path, message: `must be ${EXPECTED[issue.expected ?? ''] ?? issue.expected ?? 'valid'}` };
+    case 'invalid_value':
+      return { path, message: `must be ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(' or ')}` };
+    case 'too_small':
+      return {
+        path,
+        message: `must be ${issue.inclusive === false ? 'greater than' : 'at least'} ${issue.minimum}`,
+      };
+    case 'too_big':
+      return {
+        path,
+        message: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum}`,
+      };
+    default:
+      return { path, message: 'is invalid' };
+  }
 }
 
 /** Splits a scope option (string with spaces, or array) into scope tokens (RFC 6749 3.3). */

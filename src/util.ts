@@ -72,7 +72,12 @@ export function base64url(bytes: Uint8Array): string {
 }
 
 /** A minimal description of an error for events: never the value of a secret. */
-export function describeError(error: unknown): { name: string; code?: string; message: string; status?: number } {
+export function describeError(error: unknown): {
+  name: string;
+  code?: string;
+  message: string;
+  status?: number;
+} {
   if (error instanceof Error) {
     const e = error as Error & { code?: unknown; status?: unknown };
     return {

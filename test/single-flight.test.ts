@@ -75,6 +75,10 @@ describe('single-flight', () => {
     await expect(client.getToken({ signal: AbortSignal.abort() })).rejects.toMatchObject({
       name: 'AbortError',
     });
+    await expect(client.getToken({ signal: AbortSignal.abort(), forceRefresh: true })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
+    expect(endpoint.count).toBe(0);
   });
 
   it('forceRefresh skips the cached token but joins a request in flight', async () => {

@@ -1,5 +1,5 @@
 import type { BasicAuthEncoding } from '../options.js';
-import { type ClientAuthenticator, redactValue } from './types.js';
+import { type ClientAuthenticator, redactSecret, redactValue } from './types.js';
 
 /**
  * Form-urlencodes a client id or secret for the Basic header (RFC 6749 2.3.1 and Appendix B):
@@ -27,7 +27,11 @@ export function clientSecretBasic(
   encoding: BasicAuthEncoding = 'form-urlencoded',
 ): ClientAuthenticator {
   const encode =
-    encoding === 'form-urlencoded' ? formUrlEncodeCredential : encoding === 'none' ? (v: string) => v : encoding;
+    encoding === 'form-urlencoded'
+      ? formUrlEncodeCredential
+      : encoding === 'none'
+        ? (v: string) => v
+        : encoding;
   // Computed once: the header never changes for this client.
   const header = `Basic ${toBase64(`${encode(clientId)}:${encode(clientSecret)}`)}`;
   return {
@@ -36,6 +40,6 @@ export function clientSecretBasic(
     apply(parts) {
       parts.headers.authorization = header;
     },
-    redact: (text) => redactValue(redactValue(text, clientSecret), header.slice(6)),
+    redact: (text) => redactValue(redactSecret(text, clientSecret), header.slice(6)),
   };
 }

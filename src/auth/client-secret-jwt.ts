@@ -1,5 +1,5 @@
 import { type AssertionSettings, signAssertion } from './jwt-assertion.js';
-import { CLIENT_ASSERTION_TYPE, type ClientAuthenticator, redactValue } from './types.js';
+import { CLIENT_ASSERTION_TYPE, type ClientAuthenticator, redactSecret } from './types.js';
 
 /** client_secret_jwt (RFC 7523 2.2, OpenID Connect Core 9): an HMAC-signed assertion keyed by the secret. */
 export function clientSecretJwt(
@@ -19,6 +19,6 @@ export function clientSecretJwt(
         ['client_assertion', assertion],
       );
     },
-    redact: (text) => redactValue(text, clientSecret),
+    redact: (text) => redactSecret(text, clientSecret),
   };
 }

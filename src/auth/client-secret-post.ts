@@ -1,4 +1,4 @@
-import { type ClientAuthenticator, redactValue } from './types.js';
+import { type ClientAuthenticator, redactSecret } from './types.js';
 
 /** client_secret_post: `client_id` and `client_secret` in the form body (RFC 6749 2.3.1). */
 export function clientSecretPost(clientId: string, clientSecret: string): ClientAuthenticator {
@@ -8,7 +8,7 @@ export function clientSecretPost(clientId: string, clientSecret: string): Client
     apply(parts) {
       parts.params.push(['client_id', clientId], ['client_secret', clientSecret]);
     },
-    redact: (text) => redactValue(text, clientSecret),
+    redact: (text) => redactSecret(text, clientSecret),
   };
 }
 
@@ -23,6 +23,6 @@ export function clientSecretJson(clientId: string, clientSecret: string): Client
     apply(parts) {
       parts.params.push(['client_id', clientId], ['client_secret', clientSecret]);
     },
-    redact: (text) => redactValue(text, clientSecret),
+    redact: (text) => redactSecret(text, clientSecret),
   };
 }

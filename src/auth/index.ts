@@ -14,7 +14,10 @@ import type { ClientAuthenticator } from './types.js';
 export type { AuthContext, ClientAuthenticator, TokenRequestParts } from './types.js';
 
 /** Builds the authenticator. Options were validated by normalizeOptions(); key shapes are checked here. */
-export function createAuthenticator(o: ClientCredentialsClientOptions, method: AuthMethod): ClientAuthenticator {
+export function createAuthenticator(
+  o: ClientCredentialsClientOptions,
+  method: AuthMethod,
+): ClientAuthenticator {
   const assertion = (): AssertionSettings => ({
     clientId: o.clientId,
     audience: o.assertionAudience,

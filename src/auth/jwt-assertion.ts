@@ -25,6 +25,12 @@ export function assertionAudience(settings: AssertionSettings, context: AuthCont
   return settings.audience ?? context.issuer ?? context.tokenEndpoint;
 }
 
+/**
+ * The longest span from `iat` to `exp`. Assertions are meant to be short-lived (RFC 7523 3, and servers
+ * such as oidc-provider reject long ones), so a skew allowance shortens the life instead of stretching it.
+ */
+export const MAX_ASSERTION_SPAN_SECONDS = 120;
+
 export async function signAssertion(
   settings: AssertionSettings,
   context: AuthContext,
@@ -33,18 +39,21 @@ export async function signAssertion(
   extraHeader?: Partial<JWTHeaderParameters>,
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
+  const iat = now - settings.clockSkewSeconds;
   const header: JWTHeaderParameters = { alg, ...extraHeader };
   // rfc7523bis 4: explicit typing keeps an assertion from being mistaken for another kind of JWT.
   if (settings.typHeader) header.typ = 'client-authentication+jwt';
   if (settings.keyId) header.kid = settings.keyId;
-  return new SignJWT({})
-    .setProtectedHeader(header)
-    .setIssuer(settings.clientId)
-    .setSubject(settings.clientId)
-    .setAudience(assertionAudience(settings, context))
-    .setJti(crypto.randomUUID())
-    // Back-dated by the skew allowance so a server whose clock runs behind does not see a future iat.
-    .setIssuedAt(now - settings.clockSkewSeconds)
-    .setExpirationTime(now + settings.lifetimeSeconds)
-    .sign(key);
+  return (
+    new SignJWT({})
+      .setProtectedHeader(header)
+      .setIssuer(settings.clientId)
+      .setSubject(settings.clientId)
+      .setAudience(assertionAudience(settings, context))
+      .setJti(crypto.randomUUID())
+      // Back-dated by the skew allowance so a server whose clock runs behind does not see a future iat.
+      .setIssuedAt(iat)
+      .setExpirationTime(Math.min(now + settings.lifetimeSeconds, iat + MAX_ASSERTION_SPAN_SECONDS))
+      .sign(key)
+  );
 }

@@ -43,7 +43,10 @@ function isCryptoKey(value: unknown): value is CryptoKey {
 export function checkPrivateKeyShape(option: string, input: unknown): void {
   if (typeof input === 'string') {
     if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(input)) {
-      throw new ConfigurationError(option, 'encrypted PEM keys are not supported: pass a decrypted KeyObject instead');
+      throw new ConfigurationError(
+        option,
+        'encrypted PEM keys are not supported: pass a decrypted KeyObject instead',
+      );
     }
     if (!/-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(input)) {
       throw new ConfigurationError(
@@ -111,12 +114,20 @@ function algsForKeyType(type: string | undefined, curve: string | undefined): re
   }
 }
 
-function pickAlg(option: string, allowed: readonly AsymmetricAlgorithm[], requested?: string): AsymmetricAlgorithm {
+function pickAlg(
+  option: string,
+  allowed: readonly AsymmetricAlgorithm[],
+  requested?: string,
+): AsymmetricAlgorithm {
   const first = allowed[0];
-  if (!first) throw new ConfigurationError(option, 'unsupported key type: use RSA, EC P-256/P-384/P-521 or Ed25519');
+  if (!first)
+    throw new ConfigurationError(option, 'unsupported key type: use RSA, EC P-256/P-384/P-521 or Ed25519');
   if (requested === undefined) return first;
   if (!allowed.includes(requested as AsymmetricAlgorithm)) {
-    throw new ConfigurationError('signingAlgorithm', `${requested} cannot be used with this key (allowed: ${allowed.join(', ')})`);
+    throw new ConfigurationError(
+      'signingAlgorithm',
+      `${requested} cannot be used with this key (allowed: ${allowed.join(', ')})`,
+    );
   }
   return requested as AsymmetricAlgorithm;
 }
@@ -137,7 +148,8 @@ export async function importPrivateKey(
         return importKeyObject(option, keyObject as unknown as KeyObjectLike, requestedAlg);
       }
       // Web Crypto only: PKCS#8 with an explicit algorithm.
-      if (!requestedAlg) throw new ConfigurationError('signingAlgorithm', 'is required for PEM keys outside Node.js');
+      if (!requestedAlg)
+        throw new ConfigurationError('signingAlgorithm', 'is required for PEM keys outside Node.js');
       return { key: await importPKCS8(input, requestedAlg), alg: requestedAlg as AsymmetricAlgorithm };
     }
     if (isCryptoKey(input)) {
@@ -147,7 +159,10 @@ export async function importPrivateKey(
         // A Web Crypto RSA key is bound to one hash.
         const bits = algorithm.hash.name.replace('SHA-', '');
         const prefix = algorithm.name === 'RSA-PSS' ? 'PS' : 'RS';
-        return { key: input, alg: pickAlg(option, [`${prefix}${bits}` as AsymmetricAlgorithm], requestedAlg) };
+        return {
+          key: input,
+          alg: pickAlg(option, [`${prefix}${bits}` as AsymmetricAlgorithm], requestedAlg),
+        };
       }
       return { key: input, alg: pickAlg(option, allowed, requestedAlg) };
     }

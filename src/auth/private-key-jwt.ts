@@ -23,8 +23,14 @@ export function privateKeyJwt(
     bodyFormat: 'form',
     async apply(parts, context) {
       const { key, alg } = await imported;
-      const x5t = thumbprint ? await thumbprint : undefined;
-      const assertion = await signAssertion(settings, context, alg, key as CryptoKey, x5t ? { 'x5t#S256': x5t } : undefined);
+      const x5t = await thumbprint;
+      const assertion = await signAssertion(
+        settings,
+        context,
+        alg,
+        key as CryptoKey,
+        x5t ? { 'x5t#S256': x5t } : undefined,
+      );
       parts.params.push(
         ['client_id', settings.clientId],
         ['client_assertion_type', CLIENT_ASSERTION_TYPE],

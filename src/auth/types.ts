@@ -36,3 +36,22 @@ export function redactValue(text: string, secret: string | undefined): string {
   if (!secret || secret.length < 4) return text;
   return text.split(secret).join('[redacted]');
 }
+
+/**
+ * Removes a secret in each form it travels in: as is, form-urlencoded (RFC 6749 Appendix B, and the
+ * WHATWG serialisation URLSearchParams uses), percent-encoded and JSON-escaped, since a server may echo
+ * any of them.
+ */
+export function redactSecret(text: string, secret: string): string {
+  const forms = new Set([
+    secret,
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    encodeURIComponent(secret),
+    encodeURIComponent(secret)
+      .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+      .replace(/%20/g, '+'),
+    JSON.stringify(secret).slice(1, -1),
+  ]);
+  // Longest first, so that a form containing another is removed whole.
+  return [...forms].sort((a, b) => b.length - a.length).reduce((t, form) => redactValue(t, form), text);
+}

@@ -24,7 +24,10 @@ export class MemoryTokenCache implements TokenCache {
   constructor(options: MemoryTokenCacheOptions = {}) {
     const maxEntries = options.maxEntries ?? 1000;
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw new ConfigurationError('maxEntries', 'MemoryTokenCache options.maxEntries must be a positive integer');
+      throw new ConfigurationError(
+        'maxEntries',
+        'MemoryTokenCache options.maxEntries must be a positive integer',
+      );
     }
     this.maxEntries = maxEntries;
   }

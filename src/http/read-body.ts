@@ -8,7 +8,7 @@ import { ErrorCode, HttpError } from '../errors.js';
 export async function readBodyCapped(response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
+    discardBody(response);
     throw tooLarge(response.status, maxBytes);
   }
   if (!response.body) return '';
@@ -20,7 +20,8 @@ export async function readBodyCapped(response: Response, maxBytes: number): Prom
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel().catch(() => undefined);
+      // Not awaited: see discardBody.
+      void reader.cancel().catch(() => undefined);
       throw tooLarge(response.status, maxBytes);
     }
     chunks.push(value);
@@ -33,6 +34,14 @@ export async function readBodyCapped(response: Response, maxBytes: number): Prom
     offset += chunk.byteLength;
   }
   return new TextDecoder().decode(all);
+}
+
+/**
+ * Releases a body we will not read. Not awaited: cancelling one branch of a teed stream (a fetch wrapper
+ * or mock that cloned the response) settles only when the other branch is cancelled too, which may be never.
+ */
+export function discardBody(response: Response): void {
+  void response.body?.cancel().catch(() => undefined);
 }
 
 function tooLarge(status: number, maxBytes: number): HttpError {

@@ -10,10 +10,30 @@ export function isRetryableStatus(status: number): boolean {
   return status === 429 || status === 408 || status >= 500;
 }
 
+/**
+ * OAuth error codes that no repeat can fix (RFC 6749 5.2, RFC 8707 2): retried never, whatever the
+ * status (some servers send invalid_client with a 500).
+ */
+const PERMANENT_OAUTH_ERRORS: ReadonlySet<string> = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'invalid_target',
+  'access_denied',
+]);
+
 /** True when another attempt may succeed where this one failed. */
 export function isRetryable(error: unknown): boolean {
+  if (error instanceof OAuthError && PERMANENT_OAUTH_ERRORS.has(error.error)) return false;
   if (error instanceof OAuthError || error instanceof HttpError) {
-    return isRetryableStatus(error.status) && error.code !== 'M2M_RETRY_LATER' && error.code !== 'M2M_RESPONSE_TOO_LARGE';
+    return (
+      isRetryableStatus(error.status) &&
+      error.code !== 'M2M_RETRY_LATER' &&
+      error.code !== 'M2M_RESPONSE_TOO_LARGE'
+    );
   }
   if (error instanceof DOMException || (error instanceof Error && error.name === 'TimeoutError')) {
     // Our own per-attempt timeout; an AbortError comes from a caller and ends everything.

@@ -44,9 +44,12 @@ export interface ParseContext {
 }
 
 /** Turns the answer into a Token or throws OAuthError / HttpError. Never includes a token in an error. */
-export function parseTokenResponse(ctx: ParseContext): ParsedToken {
-  const { status } = ctx;
-  const json = parseJsonObject(ctx.body);
+export function parseTokenResponse(input: ParseContext): ParsedToken {
+  const { status } = input;
+  const json = parseJsonObject(input.body);
+  // Credentials this very body carries are removed wherever else they appear (an error_description or
+  // token_type that repeats the access token), not only from their own fields.
+  const ctx: ParseContext = { ...input, redact: withBodyCredentials(input.redact, json) };
 
   if (json !== undefined) {
     const error = errorBodySchema.safeParse(json);
@@ -193,6 +196,17 @@ function redactedView(raw: Record<string, unknown>): Record<string, unknown> {
         : value;
   }
   return view;
+}
+
+function withBodyCredentials(
+  redact: (text: string) => string,
+  json: Record<string, unknown> | undefined,
+): (text: string) => string {
+  const values = ['access_token', 'refresh_token', 'id_token']
+    .map((name) => json?.[name])
+    .filter((v): v is string => typeof v === 'string' && v.length >= 8);
+  if (values.length === 0) return redact;
+  return (text) => values.reduce((t, v) => t.split(v).join('[redacted]'), redact(text));
 }
 
 function parseNumeric(value: string): number | undefined {

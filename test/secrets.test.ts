@@ -1,0 +1,379 @@
+/**
+ * No error message, property, cause or util.inspect output carries the client secret, a private key, a
+ * client assertion or a token: for every failure kind and every authentication method, the error is
+ * serialised every way a logger might (message, stack, JSON of own properties, util.inspect with
+ * showHidden, the cause chain) and searched for each secret in each of its encodings. The same for
+ * events, util.inspect(client) and util.inspect(token).
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { format, inspect } from 'node:util';
+import { HttpResponse, http } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AuthMethod,
+  ClientCredentialsClient,
+  type ClientCredentialsClientOptions,
+  formUrlEncodeCredential,
+  type TokenEvent,
+} from '../src/index.js';
+
+const releases: Array<() => void> = [];
+const server = setupServer(
+  http.all('https://*.auth.localhost/*', () =>
+    HttpResponse.json({ error: 'abandoned_request' }, { status: 410 }),
+  ),
+);
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+afterEach(() => {
+  server.resetHandlers();
+  for (const release of releases.splice(0)) release();
+});
+afterAll(() => server.close());
+
+const SECRET = 'S3cr3t+Value/With=Specials&Spaces here~!*';
+const ACCESS_TOKEN = 'LeakCanaryAccessToken0123456789abcdefXYZ';
+const JWT_ACCESS_TOKEN =
+  'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjYW5hcnktY2xpZW50Iiwic2NvcGUiOiJhIn0.Q2FuYXJ5U2lnbmF0dXJlUGFydDAxMjM0NTY3ODk';
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const KEY_PEM = ec.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+const KEY_JWK = ec.privateKey.export({ format: 'jwk' });
+
+/** Every form in which a secret could leak: raw, the encodings it is sent in, and pieces of keys. */
+function forbiddenStrings(assertions: readonly string[], usesSecret: boolean): string[] {
+  const pemBody = KEY_PEM.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+  const basicPayload = Buffer.from(
+    `${formUrlEncodeCredential('secrets-client')}:${formUrlEncodeCredential(SECRET)}`,
+  ).toString('base64');
+  // With private_key_jwt the client has no secret: SECRET is then just text a server may echo.
+  const secretForms = usesSecret
+    ? [
+        SECRET,
+        formUrlEncodeCredential(SECRET),
+        encodeURIComponent(SECRET),
+        new URLSearchParams({ s: SECRET }).toString().slice(2),
+        JSON.stringify(SECRET).slice(1, -1),
+        basicPayload,
+      ]
+    : [];
+  return [
+    ...secretForms,
+    ACCESS_TOKEN,
+    JWT_ACCESS_TOKEN,
+    JWT_ACCESS_TOKEN.split('.')[2]!,
+    pemBody.slice(20, 60),
+    pemBody.slice(-40),
+    KEY_JWK.d!,
+    ...assertions.flatMap((a) => [a, a.split('.')[2]!]),
+  ];
+}
+
+/** What a logger could print of an error, its properties and its causes. */
+function exposures(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
+    if (typeof current === 'object') {
+      const e = current as Record<PropertyKey, unknown> & { message?: unknown; stack?: unknown };
+      parts.push(String(e.message), String(e.stack));
+      const own: Record<string, unknown> = {};
+      for (const key of Reflect.ownKeys(e)) own[String(key)] = e[key as string];
+      parts.push(JSON.stringify(own, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) ?? '');
+      parts.push(inspect(current, { showHidden: true, depth: Number.POSITIVE_INFINITY, getters: true }));
+      parts.push(format('%o', current), format('%s', current));
+      current = e.cause;
+    } else {
+      parts.push(String(current));
+      break;
+    }
+  }
+  return parts.join('\n');
+}
+
+function expectClean(text: string, assertions: readonly string[], usesSecret = true): void {
+  for (const secret of forbiddenStrings(assertions, usesSecret)) {
+    expect(text, `leaked ${secret.slice(0, 6)}…`).not.toContain(secret);
+  }
+}
+
+interface Seen {
+  body: string;
+  authorization: string | null;
+}
+
+type Responder = (seen: Seen, attempt: number) => Response | Promise<Response>;
+
+const echoHtml: Responder = (seen) =>
+  new HttpResponse(
+    `<html><body><h1>400 Bad Request</h1><pre>Authorization: ${seen.authorization}\n${seen.body}</pre></body></html>`,
+    { status: 400, headers: { 'content-type': 'text/html' } },
+  );
+
+/** Every way a token request can fail, several of them by a server echoing what it received. */
+const FAILURES: ReadonlyArray<readonly [string, Responder, Partial<ClientCredentialsClientOptions>?]> = [
+  [
+    'OAuth error whose description and uri echo the secret and the request',
+    (seen) =>
+      HttpResponse.json(
+        {
+          error: 'invalid_client',
+          error_description: `secret "${SECRET}" is wrong; got ${seen.body}; header ${seen.authorization}`,
+          error_uri: `https://idp.test/e?secret=${encodeURIComponent(SECRET)}&body=${encodeURIComponent(seen.body)}`,
+        },
+        { status: 401 },
+      ),
+  ],
+  ['an HTML error page echoing the request body and Authorization header', echoHtml],
+  [
+    'a 5xx JSON body echoing the request, after retries',
+    (seen) =>
+      HttpResponse.json(
+        {
+          message: 'upstream failed',
+          request: { body: seen.body, headers: { authorization: seen.authorization } },
+        },
+        { status: 502 },
+      ),
+    { retry: { retries: 1, minTimeout: 1 } },
+  ],
+  [
+    'a 2xx carrying error and an access token',
+    () =>
+      HttpResponse.json({
+        error: 'server_error',
+        access_token: ACCESS_TOKEN,
+        error_description: ACCESS_TOKEN,
+      }),
+  ],
+  [
+    'a 2xx with an unusable token type',
+    () => HttpResponse.json({ access_token: ACCESS_TOKEN, token_type: 'mac' }),
+  ],
+  [
+    'a 2xx with a JWT access token and an invalid expires_in',
+    () => HttpResponse.json({ token_type: 'Bearer', expires_in: 'soon', access_token: JWT_ACCESS_TOKEN }),
+  ],
+  [
+    'a 2xx whose token type field holds the token',
+    () => HttpResponse.json({ access_token: ACCESS_TOKEN, token_type: ACCESS_TOKEN }),
+  ],
+  [
+    'a 2xx form-encoded body (not JSON) holding the token',
+    () =>
+      new HttpResponse(`access_token=${ACCESS_TOKEN}&token_type=bearer&scope=a`, {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
+  ],
+  [
+    'a 2xx body cut at the read limit inside a long access token',
+    () =>
+      new HttpResponse(`{"token_type":"mac","access_token":"${ACCESS_TOKEN.repeat(200)}"}`, {
+        headers: { 'content-type': 'application/json' },
+      }),
+  ],
+  [
+    'a body over the size cap holding the token',
+    () =>
+      new HttpResponse(`{"access_token":"${ACCESS_TOKEN}","pad":"${'x'.repeat(300 * 1024)}"}`, {
+        headers: { 'content-type': 'application/json' },
+      }),
+  ],
+  [
+    'a redirect',
+    () =>
+      new HttpResponse(null, {
+        status: 302,
+        headers: { location: `https://other.auth.localhost/?t=${ACCESS_TOKEN}` },
+      }),
+  ],
+  [
+    'a Retry-After beyond the cap',
+    () => HttpResponse.json({ error: 'slow_down' }, { status: 429, headers: { 'retry-after': '600' } }),
+  ],
+  ['a network error, after retries', () => HttpResponse.error(), { retry: { retries: 1, minTimeout: 1 } }],
+  [
+    'a timeout',
+    () =>
+      new Promise<Response>((resolve) => {
+        releases.push(() => resolve(new HttpResponse(null, { status: 504 })));
+      }),
+    { timeoutMs: 50 },
+  ],
+];
+
+function credentials(method: AuthMethod): Partial<ClientCredentialsClientOptions> {
+  switch (method) {
+    case 'private_key_jwt':
+      return { authMethod: method, privateKey: KEY_PEM };
+    default:
+      return { authMethod: method, clientSecret: SECRET };
+  }
+}
+
+const METHODS: readonly AuthMethod[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'client_secret_json',
+  'client_secret_jwt',
+  'private_key_jwt',
+];
+
+let n = 0;
+function endpoint(respond: Responder): { url: string; assertions: string[] } {
+  const url = `https://secrets-${++n}.auth.localhost/oauth/token`;
+  const assertions: string[] = [];
+  let attempt = 0;
+  server.use(
+    http.post(url, async ({ request }) => {
+      const body = await request.text();
+      const assertion = new URLSearchParams(body).get('client_assertion');
+      if (assertion) assertions.push(assertion);
+      return respond({ body, authorization: request.headers.get('authorization') }, ++attempt);
+    }),
+  );
+  return { url, assertions };
+}
+
+function client(
+  url: string,
+  method: AuthMethod,
+  extra: Partial<ClientCredentialsClientOptions> = {},
+  events?: TokenEvent[],
+) {
+  return new ClientCredentialsClient({
+    tokenEndpoint: url,
+    clientId: 'secrets-client',
+    cache: false,
+    retry: false,
+    ...(events ? { onEvent: (e: TokenEvent) => events.push(e) } : {}),
+    ...credentials(method),
+    ...extra,
+  } as ClientCredentialsClientOptions);
+}
+
+describe.each(METHODS)('%s', (method) => {
+  const usesSecret = method !== 'private_key_jwt';
+  const failures = FAILURES.map(([name, respond, extra]) => ({ name, respond, extra }));
+  it.each(failures)('no secret in the error or the events: $name', async ({ respond, extra }) => {
+    const { url, assertions } = endpoint(respond);
+    const events: TokenEvent[] = [];
+    const error = await client(url, method, extra, events)
+      .getToken()
+      .then(
+        () => {
+          throw new Error('expected a failure');
+        },
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(Error);
+    if (method === 'client_secret_jwt' || method === 'private_key_jwt') {
+      // The assertions really were sent, so the search for them means something.
+      expect(assertions.length).toBeGreaterThan(0);
+    }
+    expectClean(exposures(error), assertions, usesSecret);
+    expect(events.some((e) => e.type === 'token_request_failure')).toBe(true);
+    expectClean(JSON.stringify(events), assertions, usesSecret);
+    expectClean(
+      inspect(events, { depth: Number.POSITIVE_INFINITY, showHidden: true }),
+      assertions,
+      usesSecret,
+    );
+  });
+
+  it('no secret in util.inspect(client), JSON.stringify(client) or util.inspect(token)', async () => {
+    const { url, assertions } = endpoint(() =>
+      HttpResponse.json({
+        access_token: ACCESS_TOKEN,
+        token_type: 'Bearer',
+        expires_in: 60,
+        id_token: JWT_ACCESS_TOKEN,
+      }),
+    );
+    const c = client(url, method);
+    const token = await c.getToken();
+    expect(token.accessToken).toBe(ACCESS_TOKEN);
+    const text = [
+      inspect(c, { showHidden: true, depth: Number.POSITIVE_INFINITY }),
+      format('%o %O %s', c, c, c),
+      JSON.stringify(c),
+      inspect(token),
+      inspect(token, { showHidden: true, depth: Number.POSITIVE_INFINITY }),
+      inspect({ nested: { token } }, { depth: Number.POSITIVE_INFINITY }),
+      inspect(token.raw),
+      format('%o %O', token, token),
+    ].join('\n');
+    expect(text).toContain('secrets-client');
+    expect(text).toContain('[redacted]');
+    expectClean(text, assertions, usesSecret);
+  });
+});
+
+describe('configuration errors', () => {
+  it('an unreadable or mismatched key never shows key material', async () => {
+    const { url } = endpoint(() => HttpResponse.json({ access_token: ACCESS_TOKEN, token_type: 'Bearer' }));
+    const broken = KEY_PEM.replace(/\n[A-Za-z0-9+/]{8}/, '\n!!!!!!!!');
+    const errors = await Promise.all([
+      client(url, 'private_key_jwt', { privateKey: broken })
+        .getToken()
+        .catch((e: unknown) => e),
+      client(url, 'private_key_jwt', { signingAlgorithm: 'RS256' })
+        .getToken()
+        .catch((e: unknown) => e),
+      client(url, 'private_key_jwt', { privateKey: { ...KEY_JWK, crv: 'P-384' } as JsonWebKey })
+        .getToken()
+        .catch((e: unknown) => e),
+    ]);
+    for (const error of errors) {
+      expect(error).toMatchObject({ name: 'ConfigurationError' });
+      expectClean(exposures(error), []);
+      expect(exposures(error)).not.toContain(broken.slice(40, 80));
+    }
+  });
+
+  it('a secret given where it does not belong is not echoed', () => {
+    const attempts: Array<() => unknown> = [
+      () =>
+        new ClientCredentialsClient({
+          tokenEndpoint: 'https://a.auth.localhost/t',
+          clientId: 'c',
+          clientSecret: `${SECRET}\n`,
+        }),
+      () =>
+        new ClientCredentialsClient({
+          tokenEndpoint: 'https://a.auth.localhost/t',
+          clientId: 'c',
+          clientSecret: SECRET,
+          extraParams: { client_secret: SECRET },
+        }),
+      () =>
+        new ClientCredentialsClient({
+          tokenEndpoint: `https://c:${encodeURIComponent(SECRET)}@a.auth.localhost/t`,
+          clientId: 'c',
+          clientSecret: SECRET,
+        }),
+      () =>
+        new ClientCredentialsClient({
+          tokenEndpoint: 'https://a.auth.localhost/t',
+          clientId: 'c',
+          clientSecret: SECRET,
+          headers: { authorization: `Bearer ${ACCESS_TOKEN}` },
+        }),
+      () =>
+        new ClientCredentialsClient({
+          tokenEndpoint: 'https://a.auth.localhost/t',
+          clientId: 'c',
+          privateKey: KEY_PEM.slice(30),
+        }),
+    ];
+    for (const attempt of attempts) {
+      let error: unknown;
+      try {
+        attempt();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({ name: 'ConfigurationError' });
+      expectClean(exposures(error), []);
+    }
+  });
+});

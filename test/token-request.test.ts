@@ -1,0 +1,482 @@
+/**
+ * The token request's transport rules: retries (what, how often, how long between), Retry-After and
+ * the per-endpoint pause, per-attempt timeouts (a trickling body included), the caller's signal,
+ * redirects, the size cap, headers and the http: rule.
+ */
+import { createServer, type Server } from 'node:http';
+import { HttpResponse, http } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  ClientCredentialsClient,
+  type ClientCredentialsClientOptions,
+  ConfigurationError,
+  ErrorCode,
+  HttpError,
+  OAuthError,
+  type TokenEvent,
+} from '../src/index.js';
+import { closeServer, listenOnLoopback } from './helpers/ports.js';
+
+// Requests that a test abandoned (the caller's signal ends its wait, the shared request goes on) may
+// arrive after that test's handlers are gone: they get a 410 instead of an unhandled-request error.
+const server = setupServer(
+  http.all('https://*.auth.localhost/*', () =>
+    HttpResponse.json({ error: 'abandoned_request' }, { status: 410 }),
+  ),
+);
+const servers: Server[] = [];
+const releases: Array<() => void> = [];
+beforeAll(() =>
+  server.listen({
+    onUnhandledRequest: (request, print) => {
+      if (new URL(request.url).hostname !== '127.0.0.1') print.error();
+    },
+  }),
+);
+afterEach(() => {
+  server.resetHandlers();
+  vi.restoreAllMocks();
+  for (const release of releases.splice(0)) release();
+});
+afterAll(async () => {
+  server.close();
+  await Promise.all(servers.map((s) => closeServer(s)));
+});
+
+const TOKEN = { access_token: 'request-token', token_type: 'Bearer', expires_in: 300 };
+
+interface Arrival {
+  at: number;
+  headers: Headers;
+}
+
+let n = 0;
+/** A fresh endpoint (the Retry-After pause is per endpoint and process-wide), answering per attempt. */
+function endpoint(respond: (attempt: number) => Response | Promise<Response>): {
+  url: string;
+  arrivals: Arrival[];
+} {
+  const url = `https://request-${++n}.auth.localhost/oauth/token`;
+  const arrivals: Arrival[] = [];
+  server.use(
+    http.post(url, ({ request }) => {
+      arrivals.push({ at: Date.now(), headers: request.headers });
+      return respond(arrivals.length);
+    }),
+  );
+  return { url, arrivals };
+}
+
+/** A response that stays pending until the test ends (a server that never answers). */
+function never(): Promise<Response> {
+  return new Promise((resolve) => {
+    releases.push(() => resolve(new HttpResponse(null, { status: 504 })));
+  });
+}
+
+function client(url: string, options: Partial<ClientCredentialsClientOptions> = {}) {
+  return new ClientCredentialsClient({
+    tokenEndpoint: url,
+    clientId: 'request-client',
+    clientSecret: 'request-secret',
+    cache: false,
+    retry: { retries: 2, minTimeout: 1, maxTimeout: 5, randomize: false },
+    ...options,
+  });
+}
+
+function failure(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (error: unknown) => error,
+  );
+}
+
+const fail = (status: number, body?: Record<string, unknown>, headers?: Record<string, string>) =>
+  body
+    ? HttpResponse.json(body, { status, headers })
+    : new HttpResponse('upstream trouble', { status, headers });
+
+describe('retries', () => {
+  it.each([500, 502, 503, 504, 429, 408])('retries a %i and then succeeds', async (status) => {
+    const { url, arrivals } = endpoint((i) => (i < 3 ? fail(status) : HttpResponse.json(TOKEN)));
+    const token = await client(url).getToken();
+    expect(token.accessToken).toBe('request-token');
+    expect(arrivals).toHaveLength(3);
+  });
+
+  it('retries an OAuth server_error / temporarily_unavailable', async () => {
+    const { url, arrivals } = endpoint((i) =>
+      i === 1
+        ? fail(500, { error: 'server_error' })
+        : i === 2
+          ? fail(503, { error: 'temporarily_unavailable' })
+          : HttpResponse.json(TOKEN),
+    );
+    await client(url).getToken();
+    expect(arrivals).toHaveLength(3);
+  });
+
+  it('gives up after retries + 1 attempts with the last error', async () => {
+    const { url, arrivals } = endpoint(() => fail(503));
+    const error = await failure(
+      client(url, { retry: { retries: 3, minTimeout: 1, randomize: false } }).getToken(),
+    );
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error).toMatchObject({ status: 503, code: ErrorCode.HTTP });
+    expect(arrivals).toHaveLength(4);
+  });
+
+  it.each([400, 401, 403, 404])('never retries a %i', async (status) => {
+    const { url, arrivals } = endpoint(() => fail(status));
+    await expect(client(url).getToken()).rejects.toMatchObject({ status });
+    expect(arrivals).toHaveLength(1);
+  });
+
+  it.each([
+    [401, 'invalid_client'],
+    [400, 'invalid_request'],
+    [400, 'invalid_scope'],
+    [400, 'unauthorized_client'],
+    [400, 'invalid_target'],
+    // Some servers send invalid_client with a 500: still never retried.
+    [500, 'invalid_client'],
+    [503, 'unauthorized_client'],
+  ])('never retries a %i %s', async (status, code) => {
+    const { url, arrivals } = endpoint(() => fail(status, { error: code }));
+    const error = await failure(client(url).getToken());
+    expect(error).toBeInstanceOf(OAuthError);
+    expect(error).toMatchObject({ error: code, status });
+    expect(arrivals).toHaveLength(1);
+  });
+
+  it('retries network errors (TypeError from fetch)', async () => {
+    const { url, arrivals } = endpoint((i) => (i < 3 ? HttpResponse.error() : HttpResponse.json(TOKEN)));
+    await client(url).getToken();
+    expect(arrivals).toHaveLength(3);
+  });
+
+  it('a refused connection is retried and then surfaces as the TypeError from fetch', async () => {
+    const s = createServer();
+    const port = await listenOnLoopback(s);
+    await closeServer(s);
+    let calls = 0;
+    const countingFetch: typeof fetch = (input, init) => {
+      calls++;
+      return fetch(input, init);
+    };
+    const error = await failure(
+      client(`http://127.0.0.1:${port}/token`, { fetch: countingFetch }).getToken(),
+    );
+    expect(error).toBeInstanceOf(TypeError);
+    expect(calls).toBe(3);
+  });
+
+  it('retry: false makes one attempt', async () => {
+    const { url, arrivals } = endpoint(() => fail(503));
+    await expect(client(url, { retry: false }).getToken()).rejects.toMatchObject({ status: 503 });
+    expect(arrivals).toHaveLength(1);
+  });
+
+  it('backs off exponentially, capped by maxTimeout (delays given to setTimeout)', async () => {
+    const delays: number[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      if (typeof ms === 'number') delays.push(ms);
+      return realSetTimeout(fn, ms);
+    }) as typeof setTimeout);
+    const { url, arrivals } = endpoint(() => fail(500));
+    await failure(
+      client(url, {
+        retry: { retries: 3, minTimeout: 21, factor: 3, maxTimeout: 100, randomize: false },
+      }).getToken(),
+    );
+    expect(arrivals).toHaveLength(4);
+    expect(delays.filter((d) => [21, 63, 100].includes(d))).toEqual([21, 63, 100]);
+  });
+
+  it('adds jitter: each delay is multiplied by a random factor between 1 and 2', async () => {
+    const delays: number[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      if (typeof ms === 'number') delays.push(ms);
+      return realSetTimeout(fn, ms);
+    }) as typeof setTimeout);
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const { url } = endpoint(() => fail(500));
+    await failure(
+      client(url, { retry: { retries: 2, minTimeout: 22, factor: 2, maxTimeout: 1000 } }).getToken(),
+    );
+    // randomize defaults to true: 22 * 1.5 and 44 * 1.5.
+    expect(delays.filter((d) => [33, 66].includes(d))).toEqual([33, 66]);
+  });
+
+  it('reports each retry as an event, and the attempts on success', async () => {
+    const events: TokenEvent[] = [];
+    const { url } = endpoint((i) => (i < 3 ? fail(502) : HttpResponse.json(TOKEN)));
+    await client(url, {
+      onEvent: (e) => events.push(e),
+      retry: { retries: 2, minTimeout: 1, maxTimeout: 2, randomize: false },
+    }).getToken();
+    const retries = events.filter((e) => e.type === 'token_request_retry');
+    expect(retries.map((e) => e.type === 'token_request_retry' && e.attempt)).toEqual([1, 2]);
+    expect(retries.map((e) => e.type === 'token_request_retry' && e.delayMs)).toEqual([1, 2]);
+    expect(events.find((e) => e.type === 'token_request_success')).toMatchObject({
+      attempts: 3,
+      status: 200,
+    });
+  });
+});
+
+describe('Retry-After (RFC 9110 10.2.3)', () => {
+  it('waits the given seconds before the next attempt', async () => {
+    const { url, arrivals } = endpoint((i) =>
+      i === 1 ? fail(503, undefined, { 'retry-after': '1' }) : HttpResponse.json(TOKEN),
+    );
+    await client(url).getToken();
+    expect(arrivals).toHaveLength(2);
+    expect(arrivals[1]!.at - arrivals[0]!.at).toBeGreaterThanOrEqual(995);
+  });
+
+  it('waits until an HTTP date', async () => {
+    const date = new Date(Math.ceil((Date.now() + 1_200) / 1000) * 1000);
+    const { url, arrivals } = endpoint((i) =>
+      i === 1
+        ? fail(429, { error: 'slow_down' }, { 'retry-after': date.toUTCString() })
+        : HttpResponse.json(TOKEN),
+    );
+    await client(url).getToken();
+    expect(arrivals).toHaveLength(2);
+    expect(arrivals[1]!.at).toBeGreaterThanOrEqual(date.getTime() - 5);
+  });
+
+  it('fails fast with M2M_RETRY_LATER and retryAt when the wait is over retry.maxRetryAfterMs', async () => {
+    const { url, arrivals } = endpoint(() => fail(503, undefined, { 'retry-after': '2' }));
+    const before = Date.now();
+    const error = (await failure(
+      client(url, { retry: { retries: 2, maxRetryAfterMs: 1_000 } }).getToken(),
+    )) as HttpError;
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.code).toBe(ErrorCode.RETRY_LATER);
+    expect(error.status).toBe(503);
+    expect(error.retryAt).toBeGreaterThanOrEqual(before + 2_000);
+    expect(error.retryAt).toBeLessThanOrEqual(Date.now() + 2_000);
+    expect(arrivals).toHaveLength(1);
+  });
+
+  it('the default cap is 10 s', async () => {
+    const { url: within } = endpoint((i) =>
+      i === 1 ? fail(429, undefined, { 'retry-after': '0' }) : HttpResponse.json(TOKEN),
+    );
+    await expect(client(within).getToken()).resolves.toMatchObject({ accessToken: 'request-token' });
+    const { url: beyond, arrivals } = endpoint(() => fail(429, undefined, { 'retry-after': '11' }));
+    await expect(client(beyond).getToken()).rejects.toMatchObject({ code: ErrorCode.RETRY_LATER });
+    expect(arrivals).toHaveLength(1);
+  });
+
+  it('ignores a Retry-After on other statuses and an unparseable one', async () => {
+    const { url, arrivals } = endpoint((i) =>
+      i === 1
+        ? fail(500, undefined, { 'retry-after': '3600' })
+        : i === 2
+          ? fail(503, undefined, { 'retry-after': 'soon' })
+          : HttpResponse.json(TOKEN),
+    );
+    await client(url).getToken();
+    expect(arrivals).toHaveLength(3);
+  });
+
+  it('makes new requests to that endpoint, from any client, wait for the pause (within the cap)', async () => {
+    const { url, arrivals } = endpoint((i) =>
+      i === 1 ? fail(429, { error: 'slow_down' }, { 'retry-after': '1' }) : HttpResponse.json(TOKEN),
+    );
+    // One attempt only: the 429 is the answer to this call.
+    await expect(client(url, { retry: { retries: 0 } }).getToken()).rejects.toMatchObject({ status: 429 });
+    // Another client for the same endpoint waits for the pause, then sends.
+    const other = await client(url, { clientId: 'other-client' }).getToken();
+    expect(other.accessToken).toBe('request-token');
+    expect(arrivals).toHaveLength(2);
+    expect(arrivals[1]!.at - arrivals[0]!.at).toBeGreaterThanOrEqual(995);
+  });
+
+  it('fails new requests fast while a longer pause is in force; other endpoints are not affected', async () => {
+    const { url, arrivals } = endpoint((i) =>
+      i === 1 ? fail(503, undefined, { 'retry-after': '300' }) : HttpResponse.json(TOKEN),
+    );
+    const first = (await failure(client(url).getToken())) as HttpError;
+    expect(first.code).toBe(ErrorCode.RETRY_LATER);
+    const second = (await failure(client(url, { clientId: 'someone-else' }).getToken())) as HttpError;
+    expect(second).toMatchObject({ code: ErrorCode.RETRY_LATER, status: 503, retryAt: first.retryAt });
+    expect(arrivals).toHaveLength(1);
+    const { url: otherUrl } = endpoint(() => HttpResponse.json(TOKEN));
+    await expect(client(otherUrl).getToken()).resolves.toMatchObject({ accessToken: 'request-token' });
+  });
+});
+
+describe('timeouts and the caller’s signal', () => {
+  it('timeoutMs bounds each attempt; a timed-out attempt is retried, then the TimeoutError surfaces', async () => {
+    const { url, arrivals } = endpoint(() => never());
+    const error = await failure(
+      client(url, { timeoutMs: 100, retry: { retries: 1, minTimeout: 1 } }).getToken(),
+    );
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).name).toBe('TimeoutError');
+    expect(arrivals).toHaveLength(2);
+  });
+
+  it('a body that trickles forever hits the timeout (loopback server, a byte every 100 ms, timeoutMs 500)', async () => {
+    let connections = 0;
+    let bytesWritten = 0;
+    const s = createServer((req, res) => {
+      connections++;
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{');
+      const timer = setInterval(() => {
+        res.write(' ');
+        bytesWritten++;
+      }, 100);
+      res.on('close', () => clearInterval(timer));
+    });
+    servers.push(s);
+    const port = await listenOnLoopback(s);
+    const error = await failure(
+      client(`http://127.0.0.1:${port}/token`, { timeoutMs: 500, retry: false }).getToken(),
+    );
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).name).toBe('TimeoutError');
+    expect(connections).toBe(1);
+    // The body really was trickling when the timeout struck.
+    expect(bytesWritten).toBeGreaterThanOrEqual(2);
+  });
+
+  it('the caller’s signal ends the wait at once while the server has not answered', async () => {
+    const controller = new AbortController();
+    const { url } = endpoint(() => {
+      controller.abort();
+      return never();
+    });
+    const error = await failure(client(url, { timeoutMs: 30_000 }).getToken({ signal: controller.signal }));
+    expect(error).toBe(controller.signal.reason);
+    expect((error as DOMException).name).toBe('AbortError');
+  });
+
+  it('the caller’s signal ends the wait at once during a retry backoff', async () => {
+    const controller = new AbortController();
+    const { url, arrivals } = endpoint(() => {
+      setTimeout(() => controller.abort(new Error('caller gave up')), 20);
+      return fail(503);
+    });
+    const error = await failure(
+      client(url, { retry: { retries: 2, minTimeout: 25_000, maxTimeout: 25_000 } }).getToken({
+        signal: controller.signal,
+      }),
+    );
+    expect(error).toEqual(new Error('caller gave up'));
+    expect(arrivals).toHaveLength(1);
+  });
+
+  it('the caller’s signal ends the wait for a Retry-After pause', async () => {
+    const controller = new AbortController();
+    const { url, arrivals } = endpoint(() => {
+      setTimeout(() => controller.abort(), 20);
+      return fail(429, undefined, { 'retry-after': '9' });
+    });
+    const error = await failure(client(url).getToken({ signal: controller.signal }));
+    expect((error as DOMException).name).toBe('AbortError');
+    expect(arrivals).toHaveLength(1);
+  });
+
+  it('an already aborted signal rejects with its reason', async () => {
+    const { url } = endpoint(() => HttpResponse.json(TOKEN));
+    const signal = AbortSignal.abort();
+    const error = await failure(client(url).getToken({ signal }));
+    expect(error).toBe(signal.reason);
+    expect((error as DOMException).name).toBe('AbortError');
+  });
+});
+
+describe('redirects, size cap, headers, http', () => {
+  it.each([301, 302, 303, 307, 308])('a %i is an error: not followed, not retried', async (status) => {
+    let followed = 0;
+    server.use(
+      http.all('https://other-host.auth.localhost/*', () => {
+        followed++;
+        return HttpResponse.json(TOKEN);
+      }),
+    );
+    const { url, arrivals } = endpoint(
+      () =>
+        new HttpResponse(null, { status, headers: { location: 'https://other-host.auth.localhost/token' } }),
+    );
+    const error = await failure(client(url).getToken());
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error).toMatchObject({ status, code: ErrorCode.REDIRECT });
+    expect(followed).toBe(0);
+    expect(arrivals).toHaveLength(1);
+  });
+
+  it('refuses a body declared larger than 256 KiB without reading it, and does not retry', async () => {
+    const { url, arrivals } = endpoint(
+      () =>
+        new HttpResponse(JSON.stringify(TOKEN), {
+          headers: { 'content-type': 'application/json', 'content-length': String(256 * 1024 + 1) },
+        }),
+    );
+    const error = await failure(client(url).getToken());
+    expect(error).toMatchObject({ name: 'HttpError', code: ErrorCode.RESPONSE_TOO_LARGE, status: 200 });
+    expect(arrivals).toHaveLength(1);
+  });
+
+  it('sends the configured headers; Accept stays application/json', async () => {
+    const { url, arrivals } = endpoint(() => HttpResponse.json(TOKEN));
+    await client(url, {
+      headers: { 'user-agent': 'gift-deliveries/1.0', 'x-request-source': 'tests' },
+    }).getToken();
+    expect(arrivals[0]!.headers.get('user-agent')).toBe('gift-deliveries/1.0');
+    expect(arrivals[0]!.headers.get('x-request-source')).toBe('tests');
+    expect(arrivals[0]!.headers.get('accept')).toBe('application/json');
+  });
+
+  it.each(['Authorization', 'content-type', 'Accept'])('refuses a %s header (the client sets it)', (name) => {
+    expect(() => client('https://a.auth.localhost/t', { headers: { [name]: 'x' } })).toThrow(
+      ConfigurationError,
+    );
+  });
+
+  it('refuses an http: token endpoint unless it is loopback or allowInsecureHttp is set', async () => {
+    expect(() => client('http://idp.example.test/token')).toThrow(
+      expect.objectContaining({ name: 'ConfigurationError', option: 'tokenEndpoint' }),
+    );
+    for (const host of ['127.0.0.1', 'localhost', '[::1]', '127.1.2.3']) {
+      expect(() => client(`http://${host}:8080/token`)).not.toThrow();
+    }
+    // Behind a service mesh: allowed when asked for.
+    const url = `http://idp-${++n}.mesh.internal.test/token`;
+    server.use(http.post(url, () => HttpResponse.json(TOKEN)));
+    const token = await client(url, { allowInsecureHttp: true }).getToken();
+    expect(token.accessToken).toBe('request-token');
+  });
+
+  it('sends a token request over http to a loopback server', async () => {
+    let body = '';
+    const s = createServer((req, res) => {
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(TOKEN));
+      });
+    });
+    servers.push(s);
+    const port = await listenOnLoopback(s);
+    const token = await client(`http://127.0.0.1:${port}/token`).getToken();
+    expect(token.accessToken).toBe('request-token');
+    expect(new URLSearchParams(body).get('grant_type')).toBe('client_credentials');
+  });
+});
