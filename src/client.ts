@@ -22,6 +22,7 @@ import {
   type ClientCredentialsClientOptions,
   type NormalizedOptions,
   normalizeOptions,
+  RESERVED_PARAMS,
   splitScope,
 } from './options.js';
 import { resolveServer, type ServerInfo } from './server.js';
@@ -30,18 +31,6 @@ import { describeError, raceSignal, sleep, toArray } from './util.js';
 
 /** Forced refreshes after a 401 are allowed at most once per key in this interval. */
 export const FORCED_REFRESH_INTERVAL_MS = 5_000;
-
-/** Parameters that extraParams may not set (see options.ts). */
-const RESERVED = new Set([
-  'grant_type',
-  'client_id',
-  'client_secret',
-  'client_assertion',
-  'client_assertion_type',
-  'scope',
-  'audience',
-  'resource',
-]);
 
 type AcquireMode =
   /** A plain miss: any usable token will do. */
@@ -633,7 +622,7 @@ export class ClientCredentialsClient {
     for (const r of resource) checkResource(r);
     const extraParams = { ...o.extraParams, ...(options.extraParams ?? {}) };
     for (const name of Object.keys(options.extraParams ?? {})) {
-      if (RESERVED.has(name)) {
+      if (RESERVED_PARAMS.has(name)) {
         throw new ConfigurationError(
           `extraParams.${name}`,
           `may not set ${name}: it is set by the client or has an option of its own`,
@@ -655,7 +644,10 @@ export class ClientCredentialsClient {
     // RFC 8707 2: the resource parameter may be repeated.
     for (const r of resource) params.push(['resource', r]);
     for (const [name, value] of Object.entries(extraParams)) params.push([name, value]);
-    return Object.freeze({ key: cacheKey(parts), info: keyInfo(parts), params: Object.freeze(params) });
+    const key = cacheKey(parts);
+    // Known from the first use, so clear() also drops tokens another process stored in a shared cache.
+    if (this.#knownKeys.size < 100_000) this.#knownKeys.add(key);
+    return Object.freeze({ key, info: keyInfo(parts), params: Object.freeze(params) });
   }
 }
 

@@ -4,13 +4,16 @@
  */
 import * as z from 'zod/mini';
 import { ConfigurationError } from './errors.js';
-import type {
-  AsymmetricAlgorithm,
-  AuthMethod,
-  PrivateKeyInput,
-  SymmetricAlgorithm,
-  TokenCache,
-  TokenEvent,
+import {
+  ASYMMETRIC_ALGORITHMS,
+  type AsymmetricAlgorithm,
+  AUTH_METHODS,
+  type AuthMethod,
+  type PrivateKeyInput,
+  SYMMETRIC_ALGORITHMS,
+  type SymmetricAlgorithm,
+  type TokenCache,
+  type TokenEvent,
 } from './types.js';
 import { isLoopbackHost, toArray } from './util.js';
 
@@ -135,7 +138,7 @@ export const DEFAULTS = {
 } as const;
 
 /** Parameters a caller may not set through extraParams (RFC 6749 4.4.2, 2.3; RFC 7521 4.2). */
-const RESERVED_PARAMS = new Set([
+export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
   'grant_type',
   'client_id',
   'client_secret',
@@ -177,37 +180,11 @@ const schema = z.object({
   tokenEndpoint: z.optional(nonEmpty),
   issuer: z.optional(nonEmpty),
   clientId: nonEmpty,
-  authMethod: z.optional(
-    z.enum([
-      'client_secret_basic',
-      'client_secret_post',
-      'client_secret_json',
-      'client_secret_jwt',
-      'private_key_jwt',
-      'tls_client_auth',
-      'self_signed_tls_client_auth',
-    ]),
-  ),
+  authMethod: z.optional(z.enum(AUTH_METHODS)),
   clientSecret: z.optional(nonEmpty),
   privateKey: z.optional(z.unknown()),
   keyId: z.optional(nonEmpty),
-  signingAlgorithm: z.optional(
-    z.enum([
-      'RS256',
-      'RS384',
-      'RS512',
-      'PS256',
-      'PS384',
-      'PS512',
-      'ES256',
-      'ES384',
-      'ES512',
-      'EdDSA',
-      'HS256',
-      'HS384',
-      'HS512',
-    ]),
-  ),
+  signingAlgorithm: z.optional(z.enum([...ASYMMETRIC_ALGORITHMS, ...SYMMETRIC_ALGORITHMS])),
   certificate: z.optional(
     z.string().check(z.includes('-----BEGIN CERTIFICATE-----', 'must be a PEM certificate')),
   ),

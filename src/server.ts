@@ -7,7 +7,7 @@ import { importPrivateKey } from './auth/keys.js';
 import { type AuthorizationServerMetadata, MetadataCache } from './discovery.js';
 import { ConfigurationError, DiscoveryError } from './errors.js';
 import type { ClientCredentialsClientOptions, NormalizedOptions } from './options.js';
-import type { AuthMethod } from './types.js';
+import { ASYMMETRIC_ALGORITHMS, type AuthMethod, SYMMETRIC_ALGORITHMS } from './types.js';
 
 export interface ServerInfo {
   readonly tokenEndpoint: string;
@@ -28,19 +28,6 @@ const SECRET_METHODS: readonly AuthMethod[] = [
   'client_secret_jwt',
 ];
 const CERT_METHODS: readonly AuthMethod[] = ['tls_client_auth', 'self_signed_tls_client_auth'];
-const HMAC_ALGS = ['HS256', 'HS384', 'HS512'] as const;
-const ASYMMETRIC_ALGS: readonly string[] = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-];
 
 /**
  * The methods the configured credentials allow, best first. The method the client would use with a
@@ -108,7 +95,7 @@ async function chooseSigningAlgorithm(
   if (requested !== undefined || listed === undefined || listed.length === 0)
     return { ok: true, alg: requested };
   if (method === 'client_secret_jwt') {
-    const alg = HMAC_ALGS.find((a) => listed.includes(a));
+    const alg = SYMMETRIC_ALGORITHMS.find((a) => listed.includes(a));
     return alg
       ? { ok: true, alg }
       : {
@@ -121,7 +108,7 @@ async function chooseSigningAlgorithm(
   const { alg: keyDefault } = await importPrivateKey('privateKey', key);
   if (listed.includes(keyDefault)) return { ok: true, alg: keyDefault };
   for (const alg of listed) {
-    if (!ASYMMETRIC_ALGS.includes(alg)) continue;
+    if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) continue;
     try {
       await importPrivateKey('privateKey', key, alg);
       return { ok: true, alg };

@@ -1,29 +1,35 @@
 /** Public types shared by the modules of m2m-token. */
 
 /** Client authentication methods (RFC 6749 2.3, RFC 7523, RFC 8705, and Auth0's JSON body). */
-export type AuthMethod =
-  | 'client_secret_basic'
-  | 'client_secret_post'
-  | 'client_secret_json'
-  | 'client_secret_jwt'
-  | 'private_key_jwt'
-  | 'tls_client_auth'
-  | 'self_signed_tls_client_auth';
+export const AUTH_METHODS = [
+  'client_secret_basic',
+  'client_secret_post',
+  'client_secret_json',
+  'client_secret_jwt',
+  'private_key_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 /** Algorithms accepted for `private_key_jwt` assertions (and DPoP proofs). */
-export type AsymmetricAlgorithm =
-  | 'RS256'
-  | 'RS384'
-  | 'RS512'
-  | 'PS256'
-  | 'PS384'
-  | 'PS512'
-  | 'ES256'
-  | 'ES384'
-  | 'ES512'
-  | 'EdDSA';
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
+
 /** Algorithms accepted for `client_secret_jwt` assertions. */
-export type SymmetricAlgorithm = 'HS256' | 'HS384' | 'HS512';
+export const SYMMETRIC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+export type SymmetricAlgorithm = (typeof SYMMETRIC_ALGORITHMS)[number];
 
 /** A private key: PEM (PKCS#8, PKCS#1 or SEC1), a private JWK, a Node.js KeyObject or a Web Crypto CryptoKey. */
 export type PrivateKeyInput =

@@ -16,8 +16,6 @@ export interface ImportedKey {
   readonly alg: AsymmetricAlgorithm;
 }
 
-const RSA_ALGS: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
-
 interface KeyObjectLike {
   type: string;
   asymmetricKeyType?: string;
@@ -183,10 +181,6 @@ function importKeyObject(option: string, keyObject: KeyObjectLike, requestedAlg?
   if (keyObject.type !== 'private') throw new ConfigurationError(option, 'must be a private key');
   const allowed = algsForKeyType(keyObject.asymmetricKeyType, keyObject.asymmetricKeyDetails?.namedCurve);
   return { key: keyObject, alg: pickAlg(option, allowed, requestedAlg) };
-}
-
-export function isRsaAlg(alg: string): boolean {
-  return RSA_ALGS.includes(alg);
 }
 
 /** `x5t#S256`: base64url SHA-256 of the certificate's DER (RFC 7515 4.1.8). */

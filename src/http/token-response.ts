@@ -131,47 +131,23 @@ const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 type Inspect = (value: unknown, options: unknown) => string;
 
-/**
+/*
  * `util.inspect` (and so console.log) shows tokens and raw responses with the secrets redacted.
- * The methods live on shared prototypes: no per-token closure, so a cached entry stays small.
- * JSON serialisation keeps everything, since shared caches must store it.
+ * Tokens stay plain frozen objects (so they compare and serialise like data); the inspect hook is a
+ * non-enumerable property holding one shared function, not a per-token closure, so a cached entry
+ * stays small. JSON serialisation keeps everything, since shared caches must store it.
  */
-const RAW_PROTOTYPE: object = Object.freeze(
-  Object.create(Object.prototype, {
-    [INSPECT]: {
-      value(this: Record<string, unknown>, _depth: number, options: unknown, inspect: Inspect) {
-        return inspect(redactedView(this), options);
-      },
-    },
-  }),
-);
+function inspectRaw(
+  this: Record<string, unknown>,
+  _depth: number,
+  options: unknown,
+  inspect: Inspect,
+): string {
+  return inspect(redactedView(this), options);
+}
 
-class TokenRecord implements Token {
-  readonly accessToken: string;
-  readonly tokenType: string;
-  // `declare`: no own property at all when the server sent none (not even `undefined`).
-  declare readonly expiresAt?: number;
-  declare readonly scope?: string;
-  readonly raw: Readonly<Record<string, unknown>>;
-
-  constructor(
-    accessToken: string,
-    tokenType: string,
-    expiresAt: number | undefined,
-    scope: string | undefined,
-    raw: Readonly<Record<string, unknown>>,
-  ) {
-    this.accessToken = accessToken;
-    this.tokenType = tokenType;
-    if (expiresAt !== undefined) this.expiresAt = expiresAt;
-    if (scope !== undefined) this.scope = scope;
-    this.raw = raw;
-    Object.freeze(this);
-  }
-
-  [INSPECT](_depth: number, options: unknown, inspect: Inspect): string {
-    return `Token ${inspect({ ...this, accessToken: '[redacted]', raw: redactedView(this.raw) }, options)}`;
-  }
+function inspectToken(this: Token, _depth: number, options: unknown, inspect: Inspect): string {
+  return `Token ${inspect({ ...this, accessToken: '[redacted]', raw: redactedView(this.raw) }, options)}`;
 }
 
 /** Builds a frozen Token (its `raw` frozen too) whose inspect output hides the token. */
@@ -182,8 +158,17 @@ export function makeToken(
   scope: string | undefined,
   raw: Record<string, unknown>,
 ): Token {
-  const rawCopy = Object.freeze(Object.assign(Object.create(RAW_PROTOTYPE) as Record<string, unknown>, raw));
-  return new TokenRecord(accessToken, tokenType, expiresAt, scope, rawCopy);
+  const rawCopy: Record<string, unknown> = { ...raw };
+  Object.defineProperty(rawCopy, INSPECT, { value: inspectRaw });
+  const token: { -readonly [K in keyof Token]: Token[K] } = {
+    accessToken,
+    tokenType,
+    raw: Object.freeze(rawCopy),
+  };
+  if (expiresAt !== undefined) token.expiresAt = expiresAt;
+  if (scope !== undefined) token.scope = scope;
+  Object.defineProperty(token, INSPECT, { value: inspectToken });
+  return Object.freeze(token);
 }
 
 function redactedView(raw: Record<string, unknown>): Record<string, unknown> {

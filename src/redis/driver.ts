@@ -1,0 +1,70 @@
+/**
+ * The few Redis commands RedisTokenCache needs, sent through whichever client the user passes: node-redis
+ * (`redis` v4/v5, single node or cluster) or ioredis (single node or cluster). Found by duck typing, so
+ * neither package is imported at runtime: both are optional peer dependencies.
+ */
+
+/**
+ * A connected Redis client: a node-redis (`redis`) client or cluster, or an ioredis `Redis` or `Cluster`.
+ * Typed structurally so that this package's types never require either package to be installed.
+ */
+export type RedisClientLike =
+  | { readonly call: (...args: never[]) => unknown }
+  | { readonly sendCommand: (...args: never[]) => unknown };
+
+/**
+ * Sends one command. `key` is the key it touches (for cluster routing); `signal` aborts a command still
+ * waiting in the client's offline queue (node-redis), so a command given up on is not run later.
+ */
+export type SendCommand = (args: readonly string[], key: string, signal: AbortSignal) => Promise<unknown>;
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
+/** Returns a sender for the client, or undefined when it is neither node-redis nor ioredis. */
+export function commandSender(client: unknown): SendCommand | undefined {
+  if (typeof client !== 'object' || client === null) return undefined;
+  const c = client as Record<string, unknown>;
+  // ioredis (Redis and Cluster): call(command, ...args). Checked first: ioredis also has a sendCommand,
+  // which takes a Command object.
+  if (typeof c.call === 'function') {
+    const call = c.call as AnyFunction;
+    return (args) => toPromise(call.call(client, ...args));
+  }
+  if (typeof c.sendCommand !== 'function') return undefined;
+  const send = c.sendCommand as AnyFunction;
+  // node-redis v5 reads `abortSignal`, v4 reads `signal`; each ignores the other.
+  if ('masters' in c && typeof c.nodeClient === 'function') {
+    // node-redis cluster: sendCommand(firstKey, isReadonly, args, options). Never marked read-only: reads
+    // go to the primary, so a waiter sees the token the lock holder has just stored.
+    return (args, key, signal) =>
+      toPromise(send.call(client, key, false, args, { abortSignal: signal, signal }));
+  }
+  // node-redis client: sendCommand(args, options).
+  return (args, _key, signal) => toPromise(send.call(client, args, { abortSignal: signal, signal }));
+}
+
+function toPromise(value: unknown): Promise<unknown> {
+  return value instanceof Promise ? value : Promise.resolve(value);
+}
+
+/** A reply as text: node-redis may map bulk strings to Buffers when the user configured it so. */
+export function replyText(reply: unknown): string | null {
+  if (reply === null || reply === undefined) return null;
+  if (typeof reply === 'string') return reply;
+  if (reply instanceof Uint8Array)
+    return Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength).toString('utf8');
+  return String(reply);
+}
+
+/**
+ * True for an error the server itself answered with (WRONGTYPE, NOSCRIPT, ...): Redis is reachable, so
+ * such an error does not count as an outage.
+ */
+export function isReplyError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const names = [error.name, error.constructor?.name];
+  return names.some(
+    (name) =>
+      name === 'ReplyError' || name === 'ErrorReply' || name === 'SimpleError' || name === 'BlobError',
+  );
+}

@@ -1,0 +1,342 @@
+/**
+ * RedisTokenCache against a real redis-server, through both node-redis and ioredis: what is stored where,
+ * for how long, the local layer, invalidate(), the lock, and the options.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CachedToken,
+  ClientCredentialsClient,
+  ConfigurationError,
+  type TokenEvent,
+} from '../src/index.js';
+import { RedisTokenCache, type RedisTokenCacheOptions } from '../src/redis/index.js';
+import { type CountingTokenServer, startCountingTokenServer } from './fixtures/counting-token-server.js';
+import { connectRedis, DRIVERS, type Driver, type RedisConnection } from './fixtures/redis-clients.js';
+import {
+  haveRedisServer,
+  type RedisServer,
+  redisServerMissingMessage,
+  startRedisServer,
+} from './helpers/redis-server.js';
+
+const CLIENT_SECRET = 's3cr3t-value-never-stored';
+let prefixes = 0;
+const freshPrefix = () => `m2m-test-${process.pid}-${++prefixes}:`;
+
+function entry(accessToken: string, lifetimeMs = 60_000): CachedToken {
+  const now = Date.now();
+  return {
+    token: {
+      accessToken,
+      tokenType: 'Bearer',
+      expiresAt: now + lifetimeMs,
+      raw: { access_token: accessToken },
+    },
+    obtainedAt: now,
+    refreshAt: now + lifetimeMs / 2,
+    usableUntil: now + lifetimeMs - 1_000,
+  };
+}
+
+/** A key shaped like the client's (see src/cache/cache-key.ts). */
+const clientKey = (audience: string) =>
+  JSON.stringify(['http://127.0.0.1/token', 'cid', audience, [], [], [], null]);
+
+describe('RedisTokenCache options (no server needed)', () => {
+  const fakeClient = { sendCommand: async () => null };
+
+  it('rejects a client that is neither node-redis nor ioredis, naming the option', () => {
+    expect(() => new RedisTokenCache({ client: {} as RedisTokenCacheOptions['client'] })).toThrow(
+      ConfigurationError,
+    );
+    try {
+      new RedisTokenCache({ client: { get: () => null } as unknown as RedisTokenCacheOptions['client'] });
+    } catch (error) {
+      expect((error as ConfigurationError).option).toBe('client');
+      expect((error as ConfigurationError).code).toBe('M2M_INVALID_CONFIGURATION');
+    }
+  });
+
+  it('rejects an encryption key that is not 32 bytes, and bad numbers', () => {
+    const option = (options: Partial<RedisTokenCacheOptions>) => {
+      try {
+        new RedisTokenCache({ client: fakeClient, ...options });
+      } catch (error) {
+        return (error as ConfigurationError).option;
+      }
+      return undefined;
+    };
+    expect(option({ encryptionKey: new Uint8Array(16) })).toBe('encryptionKey');
+    expect(option({ encryptionKey: 'k'.repeat(32) as unknown as Uint8Array })).toBe('encryptionKey');
+    expect(option({ timeoutMs: 0 })).toBe('timeoutMs');
+    expect(option({ localTtlMs: -1 })).toBe('localTtlMs');
+    expect(option({ localMaxEntries: 0 })).toBe('localMaxEntries');
+    expect(option({ encryptionKey: new Uint8Array(32) })).toBeUndefined();
+  });
+
+  it('never shows the encryption key when inspected or serialised', () => {
+    const key = Buffer.alloc(32, 0xab);
+    const cache = new RedisTokenCache({ client: fakeClient, encryptionKey: key });
+    const shown = inspect(cache) + JSON.stringify(cache);
+    expect(shown).toContain('encrypted: true');
+    expect(shown).not.toContain(key.toString('hex'));
+    expect(shown).not.toContain(key.toString('base64'));
+  });
+
+  it('the main entry never imports the redis entry nor a Redis client package', () => {
+    // Follows every relative import from src/index.ts: the graph must not reach src/redis, and no module in
+    // it may name `redis` or `ioredis`, so installing neither package is fine for users of the main entry.
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
+    const seen = new Set<string>();
+    const bare = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const match of text.matchAll(
+        /(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g,
+      )) {
+        const spec = (match[1] ?? match[2]) as string;
+        if (spec.startsWith('.')) visit(join(dirname(file), spec.replace(/\.js$/, '.ts')));
+        else bare.add(spec);
+      }
+    };
+    visit(join(root, 'index.ts'));
+    expect(seen.size).toBeGreaterThan(3);
+    expect([...seen].map((f) => relative(root, f)).filter((f) => f.startsWith('redis'))).toEqual([]);
+    expect([...bare].filter((s) => s === 'redis' || s === 'ioredis' || s.startsWith('@redis/'))).toEqual([]);
+  });
+});
+
+describe.skipIf(!haveRedisServer)(
+  `RedisTokenCache on redis-server (${haveRedisServer ? 'redis-server found' : redisServerMissingMessage})`,
+  () => {
+    let server: RedisServer;
+    let tokens: CountingTokenServer;
+    let admin: RedisConnection;
+    const connections: RedisConnection[] = [];
+
+    beforeAll(async () => {
+      [server, tokens] = await Promise.all([
+        startRedisServer(),
+        startCountingTokenServer({ expiresIn: 3600 }),
+      ]);
+      admin = await connectRedis('redis', server.url);
+    });
+    afterEach(async () => {
+      await Promise.all(connections.splice(0).map((c) => c.quit()));
+    });
+    afterAll(async () => {
+      await admin?.quit();
+      await tokens?.close();
+      await server?.stop();
+    });
+
+    const connect = async (driver: Driver) => {
+      const conn = await connectRedis(driver, server.url);
+      connections.push(conn);
+      return conn;
+    };
+    const keysOf = async (prefix: string) => ((await admin.command('KEYS', `${prefix}*`)) as string[]).sort();
+    const getCount = async () => {
+      const info = String(await admin.command('INFO', 'commandstats'));
+      return Number(/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0);
+    };
+    const newClient = (
+      cache: RedisTokenCache,
+      onEvent?: (event: TokenEvent) => void,
+      endpoint = tokens.url,
+    ) =>
+      new ClientCredentialsClient({
+        tokenEndpoint: endpoint,
+        clientId: 'cache-test-client',
+        clientSecret: CLIENT_SECRET,
+        retry: false,
+        cache,
+        ...(onEvent ? { onEvent } : {}),
+      });
+
+    describe.each(DRIVERS)('with %s', (driver) => {
+      it('stores one entry under the prefix, keyed by a hash (no secret), expiring when it stops being usable', async () => {
+        const conn = await connect(driver);
+        const keyPrefix = freshPrefix();
+        tokens.reset();
+        const client = newClient(new RedisTokenCache({ client: conn.client, keyPrefix }));
+        const token = await client.getToken({ audience: 'urn:store' });
+        expect(tokens.total).toBe(1);
+
+        const keys = await keysOf(keyPrefix);
+        expect(keys).toHaveLength(1);
+        const [key] = keys as [string];
+        expect(key).toMatch(new RegExp(`^${keyPrefix}token:[A-Za-z0-9_-]{43}$`));
+        const value = String(await admin.command('GET', key));
+        expect(key + value).not.toContain(CLIENT_SECRET);
+        // Usable until expiry minus the 60 s buffer: Redis drops it then.
+        const pttl = Number(await admin.command('PTTL', key));
+        const expected = (token.expiresAt as number) - 60_000 - Date.now();
+        expect(pttl).toBeLessThanOrEqual(expected + 50);
+        expect(pttl).toBeGreaterThan(expected - 5_000);
+        // The lock was released after the token was stored.
+        expect(keys.some((k) => k.includes(':lock:'))).toBe(false);
+      });
+
+      it('another process reads the token from Redis: no second request; the token is frozen and redacted', async () => {
+        const [a, b] = [await connect(driver), await connect(driver)];
+        const keyPrefix = freshPrefix();
+        tokens.reset();
+        const first = await newClient(new RedisTokenCache({ client: a.client, keyPrefix })).getToken({
+          audience: 'urn:share',
+        });
+        const second = await newClient(new RedisTokenCache({ client: b.client, keyPrefix })).getToken({
+          audience: 'urn:share',
+        });
+        expect(tokens.total).toBe(1);
+        expect(second).not.toBe(first); // rebuilt from JSON in the other "process"
+        expect(second).toEqual(first);
+        expect(Object.isFrozen(second)).toBe(true);
+        expect(Object.isFrozen(second.raw)).toBe(true);
+        const shown = inspect(second, { depth: 5 });
+        expect(shown).toContain('[redacted]');
+        expect(shown).not.toContain(second.accessToken);
+      });
+
+      it('an entry is gone from Redis once its usable time is over', async () => {
+        const conn = await connect(driver);
+        const keyPrefix = freshPrefix();
+        const shortLived = await startCountingTokenServer({ expiresIn: 1 });
+        try {
+          // expires_in 1 s: the buffer is at most half of it, so the entry is usable (and kept) for 500 ms.
+          await newClient(
+            new RedisTokenCache({ client: conn.client, keyPrefix }),
+            undefined,
+            shortLived.url,
+          ).getToken();
+          const [key] = (await keysOf(keyPrefix)) as [string];
+          expect(Number(await admin.command('PTTL', key))).toBeLessThanOrEqual(500);
+          await new Promise((r) => setTimeout(r, 650));
+          expect(await keysOf(keyPrefix)).toEqual([]);
+        } finally {
+          await shortLived.close();
+        }
+      });
+
+      it('the local layer answers hot calls synchronously, without a Redis round trip', async () => {
+        const conn = await connect(driver);
+        const cache = new RedisTokenCache({ client: conn.client, keyPrefix: freshPrefix(), localTtlMs: 300 });
+        const key = clientKey('urn:local');
+        await cache.set(key, entry('local-token'), 60_000);
+        const before = await getCount();
+        for (let i = 0; i < 100; i++) {
+          const hit = cache.get(key);
+          expect(hit instanceof Promise).toBe(false);
+          expect((hit as CachedToken).token.accessToken).toBe('local-token');
+        }
+        const client = newClient(cache);
+        await Promise.all(Array.from({ length: 100 }, () => client.getToken({ audience: 'urn:hot' })));
+        const afterBurst = await getCount();
+        // The burst read Redis for its one miss; then 100 more calls cost nothing.
+        await Promise.all(Array.from({ length: 100 }, () => client.getToken({ audience: 'urn:hot' })));
+        expect(await getCount()).toBe(afterBurst);
+        // The burst: one GET for the miss (shared by the 100 callers), one re-read under the lock, and the
+        // `get` inside the unlock script.
+        expect(afterBurst - before).toBe(3);
+        // After localTtlMs the next read asks Redis again.
+        await new Promise((r) => setTimeout(r, 350));
+        const later = cache.get(key);
+        expect(later instanceof Promise).toBe(true);
+        expect((await later)?.token.accessToken).toBe('local-token');
+      });
+
+      it('invalidate(): this process at once, another process within localTtlMs, with no extra request', async () => {
+        const [a, b] = [await connect(driver), await connect(driver)];
+        const keyPrefix = freshPrefix();
+        tokens.reset();
+        const clientA = newClient(new RedisTokenCache({ client: a.client, keyPrefix, localTtlMs: 400 }));
+        const clientB = newClient(new RedisTokenCache({ client: b.client, keyPrefix, localTtlMs: 400 }));
+        const t1 = await clientA.getToken({ audience: 'urn:inv' });
+        expect((await clientB.getToken({ audience: 'urn:inv' })).accessToken).toBe(t1.accessToken);
+        const invalidatedAt = Date.now();
+        await clientA.invalidate({ audience: 'urn:inv' });
+        const t2 = await clientA.getToken({ audience: 'urn:inv' });
+        expect(t2.accessToken).not.toBe(t1.accessToken);
+        expect(tokens.total).toBe(2);
+        // B still serves its local copy for at most localTtlMs, then reads the new token from Redis.
+        let seen = (await clientB.getToken({ audience: 'urn:inv' })).accessToken;
+        while (seen !== t2.accessToken && Date.now() - invalidatedAt < 2_000) {
+          await new Promise((r) => setTimeout(r, 25));
+          seen = (await clientB.getToken({ audience: 'urn:inv' })).accessToken;
+        }
+        expect(seen).toBe(t2.accessToken);
+        expect(Date.now() - invalidatedAt).toBeLessThan(400 + 300);
+        expect(tokens.total).toBe(2);
+      });
+
+      it('refresh-ahead across processes: one background request, and every process moves to the new token', async () => {
+        const keyPrefix = freshPrefix();
+        // expires_in 4 s: usable for 2 s (buffer = half the life), refreshed ahead from 1.5 s on.
+        const shortLived = await startCountingTokenServer({ expiresIn: 4 });
+        try {
+          const processes = await Promise.all(
+            [0, 1, 2].map(async () =>
+              newClient(
+                new RedisTokenCache({ client: (await connect(driver)).client, keyPrefix }),
+                undefined,
+                shortLived.url,
+              ),
+            ),
+          );
+          const first = await processes[0]!.getToken();
+          const started = Date.now();
+          const seen = new Set<string>();
+          // Steady traffic from all three until just before the first token stops being usable.
+          while (Date.now() - started < 1_850) {
+            for (const token of await Promise.all(processes.map((p) => p.getToken())))
+              seen.add(token.accessToken);
+            await new Promise((r) => setTimeout(r, 40));
+          }
+          expect(shortLived.total).toBe(2); // the first token, and one refresh for the whole fleet
+          const last = await Promise.all(processes.map((p) => p.getToken()));
+          expect(new Set(last.map((t) => t.accessToken)).size).toBe(1);
+          expect(last[0]?.accessToken).not.toBe(first.accessToken);
+          expect(seen).toEqual(new Set([first.accessToken, last[0]?.accessToken]));
+        } finally {
+          await shortLived.close();
+        }
+      });
+
+      it('the lock: one holder at a time, expires by itself, and a late release never frees another owner', async () => {
+        const [a, b] = [await connect(driver), await connect(driver)];
+        const keyPrefix = freshPrefix();
+        const cacheA = new RedisTokenCache({ client: a.client, keyPrefix });
+        const cacheB = new RedisTokenCache({ client: b.client, keyPrefix });
+        const key = clientKey('urn:lock');
+
+        const releaseA = await cacheA.acquireLock(key, 10_000);
+        expect(typeof releaseA).toBe('function');
+        expect(await cacheB.acquireLock(key, 10_000)).toBeUndefined();
+        const [lockKey] = (await keysOf(`${keyPrefix}lock:`)) as [string];
+        expect(lockKey).toMatch(new RegExp(`^${keyPrefix}lock:[A-Za-z0-9_-]{43}$`));
+        await releaseA?.();
+        expect(await keysOf(`${keyPrefix}lock:`)).toEqual([]);
+
+        // A holder that never releases: the lock expires after its TTL.
+        const stale = await cacheA.acquireLock(key, 150);
+        expect(stale).toBeDefined();
+        expect(await cacheB.acquireLock(key, 10_000)).toBeUndefined();
+        await new Promise((r) => setTimeout(r, 250));
+        const releaseB = await cacheB.acquireLock(key, 10_000);
+        expect(releaseB).toBeDefined();
+        // The first holder wakes up and releases: B's lock stays (compare-and-delete).
+        await stale?.();
+        expect(await cacheA.acquireLock(key, 10_000)).toBeUndefined();
+        await releaseB?.();
+        await releaseB?.(); // idempotent
+        expect(await keysOf(`${keyPrefix}lock:`)).toEqual([]);
+      });
+    });
+  },
+);
