@@ -153,6 +153,24 @@ export class ClientCredentialsClient {
    * @throws {ConfigurationError} bad per-call options or an unreadable key
    */
   getToken(options?: GetTokenOptions): Promise<Token> {
+    if (options === undefined) {
+      // The hottest path: the default key's token, well before its refresh point.
+      const hot = this.#hotDefault;
+      if (hot !== undefined) {
+        const now = Date.now();
+        if (now < hot.refreshAt && isUsable(hot, now)) {
+          if (this.#events.active) {
+            this.#events.emit({
+              type: 'cache_hit',
+              key: this.#defaultRequest.info,
+              expiresAt: hot.token.expiresAt,
+            });
+          }
+          return Promise.resolve(hot.token);
+        }
+      }
+      return this.#tokenFor(this.#defaultRequest, undefined);
+    }
     let request: ResolvedRequest;
     try {
       request = options === undefined ? this.#defaultRequest : this.#resolve(options);

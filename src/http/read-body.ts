@@ -12,6 +12,8 @@ export async function readBodyCapped(response: Response, maxBytes: number): Prom
     throw tooLarge(response.status, maxBytes);
   }
   if (!response.body) return '';
+  // A declared length within the cap: one read by the runtime (the timeout signal still covers it).
+  if (Number.isFinite(declared) && response.headers.has('content-length')) return response.text();
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

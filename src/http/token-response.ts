@@ -51,7 +51,8 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
   // token_type that repeats the access token), not only from their own fields.
   const ctx: ParseContext = { ...input, redact: withBodyCredentials(input.redact, json) };
 
-  if (json !== undefined) {
+  // Only a body with an `error` member can be an error body: skip the schema otherwise (hot path).
+  if (json !== undefined && 'error' in json) {
     const error = errorBodySchema.safeParse(json);
     // RFC 6749 5.2: an error body. A 2xx that carries `error` is a failure too.
     if (error.success) {
