@@ -104,12 +104,6 @@ export class ClientCredentialsClient {
     if (options.cache !== undefined && options.cache !== false && !isTokenCache(options.cache)) {
       throw new ConfigurationError('cache', 'must be a TokenCache (get, set, delete) or false');
     }
-    for (const name of Object.keys(normalized.headers)) {
-      const lower = name.toLowerCase();
-      if (lower === 'authorization' || lower === 'dpop' || lower === 'content-type') {
-        throw new ConfigurationError(`headers.${name}`, 'is set by the client for token requests');
-      }
-    }
     this.#cache = options.cache === false ? undefined : (options.cache ?? new MemoryTokenCache());
     this.#ownsCache = options.cache === undefined;
     this.#events = new EventSink(options.onEvent);

@@ -138,6 +138,8 @@ export const DEFAULTS = {
 } as const;
 
 /** Parameters a caller may not set through extraParams (RFC 6749 4.4.2, 2.3; RFC 7521 4.2). */
+const CLIENT_SET_HEADERS: ReadonlySet<string> = new Set(['authorization', 'dpop', 'content-type', 'accept']);
+
 export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
   'grant_type',
   'client_id',
@@ -266,13 +268,10 @@ export function normalizeOptions(input: ClientCredentialsClientOptions): Normali
   }
 
   for (const name of Object.keys(o.headers ?? {})) {
-    // The token request must ask for JSON (RFC 6749 5.1); Authorization, Content-Type and DPoP are refused
-    // by the client itself.
-    if (name.toLowerCase() === 'accept') {
-      throw new ConfigurationError(
-        `headers.${name}`,
-        'is set by the client for token requests (application/json)',
-      );
+    // Set by the client: client authentication (exactly one method), the body's type, the DPoP proof,
+    // and Accept: application/json (RFC 6749 5.1).
+    if (CLIENT_SET_HEADERS.has(name.toLowerCase())) {
+      throw new ConfigurationError(`headers.${name}`, 'is set by the client for token requests');
     }
   }
 
