@@ -11,6 +11,7 @@ import { createDpopProofSource } from './dpop.js';
 import { ConfigurationError } from './errors.js';
 import { EventSink } from './events.js';
 import { type CreateFetchOptions, createAuthorizedFetch } from './fetch/fetch-wrapper.js';
+import { BackoffGate } from './http/retry-policy.js';
 import {
   type AttemptCounter,
   type DpopProofSource,
@@ -129,6 +130,7 @@ export class ClientCredentialsClient {
       retry: normalized.retry,
       headers: normalized.headers,
       dpop: this.#dpop,
+      gate: new BackoffGate(),
     };
     const retries = normalized.retry ? normalized.retry.retries : 0;
     // Long enough for one request with its retries; a holder that dies frees the key after this.
@@ -588,6 +590,7 @@ export class ClientCredentialsClient {
   /** Resolves per-call options; memoised by a cheap signature so repeated shapes cost one Map lookup. */
   #resolve(options: Omit<GetTokenOptions, 'forceRefresh' | 'signal'>): ResolvedRequest {
     const { audience, scope, resource, extraParams } = options;
+    checkPerCall(scope, resource, extraParams);
     if (
       audience === undefined &&
       scope === undefined &&
@@ -660,6 +663,26 @@ export class ClientCredentialsClient {
     // Known from the first use, so clear() also drops tokens another process stored in a shared cache.
     if (this.#knownKeys.size < 100_000) this.#knownKeys.add(key);
     return Object.freeze({ key, info: keyInfo(parts), params: Object.freeze(params) });
+  }
+}
+
+/** Per-call options get the same checks as the constructor's (a cheap typeof walk). */
+function checkPerCall(scope: unknown, resource: unknown, extraParams: unknown): void {
+  const isStringList = (value: unknown) =>
+    value === undefined ||
+    typeof value === 'string' ||
+    (Array.isArray(value) && value.every((item) => typeof item === 'string'));
+  if (!isStringList(scope)) throw new ConfigurationError('scope', 'must be a string or an array of strings');
+  if (!isStringList(resource)) {
+    throw new ConfigurationError('resource', 'must be a string or an array of strings');
+  }
+  if (extraParams !== undefined) {
+    if (typeof extraParams !== 'object' || extraParams === null || Array.isArray(extraParams)) {
+      throw new ConfigurationError('extraParams', 'must be an object of string values');
+    }
+    for (const [name, value] of Object.entries(extraParams)) {
+      if (typeof value !== 'string') throw new ConfigurationError(`extraParams.${name}`, 'must be a string');
+    }
   }
 }
 

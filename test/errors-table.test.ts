@@ -323,7 +323,7 @@ const CASES: readonly Case[] = [
     },
   ],
   [
-    'a new request while that pause is in force (any client in the process)',
+    'a new request from that client while the pause is in force',
     async () => {
       const { url, count } = endpoint(() => text('busy', 503, 'text/plain'));
       server.use(
@@ -331,13 +331,10 @@ const CASES: readonly Case[] = [
           once: true,
         }),
       );
-      const first = expectHttpError(await failure(client(url).getToken()), 503, ErrorCode.RETRY_LATER);
-      // Another client for the same endpoint fails fast, without a request.
-      const second = expectHttpError(
-        await failure(client(url, { clientId: 'another-client' }).getToken()),
-        503,
-        ErrorCode.RETRY_LATER,
-      );
+      const paused = client(url);
+      const first = expectHttpError(await failure(paused.getToken()), 503, ErrorCode.RETRY_LATER);
+      // The same client's next call fails fast, without a request.
+      const second = expectHttpError(await failure(paused.getToken()), 503, ErrorCode.RETRY_LATER);
       expect(second.retryAt).toBe(first.retryAt);
       expect(count()).toBe(0);
     },

@@ -289,30 +289,46 @@ describe('Retry-After (RFC 9110 10.2.3)', () => {
     expect(arrivals).toHaveLength(3);
   });
 
-  it('makes new requests to that endpoint, from any client, wait for the pause (within the cap)', async () => {
+  it("makes this client's new requests to that endpoint wait for the pause (within the cap)", async () => {
     const { url, arrivals } = endpoint((i) =>
       i === 1 ? fail(429, { error: 'slow_down' }, { 'retry-after': '1' }) : HttpResponse.json(TOKEN),
     );
+    const c = client(url, { retry: { retries: 0 } });
     // One attempt only: the 429 is the answer to this call.
-    await expect(client(url, { retry: { retries: 0 } }).getToken()).rejects.toMatchObject({ status: 429 });
-    // Another client for the same endpoint waits for the pause, then sends.
-    const other = await client(url, { clientId: 'other-client' }).getToken();
-    expect(other.accessToken).toBe('request-token');
+    await expect(c.getToken()).rejects.toMatchObject({ status: 429 });
+    // The next call of the same client waits for the pause, then sends.
+    const next = await c.getToken();
+    expect(next.accessToken).toBe('request-token');
     expect(arrivals).toHaveLength(2);
     expect(arrivals[1]!.at - arrivals[0]!.at).toBeGreaterThanOrEqual(995);
   });
 
-  it('fails new requests fast while a longer pause is in force; other endpoints are not affected', async () => {
+  it('fails new requests fast while a longer pause is in force; other clients and endpoints are not affected', async () => {
     const { url, arrivals } = endpoint((i) =>
       i === 1 ? fail(503, undefined, { 'retry-after': '300' }) : HttpResponse.json(TOKEN),
     );
-    const first = (await failure(client(url).getToken())) as HttpError;
+    const c = client(url);
+    const first = (await failure(c.getToken())) as HttpError;
     expect(first.code).toBe(ErrorCode.RETRY_LATER);
-    const second = (await failure(client(url, { clientId: 'someone-else' }).getToken())) as HttpError;
+    const second = (await failure(c.getToken())) as HttpError;
     expect(second).toMatchObject({ code: ErrorCode.RETRY_LATER, status: 503, retryAt: first.retryAt });
     expect(arrivals).toHaveLength(1);
+    // The pause belongs to the client that was told: another client's credentials are not blocked.
+    await expect(client(url, { clientId: 'someone-else' }).getToken()).resolves.toMatchObject({
+      accessToken: 'request-token',
+    });
     const { url: otherUrl } = endpoint(() => HttpResponse.json(TOKEN));
     await expect(client(otherUrl).getToken()).resolves.toMatchObject({ accessToken: 'request-token' });
+  });
+
+  it('an OAuth error body that comes with a long Retry-After is still an OAuthError; then calls fail fast', async () => {
+    const { url, arrivals } = endpoint(() => fail(429, { error: 'slow_down' }, { 'retry-after': '120' }));
+    const c = client(url, { retry: false });
+    const error = await failure(c.getToken());
+    expect(error).toBeInstanceOf(OAuthError);
+    expect(error).toMatchObject({ error: 'slow_down', status: 429 });
+    await expect(c.getToken()).rejects.toMatchObject({ code: ErrorCode.RETRY_LATER, status: 429 });
+    expect(arrivals).toHaveLength(1);
   });
 });
 

@@ -106,7 +106,6 @@ describe('a successful token response (RFC 6749 5.1)', () => {
     ['0x10', '0x10'],
     ['NaN', 'NaN'],
     ['an empty string', ''],
-    ['null', null],
     ['an object', { seconds: 60 }],
   ])('rejects expires_in as %s', async (_name, value) => {
     const { url } = endpoint(() =>
@@ -117,6 +116,17 @@ describe('a successful token response (RFC 6749 5.1)', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HttpError);
     expect((error as HttpError).message).toMatch(/expires_in/);
+  });
+
+  it('reads expires_in: null as absent, and ignores a scope that is not a string (kept in raw)', async () => {
+    const { url } = endpoint(() =>
+      HttpResponse.json({ access_token: 'tok', token_type: 'Bearer', expires_in: null, scope: ['a', 'b'] }),
+    );
+    const token = await client(url).getToken();
+    expect(token.accessToken).toBe('tok');
+    expect(token.expiresAt).toBeUndefined();
+    expect(token.scope).toBeUndefined();
+    expect(token.raw.scope).toEqual(['a', 'b']);
   });
 
   it('caps an absurdly large expires_in at one year', async () => {

@@ -55,8 +55,9 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 
 /**
  * Remembers, per token endpoint, until when the server asked clients to stay away (429/503 with
- * Retry-After). Shared by every client in the process, so a fleet of clients inside one service does
- * not hammer an endpoint that asked for a pause. Bounded: expired entries are dropped on access.
+ * Retry-After). One per client: its new requests wait for (or fail fast until) the end of the pause
+ * instead of hammering the endpoint. Per client rather than per process, so that one client's pause
+ * never blocks another's unrelated credentials. Bounded: expired entries are dropped on access.
  */
 export class BackoffGate {
   readonly #until = new Map<string, { until: number; status: number }>();
@@ -84,5 +85,3 @@ export class BackoffGate {
     for (const [key, entry] of this.#until) if (entry.until <= now) this.#until.delete(key);
   }
 }
-
-export const backoffGate = new BackoffGate();

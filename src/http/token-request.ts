@@ -9,7 +9,7 @@ import { ErrorCode, HttpError, OAuthError } from '../errors.js';
 import type { NormalizedRetry } from '../options.js';
 import { sleep } from '../util.js';
 import { discardBody, readBodyCapped } from './read-body.js';
-import { backoffGate, isRetryable, parseRetryAfter } from './retry-policy.js';
+import { type BackoffGate, isRetryable, parseRetryAfter } from './retry-policy.js';
 import { type ParsedToken, parseTokenResponse } from './token-response.js';
 
 /** Adds DPoP proofs (RFC 9449) to token requests; implemented in dpop.ts. */
@@ -30,6 +30,8 @@ export interface TokenRequestSettings {
   readonly retry: NormalizedRetry;
   readonly headers: Readonly<Record<string, string>>;
   readonly dpop?: DpopProofSource;
+  /** Pauses a server asked for (429/503 + Retry-After), per endpoint; one per client. */
+  readonly gate: BackoffGate;
 }
 
 export interface TokenRequest {
@@ -126,7 +128,7 @@ async function attempt(
   notes?: AttemptNotes,
 ): Promise<TokenResult> {
   const { endpoint } = request;
-  await waitForGate(endpoint, settings.retry);
+  await waitForGate(settings.gate, endpoint, settings.retry);
 
   const parts: TokenRequestParts = {
     params: [
@@ -179,9 +181,23 @@ async function attempt(
     const waitMs = parseRetryAfter(response.headers.get('retry-after'), receivedAt);
     if (waitMs !== undefined) {
       retryAt = receivedAt + waitMs;
-      backoffGate.block(endpoint, retryAt, response.status);
+      settings.gate.block(endpoint, retryAt, response.status);
       if (!settings.retry || waitMs > settings.retry.maxRetryAfterMs) {
-        discardBody(response);
+        // Not waiting that long. An RFC 6749 5.2 error body is still the answer (OAuthError); the next
+        // calls fail fast with M2M_RETRY_LATER until retryAt.
+        const text = await readBodyCapped(response, settings.maxResponseBytes).catch(() => '');
+        try {
+          parseTokenResponse({
+            status: response.status,
+            headers: response.headers,
+            body: text,
+            sentAt,
+            acceptedTokenTypes: BEARER_ONLY,
+            redact: auth.redact,
+          });
+        } catch (error) {
+          if (error instanceof OAuthError) throw error;
+        }
         throw retryLater(response.status, retryAt);
       }
     }
@@ -208,8 +224,8 @@ async function attempt(
 }
 
 /** Before sending: honour a pause the server asked for (429/503 + Retry-After) on this endpoint. */
-async function waitForGate(endpoint: string, retry: NormalizedRetry): Promise<void> {
-  const pause = backoffGate.check(endpoint);
+async function waitForGate(gate: BackoffGate, endpoint: string, retry: NormalizedRetry): Promise<void> {
+  const pause = gate.check(endpoint);
   if (!pause) return;
   const waitMs = pause.until - Date.now();
   if (retry && waitMs <= retry.maxRetryAfterMs) {

@@ -20,8 +20,9 @@ const errorBodySchema = z.looseObject({
 const tokenBodySchema = z.looseObject({
   access_token: z.string().check(z.minLength(1, 'access_token must be a non-empty string')),
   token_type: z.string().check(z.minLength(1, 'token_type must be a non-empty string')),
-  expires_in: z.optional(z.union([z.number(), z.string()])),
-  scope: z.optional(z.string()),
+  // null is read as absent; a scope that is not a string is ignored (it stays in raw).
+  expires_in: z.optional(z.nullable(z.union([z.number(), z.string()]))),
+  scope: z.optional(z.unknown()),
 });
 
 /** Result of a successful token request, before it is cached. */
@@ -102,7 +103,7 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
   }
 
   let expiresInMs: number | undefined;
-  if (body.expires_in !== undefined) {
+  if (body.expires_in !== undefined && body.expires_in !== null) {
     const seconds = typeof body.expires_in === 'number' ? body.expires_in : parseNumeric(body.expires_in);
     if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
       throw invalid(
@@ -125,7 +126,16 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
 
   // RFC 6749 4.4.3: no refresh token should be issued; one that is, is ignored and not kept.
   const { refresh_token: _ignored, ...raw } = json;
-  return { token: makeToken(body.access_token, tokenType, expiresAt, body.scope, raw), expiresInMs };
+  return {
+    token: makeToken(
+      body.access_token,
+      tokenType,
+      expiresAt,
+      typeof body.scope === 'string' ? body.scope : undefined,
+      raw,
+    ),
+    expiresInMs,
+  };
 }
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
@@ -236,10 +246,10 @@ function invalid(ctx: ParseContext, message: string): HttpError {
 
 // The closing quote is optional: a body cut at the read limit may end inside the value.
 const SENSITIVE_FIELD =
-  /("(?:access_token|refresh_token|id_token|client_secret|client_assertion|assertion|password)"\s*:\s*)"(?:[^"\\]|\\.)*"?/gi;
+  /("(?:access_?token|refresh_?token|id_?token|client_?secret|client_?assertion|assertion|password|secret|token)"\s*:\s*)"(?:[^"\\]|\\.)*"?/gi;
 /** The same fields in a form-encoded echo of the request (`client_secret=...&`). */
 const SENSITIVE_FORM_FIELD =
-  /\b((?:access_token|refresh_token|id_token|client_secret|client_assertion|assertion|password)=)[^&\s"'<>]*/gi;
+  /\b((?:access_?token|refresh_?token|id_?token|client_?secret|client_?assertion|assertion|password|secret|token)=)[^&\s"'<>]*/gi;
 /** A Basic or Bearer credential in an echoed header (base64-like: holds a digit, '+', '/' or '='). */
 const CREDENTIAL_HEADER = /\b(Basic|Bearer|DPoP)\s+(?=[\w+/=.~-]*[\d+/=])[\w+/=.~-]{8,}/g;
 const JWT_LIKE = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { ClientCredentialsClient, ConfigurationError, HttpError } from '../src/index.js';
+import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
+
+function makeClient(endpoint = fakeTokenEndpoint()) {
+  return new ClientCredentialsClient({
+    tokenEndpoint: ENDPOINT,
+    clientId: 'svc',
+    clientSecret: 'per-call-secret',
+    fetch: endpoint.fetch,
+    retry: false,
+  });
+}
+
+describe('per-call options get the constructor checks', () => {
+  it.each([
+    ['scope', { scope: null }],
+    ['scope', { scope: 5 }],
+    ['scope', { scope: ['a', 5] }],
+    ['resource', { resource: 5 }],
+    ['extraParams', { extraParams: 'x' }],
+    ['extraParams.a', { extraParams: { a: null } }],
+    ['extraParams.a', { extraParams: { a: ['x', 'y'] } }],
+  ])('rejects a bad %s with ConfigurationError and sends nothing', async (option, options) => {
+    const endpoint = fakeTokenEndpoint();
+    const client = makeClient(endpoint);
+    const error = await client.getToken(options as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).option).toBe(option);
+    expect(() => client.createFetch(options as never)).toThrow(ConfigurationError);
+    expect(endpoint.count).toBe(0);
+  });
+});
+
+describe('bodySnippet redaction', () => {
+  it('removes a token under a camelCase name too', async () => {
+    const endpoint = fakeTokenEndpoint({
+      respond: () =>
+        new Response(JSON.stringify({ accessToken: 'OPAQUE-token-value-123', token_type: 'Bearer' }), {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+        }),
+    });
+    const error = (await makeClient(endpoint)
+      .getToken()
+      .catch((e: unknown) => e)) as HttpError;
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.bodySnippet).toContain('accessToken');
+    expect(error.bodySnippet).not.toContain('OPAQUE-token-value-123');
+  });
+});
