@@ -9,7 +9,7 @@
  * The markdown goes to stdout, progress to stderr, the JSON to bench/results/<date>.json. A figure
  * that fails is reported as such; only a crash of the harness exits non-zero.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { badgatewayPeer } from './adapters/badgateway.js';
 import { mapPeer } from './adapters/baselines.js';
 import { msalPeer } from './adapters/msal-node.js';
@@ -178,7 +178,11 @@ async function main(): Promise<void> {
   log(`wrote ${jsonFile.pathname}`);
   if (writeMarkdown) {
     const mdFile = new URL('../BENCHMARKS.md', import.meta.url);
-    writeFileSync(mdFile, markdown);
+    // The written reading (what the figures mean, what was profiled, what remains) is kept by hand in
+    // bench/READING.md and follows the generated tables.
+    const readingFile = new URL('./READING.md', import.meta.url);
+    const reading = existsSync(readingFile) ? `\n${readFileSync(readingFile, 'utf8')}` : '';
+    writeFileSync(mdFile, `${markdown}${reading}`);
     log(`wrote ${mdFile.pathname}`);
   }
   await new Promise<void>((resolve) => process.stdout.write(`${markdown}\n`, () => resolve()));

@@ -660,18 +660,14 @@ export class ClientCredentialsClient {
     for (const r of resource) params.push(['resource', r]);
     for (const [name, value] of Object.entries(extraParams)) params.push([name, value]);
     const key = cacheKey(parts);
-    // Known from the first use, so clear() also drops tokens another process stored in a shared cache.
-    if (this.#knownKeys.size < 100_000) this.#knownKeys.add(key);
+    // With a shared cache, known from the first use, so clear() also drops tokens another process stored.
+    if (!this.#ownsCache && this.#knownKeys.size < 100_000) this.#knownKeys.add(key);
     return Object.freeze({ key, info: keyInfo(parts), params: Object.freeze(params) });
   }
 }
 
-/** Per-call options get the same checks as the constructor's (a cheap typeof walk). */
+/** Per-call options get the same checks as the constructor's (a cheap typeof walk, no allocation). */
 function checkPerCall(scope: unknown, resource: unknown, extraParams: unknown): void {
-  const isStringList = (value: unknown) =>
-    value === undefined ||
-    typeof value === 'string' ||
-    (Array.isArray(value) && value.every((item) => typeof item === 'string'));
   if (!isStringList(scope)) throw new ConfigurationError('scope', 'must be a string or an array of strings');
   if (!isStringList(resource)) {
     throw new ConfigurationError('resource', 'must be a string or an array of strings');
@@ -680,10 +676,19 @@ function checkPerCall(scope: unknown, resource: unknown, extraParams: unknown): 
     if (typeof extraParams !== 'object' || extraParams === null || Array.isArray(extraParams)) {
       throw new ConfigurationError('extraParams', 'must be an object of string values');
     }
-    for (const [name, value] of Object.entries(extraParams)) {
-      if (typeof value !== 'string') throw new ConfigurationError(`extraParams.${name}`, 'must be a string');
+    for (const name in extraParams) {
+      if (typeof (extraParams as Record<string, unknown>)[name] !== 'string') {
+        throw new ConfigurationError(`extraParams.${name}`, 'must be a string');
+      }
     }
   }
+}
+
+function isStringList(value: unknown): boolean {
+  if (value === undefined || typeof value === 'string') return true;
+  if (!Array.isArray(value)) return false;
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return false;
+  return true;
 }
 
 function dedupe(values: readonly string[]): string[] {

@@ -226,7 +226,12 @@ export function createDpopProofSource(option: true | DpopOptions): DpopProofs {
     if (o.publicKey !== undefined) {
       throw new ConfigurationError('dpop.publicKey', 'is only used together with dpop.privateKey');
     }
-    return new DpopProofs(generate(o.algorithm ?? 'ES256'), `ephemeral:${randomId()}`);
+    const algorithm = o.algorithm ?? 'ES256';
+    // In Node.js the pair is made synchronously, so that the cache key carries its RFC 7638 thumbprint
+    // from the start, like a given key's; elsewhere a random per-client id stands in for it.
+    const generated = generateSync(algorithm);
+    if (generated !== undefined) return createDpopProofSource({ privateKey: generated, algorithm });
+    return new DpopProofs(generate(algorithm), `ephemeral:${randomId()}`);
   }
   const privateKey = o.privateKey;
   checkPrivateKeyShape('dpop.privateKey', privateKey);
@@ -296,6 +301,23 @@ export function createDpopProofSource(option: true | DpopOptions): DpopProofs {
   };
   const thumbprint = known ? thumbprintSync(known) : undefined;
   return new DpopProofs(load(), thumbprint ?? `key:${randomId()}`);
+}
+
+/** A private KeyObject for `alg` made with node:crypto, or undefined outside Node.js. */
+function generateSync(alg: AsymmetricAlgorithm): PrivateKeyInput | undefined {
+  const c = nodeCrypto() as
+    | { generateKeyPairSync?: (type: string, options?: object) => { privateKey: PrivateKeyInput } }
+    | undefined;
+  if (!c?.generateKeyPairSync) return undefined;
+  const curves: Partial<Record<AsymmetricAlgorithm, string>> = {
+    ES256: 'P-256',
+    ES384: 'P-384',
+    ES512: 'P-521',
+  };
+  const curve = curves[alg];
+  if (curve) return c.generateKeyPairSync('ec', { namedCurve: curve }).privateKey;
+  if (alg === 'EdDSA') return c.generateKeyPairSync('ed25519').privateKey;
+  return c.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 }
 
 async function generate(alg: AsymmetricAlgorithm): Promise<ProofKey> {

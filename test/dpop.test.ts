@@ -428,13 +428,14 @@ describe('DPoP keys (RFC 9449 4.2) and cache keys', () => {
     expect(as.requests).toHaveLength(4);
   });
 
-  it('a generated key is bound by a random per-client id, not shared across clients', async () => {
+  it('a generated key is bound by its own RFC 7638 thumbprint, so clients never share tokens', async () => {
     const cache = new RecordingCache();
     await client({ cache }).getToken();
     await client({ cache }).getToken();
     const [k1, k2] = cache.keys.map(bindingOf);
-    expect(k1).toMatch(/^ephemeral:[\w-]{22}$/);
-    expect(k2).toMatch(/^ephemeral:[\w-]{22}$/);
+    // The binding is the thumbprint the server puts in cnf.jkt.
+    expect(k1).toBe(as.requests[0]!.proof!.jkt);
+    expect(k2).toBe(as.requests[1]!.proof!.jkt);
     expect(k1).not.toBe(k2);
     expect(as.requests[0]!.proof!.jkt).not.toBe(as.requests[1]!.proof!.jkt);
   });

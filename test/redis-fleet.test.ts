@@ -51,7 +51,7 @@ describe.skipIf(!haveRedisServer)(
     it('with 20 audiences: exactly 20 token requests, one per audience, shared by all processes', async () => {
       tokens.reset();
       const audiences = audiencesOf(20, 'shared');
-      const results = await fleet.run({ audiences, concurrency: 5, shared: true });
+      const results = await fleet.run({ audiences, concurrency: 50, shared: true });
       expect(results).toHaveLength(FLEET_SIZE);
       expect(results.flatMap((r) => r.errors)).toEqual([]);
       expect(results.flatMap((r) => r.faults)).toEqual([]);
