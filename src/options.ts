@@ -493,18 +493,7 @@ function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod)
 }
 
 const DPOP_MEMBERS = new Set(['privateKey', 'publicKey', 'algorithm']);
-const DPOP_ALGORITHMS = new Set([
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-]);
+const DPOP_ALGORITHMS: ReadonlySet<string> = new Set(ASYMMETRIC_ALGORITHMS);
 
 /** The shape of `dpop: {...}`; the keys themselves are checked by dpop.ts. */
 function checkDpopOptions(dpop: DpopOptions): void {

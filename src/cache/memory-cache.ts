@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../errors.js';
 import type { CachedToken, TokenCache } from '../types.js';
+import { Lru } from './lru.js';
 
 export interface MemoryTokenCacheOptions {
   /** Most entries kept; the least recently used is dropped first. Default 1000. */
@@ -18,8 +19,7 @@ interface Slot {
  */
 export class MemoryTokenCache implements TokenCache {
   readonly maxEntries: number;
-  readonly #slots = new Map<string, Slot>();
-  #lastKey: string | undefined;
+  readonly #slots: Lru<Slot>;
 
   constructor(options: MemoryTokenCacheOptions = {}) {
     const maxEntries = options.maxEntries ?? 1000;
@@ -30,6 +30,7 @@ export class MemoryTokenCache implements TokenCache {
       );
     }
     this.maxEntries = maxEntries;
+    this.#slots = new Lru(maxEntries);
   }
 
   /** Number of entries held (expired ones included until they are touched or evicted). */
@@ -44,34 +45,23 @@ export class MemoryTokenCache implements TokenCache {
       this.#slots.delete(key);
       return undefined;
     }
-    // LRU: move to the end, unless it already is the most recent (the hot path of one key).
-    if (this.#lastKey !== key) {
-      this.#slots.delete(key);
-      this.#slots.set(key, slot);
-      this.#lastKey = key;
-    }
     return slot.value;
   }
 
   set(key: string, value: CachedToken, ttlMs: number): void {
-    this.#slots.delete(key);
-    if (!(ttlMs > 0)) return;
-    this.#slots.set(key, { value, expiresAt: Date.now() + ttlMs });
-    this.#lastKey = key;
-    while (this.#slots.size > this.maxEntries) {
-      const oldest = this.#slots.keys().next().value as string;
-      this.#slots.delete(oldest);
+    if (!(ttlMs > 0)) {
+      this.#slots.delete(key);
+      return;
     }
+    this.#slots.set(key, { value, expiresAt: Date.now() + ttlMs });
   }
 
   delete(key: string): void {
     this.#slots.delete(key);
-    if (this.#lastKey === key) this.#lastKey = undefined;
   }
 
   /** Drops every entry. */
   clear(): void {
     this.#slots.clear();
-    this.#lastKey = undefined;
   }
 }

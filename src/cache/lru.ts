@@ -1,0 +1,48 @@
+/**
+ * A Map-backed LRU: `get` moves an entry to the most recent end (skipped when it already is, the hot path
+ * of one key), `set` drops the least recently used entries beyond `maxEntries`. Used by MemoryTokenCache
+ * and by the local layer of RedisTokenCache.
+ */
+export class Lru<V> {
+  readonly #slots = new Map<string, V>();
+  readonly #maxEntries: number;
+  #lastKey: string | undefined;
+
+  constructor(maxEntries: number) {
+    this.#maxEntries = maxEntries;
+  }
+
+  get size(): number {
+    return this.#slots.size;
+  }
+
+  get(key: string): V | undefined {
+    const slot = this.#slots.get(key);
+    if (slot !== undefined && this.#lastKey !== key) {
+      this.#slots.delete(key);
+      this.#slots.set(key, slot);
+      this.#lastKey = key;
+    }
+    return slot;
+  }
+
+  set(key: string, slot: V): void {
+    this.#slots.delete(key);
+    this.#slots.set(key, slot);
+    this.#lastKey = key;
+    while (this.#slots.size > this.#maxEntries) {
+      const oldest = this.#slots.keys().next().value as string;
+      this.#slots.delete(oldest);
+    }
+  }
+
+  delete(key: string): void {
+    this.#slots.delete(key);
+    if (this.#lastKey === key) this.#lastKey = undefined;
+  }
+
+  clear(): void {
+    this.#slots.clear();
+    this.#lastKey = undefined;
+  }
+}
