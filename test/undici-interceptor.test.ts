@@ -25,51 +25,11 @@ import {
   OriginNotAllowedError,
 } from '../src/index.js';
 import { JtiReplayCache, verifyDpopProof } from './helpers/dpop-resource-server.js';
+import { startTokenServer, type TokenServer } from './helpers/loopback-token-server.js';
 import { closeServer, listenOnLoopback } from './helpers/ports.js';
 
 // ---------------------------------------------------------------------------------------------
 // Loopback servers
-
-interface TokenServer {
-  endpoint: string;
-  readonly count: number;
-  fail?: (n: number) => { status: number; body: unknown } | undefined;
-  tokenType: string;
-  reset(): void;
-  close(): Promise<void>;
-}
-
-/** A token endpoint issuing opaque tokens tok-1, tok-2, ... for one hour. */
-async function startTokenServer(): Promise<TokenServer> {
-  let count = 0;
-  const state: TokenServer = {
-    endpoint: '',
-    get count() {
-      return count;
-    },
-    tokenType: 'Bearer',
-    reset() {
-      count = 0;
-      state.fail = undefined;
-      state.tokenType = 'Bearer';
-    },
-    close: () => closeServer(server),
-  };
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      const n = ++count;
-      const failure = state.fail?.(n);
-      const [status, body] = failure
-        ? [failure.status, failure.body]
-        : [200, { access_token: `tok-${n}`, token_type: state.tokenType, expires_in: 3600 }];
-      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify(body));
-    });
-  });
-  state.endpoint = `http://127.0.0.1:${await listenOnLoopback(server)}/oauth/token`;
-  return state;
-}
 
 interface Arrival {
   method: string;
