@@ -4,7 +4,6 @@
  * shaped like the World Mappers API: 200 with a valid token, 401 otherwise), the example auth server
  * and API for key rotation, and msw for https origins.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { fetch as undiciFetch } from 'undici';
@@ -24,58 +23,12 @@ import {
   type TokenCache,
 } from '../src/index.js';
 import { JtiReplayCache, verifyDpopProof } from './helpers/dpop-resource-server.js';
+import { type Answer, type Api, type Arrival, type Responder, startApi } from './helpers/loopback-api.js';
 import { startTokenServer, type TokenServer } from './helpers/loopback-token-server.js';
-import { closeServer, listenOnLoopback } from './helpers/ports.js';
 import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 // ---------------------------------------------------------------------------------------------
 // Loopback servers
-
-interface Arrival {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-interface Answer {
-  status: number;
-  headers?: Record<string, string>;
-  body?: string;
-}
-
-type Responder = (arrival: Arrival) => Answer | Promise<Answer>;
-
-interface Api {
-  url: string;
-  arrivals: Arrival[];
-  respond: Responder;
-  close(): Promise<void>;
-}
-
-/** An API recording every request it receives. */
-async function startApi(respond: Responder): Promise<Api> {
-  const api: Api = { url: '', arrivals: [], respond, close: () => closeServer(server) };
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const arrival: Arrival = {
-        method: req.method ?? 'GET',
-        path: req.url ?? '/',
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-      };
-      api.arrivals.push(arrival);
-      void Promise.resolve(api.respond(arrival)).then((answer) => {
-        res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-        res.end(answer.body ?? JSON.stringify({ status: answer.status }));
-      });
-    });
-  });
-  api.url = `http://127.0.0.1:${await listenOnLoopback(server)}`;
-  return api;
-}
 
 const INVALID_TOKEN: Answer = {
   status: 401,
