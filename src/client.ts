@@ -149,39 +149,23 @@ export class ClientCredentialsClient {
    * @throws {ConfigurationError} bad per-call options or an unreadable key
    */
   getToken(options?: GetTokenOptions): Promise<Token> {
-    if (options === undefined) {
-      // The hottest path: the default key's token, well before its refresh point.
-      const hot = this.#hotDefault;
-      if (hot !== undefined) {
-        const now = Date.now();
-        if (now < hot.refreshAt && isUsable(hot, now)) {
-          if (this.#events.active) {
-            this.#events.emit({
-              type: 'cache_hit',
-              key: this.#defaultRequest.info,
-              expiresAt: hot.token.expiresAt,
-            });
-          }
-          return Promise.resolve(hot.token);
-        }
-      }
-      return this.#tokenFor(this.#defaultRequest, undefined);
-    }
+    if (options === undefined) return this.#tokenFor(this.#defaultRequest, undefined);
     let request: ResolvedRequest;
     try {
-      request = options === undefined ? this.#defaultRequest : this.#resolve(options);
+      request = this.#resolve(options);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (options?.forceRefresh) {
+    if (options.forceRefresh) {
       if (this.#events.active) this.#events.emit({ type: 'cache_miss', key: request.info, reason: 'forced' });
       return this.#acquire(request, { kind: 'force' }, options.signal).then(tokenOf);
     }
-    return this.#tokenFor(request, options?.signal);
+    return this.#tokenFor(request, options.signal);
   }
 
   /** getToken() for a resolved request. The hot path: a synchronous cache hit costs one promise. */
   #tokenFor(request: ResolvedRequest, signal: AbortSignal | undefined): Promise<Token> {
+    // The default key's entry in a field when the client owns its cache: no Map lookup.
     const hot = this.#hotDefault;
     if (hot !== undefined && request === this.#defaultRequest) {
       const token = this.#hit(request, hot);
