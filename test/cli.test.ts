@@ -575,6 +575,10 @@ describe('m2m-token token', () => {
       [['token', '--timeout', 'soon'], /^m2m-token: --timeout must be a positive number/],
       [['token', '--param', 'novalue'], /^m2m-token: --param takes NAME=VALUE/],
       [
+        ['token', '--param', 's3cr3t-do-not-echo'],
+        /^m2m-token: --param takes NAME=VALUE \(the argument is not echoed/,
+      ],
+      [
         ['token', '--private-key', '/nonexistent/key.pem'],
         /^m2m-token: cannot read --private-key \/nonexistent\/key.pem \(ENOENT\)\n/,
       ],
@@ -777,6 +781,8 @@ describe('m2m-token fetch', () => {
       [['fetch'], /^m2m-token: missing URL/],
       [['fetch', '/api/data'], /^m2m-token: '\/api\/data' is not an absolute URL/],
       [['fetch', `${origin}/api/data`, '-H', 'no colon here'], /^m2m-token: -H takes 'Name: value'/],
+      [['fetch', `${origin}/api/data`, '-H', 'Authorization Bearer tok-do-not-echo'], /^m2m-token: -H takes/],
+      [['fetch', `${origin}/api/data`, 'tok-do-not-echo'], /^m2m-token: unexpected argument at position 2/],
       [['fetch', `${origin}/api/data`, '-d', '@-', '--client-secret-stdin'], /both need standard input/],
     ];
     for (const [args, expected] of cases) {
@@ -784,6 +790,8 @@ describe('m2m-token fetch', () => {
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(expected);
       expect(result.stderr).toMatch(/Try 'm2m-token fetch --help'\.\n$/);
+      // A malformed argument may hold a credential: it is never echoed.
+      expect(result.stderr).not.toContain('tok-do-not-echo');
     }
     expect(seen).toHaveLength(0);
   });

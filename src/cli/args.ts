@@ -171,7 +171,9 @@ export function parseCommand(
     throw new UsageError(parseArgsMessage(error));
   }
   if (parsed.positionals.length > positionals) {
-    throw new UsageError(`unexpected argument '${parsed.positionals[positionals]}'`);
+    throw new UsageError(
+      `unexpected argument at position ${positionals + 1} (not echoed: it may hold a credential); options start with --`,
+    );
   }
   return parsed;
 }

@@ -140,7 +140,10 @@ function parseParams(value: string | string[]): Record<string, string> {
   if (Array.isArray(value)) {
     for (const item of value) {
       const at = item.indexOf('=');
-      if (at <= 0) throw new UsageError(`--param takes NAME=VALUE, not '${item}'`);
+      if (at <= 0)
+        throw new UsageError(
+          '--param takes NAME=VALUE (the argument is not echoed: it may hold a credential)',
+        );
       pairs.push([item.slice(0, at), item.slice(at + 1)]);
     }
   } else {

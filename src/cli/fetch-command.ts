@@ -11,7 +11,8 @@ const TOKEN_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 function parseHeader(text: string): [string, string] {
   const at = text.indexOf(':');
   const name = at > 0 ? text.slice(0, at).trim() : '';
-  if (!TOKEN_CHARS.test(name)) throw new UsageError(`-H takes 'Name: value', not '${text.slice(0, 60)}'`);
+  if (!TOKEN_CHARS.test(name))
+    throw new UsageError("-H takes 'Name: value' (the argument is not echoed: it may hold a credential)");
   return [name, text.slice(at + 1).trim()];
 }
 
