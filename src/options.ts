@@ -62,7 +62,10 @@ export interface ClientCredentialsClientOptions {
   clientSecret?: string;
   /** For private_key_jwt: PKCS#8/PKCS#1/SEC1 PEM, private JWK, KeyObject or CryptoKey. Imported once. */
   privateKey?: PrivateKeyInput;
-  /** JWS `kid` of client assertions. */
+  /**
+   * JWS `kid` of client assertions. Default: the `kid` of a private JWK given as `privateKey` (servers
+   * that hold several keys per client pick the key by it); none for PEM, KeyObject and CryptoKey keys.
+   */
   keyId?: string;
   /** Assertion algorithm; default from the key type (RS256, ES256/384/512, EdDSA) or HS256. */
   signingAlgorithm?: AsymmetricAlgorithm | SymmetricAlgorithm;

@@ -4,7 +4,14 @@
  * verified with jose against the public key.
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { decodeProtectedHeader, exportJWK, generateKeyPair, type JWTPayload, jwtVerify } from 'jose';
+import {
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+} from 'jose';
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -499,6 +506,22 @@ describe('private_key_jwt (RFC 7523)', () => {
     const header = decodeProtectedHeader(assertion);
     expect(header).toEqual({ alg: 'ES256', kid: 'kid-2025' });
     await verifyAssertion(assertion, p256.publicKey, { alg: 'ES256', audience: url });
+  });
+
+  it("a private JWK's own kid is the default keyId; an explicit keyId wins; no kid from a PEM", async () => {
+    const jwk = { ...(p256.privateKey.export({ format: 'jwk' }) as JWK), kid: 'jwk-own-kid' };
+    const headerSent = async (options: Partial<ClientCredentialsClientOptions>) => {
+      const { url, received } = tokenEndpoint();
+      await client({ tokenEndpoint: url, ...options }).getToken();
+      const assertion = assertionOf(only(received));
+      await verifyAssertion(assertion, p256.publicKey, { alg: 'ES256', audience: url });
+      return decodeProtectedHeader(assertion);
+    };
+    expect((await headerSent({ privateKey: jwk })).kid).toBe('jwk-own-kid');
+    expect((await headerSent({ privateKey: jwk, keyId: 'explicit' })).kid).toBe('explicit');
+    const { kid: _dropped, ...withoutKid } = jwk;
+    expect(await headerSent({ privateKey: withoutKid })).not.toHaveProperty('kid');
+    expect(await headerSent({ privateKey: pem(p256.privateKey, 'pkcs8') })).not.toHaveProperty('kid');
   });
 
   it('assertionAudience overrides the audience, which stays a single string', async () => {

@@ -398,6 +398,8 @@ describe('DPoP keys (RFC 9449 4.2) and cache keys', () => {
       const thumbprint = await calculateJwkThumbprint(publicJwk, 'sha256');
       expect(proof.header.alg).toBe(alg);
       expect(proof.header.jwk).toEqual(publicJwk);
+      // RFC 9449 4.2: the proof names its key by `jwk`; a JWK's own kid is not sent (nor needed).
+      expect(proof.header).not.toHaveProperty('kid');
       expect(proof.jkt).toBe(thumbprint);
       expect((await as.verify(token.accessToken)).cnf).toEqual({ jkt: thumbprint });
       expect(cache.keys).toHaveLength(1);

@@ -6,7 +6,7 @@ import { clientSecretBasic } from './client-secret-basic.js';
 import { clientSecretJwt } from './client-secret-jwt.js';
 import { clientSecretJson, clientSecretPost } from './client-secret-post.js';
 import type { AssertionSettings } from './jwt-assertion.js';
-import { checkPrivateKeyShape } from './keys.js';
+import { checkPrivateKeyShape, ownKeyId } from './keys.js';
 import { privateKeyJwt } from './private-key-jwt.js';
 import { tlsClientAuth } from './tls-client-auth.js';
 import type { ClientAuthenticator } from './types.js';
@@ -21,7 +21,8 @@ export function createAuthenticator(
   const assertion = (): AssertionSettings => ({
     clientId: o.clientId,
     audience: o.assertionAudience,
-    keyId: o.keyId,
+    // A private JWK's own kid is the default (API.md Round 2); an explicit keyId always wins.
+    keyId: o.keyId ?? ownKeyId(o.privateKey),
     typHeader: o.assertionTypHeader ?? true,
     lifetimeSeconds: o.assertionLifetimeSeconds ?? DEFAULTS.assertionLifetimeSeconds,
     clockSkewSeconds: o.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,

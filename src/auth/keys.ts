@@ -37,6 +37,18 @@ function isCryptoKey(value: unknown): value is CryptoKey {
   return typeof CryptoKey !== 'undefined' && value instanceof CryptoKey;
 }
 
+/**
+ * The `kid` a private JWK carries, if any: the default `keyId` of client assertions, since servers
+ * that hold several keys for a client (Glewlwyd, Keycloak, Okta) pick the verification key by `kid`
+ * (RFC 7515 4.1.4). Only a JWK can name itself; PEM, KeyObject and CryptoKey inputs have no kid.
+ */
+export function ownKeyId(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null || isCryptoKey(input) || isKeyObject(input))
+    return undefined;
+  const kid = (input as JWK).kid;
+  return typeof kid === 'string' && kid !== '' ? kid : undefined;
+}
+
 /** Synchronous shape check for the constructor; never echoes key material. */
 export function checkPrivateKeyShape(option: string, input: unknown): void {
   if (typeof input === 'string') {
