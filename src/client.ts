@@ -2,6 +2,8 @@
  * ClientCredentialsClient: wires options, client authentication, the token cache and the HTTP layer.
  * Data flows one way: options -> client -> (cache -> single-flight -> auth + http) -> Token.
  */
+
+import { BasicAutoDetect } from './auth/basic-auto-detect.js';
 import { type ClientAuthenticator, createAuthenticator } from './auth/index.js';
 import { checkPrivateKeyShape } from './auth/keys.js';
 import { cacheKey, type KeyParts, keyInfo } from './cache/cache-key.js';
@@ -11,6 +13,7 @@ import { createDpopProofSource } from './dpop.js';
 import { ConfigurationError } from './errors.js';
 import { EventSink } from './events.js';
 import { type CreateFetchOptions, createAuthorizedFetch } from './fetch/fetch-wrapper.js';
+import { isScopeReduced } from './http/granted-scope.js';
 import { BackoffGate } from './http/retry-policy.js';
 import {
   type AttemptCounter,
@@ -98,6 +101,8 @@ export class ClientCredentialsClient {
   readonly #dpop: DpopProofSource | undefined;
   /** The DPoP key's identity in cache keys (dpop.ts: its RFC 7638 thumbprint, or a per-client id). */
   readonly #keyBinding: string | undefined;
+  /** Basic auto-detection and its memory of what worked (auth/basic-auto-detect.ts). */
+  readonly #basicAutoDetect: BasicAutoDetect;
 
   constructor(options: ClientCredentialsClientOptions) {
     const normalized = normalizeOptions(options);
@@ -118,6 +123,7 @@ export class ClientCredentialsClient {
       checkPrivateKeyShape('privateKey', options.privateKey);
     }
     const auth = options.tokenEndpoint ? createAuthenticator(options, normalized.authMethod) : undefined;
+    this.#basicAutoDetect = new BasicAutoDetect(options);
     this.#server = resolveServer(options, normalized, auth, {
       fetch: this.#fetch,
       dispatcher: options.dispatcher,
@@ -412,28 +418,45 @@ export class ClientCredentialsClient {
       events.emit({ type: 'token_request_start', key: request.info, authMethod: server.auth.method });
     }
     try {
-      const result = await requestToken(
-        { endpoint: server.tokenEndpoint, issuer: server.issuer, params: request.params },
+      const { result, auth } = await this.#basicAutoDetect.send(
         server.auth,
-        this.#http,
-        counter,
+        server.listedAuthMethods,
+        (auth) =>
+          requestToken(
+            { endpoint: server.tokenEndpoint, issuer: server.issuer, params: request.params },
+            auth,
+            this.#http,
+            counter,
+            events.active
+              ? (notice) =>
+                  events.emit({
+                    type: 'token_request_retry',
+                    key: request.info,
+                    attempt: notice.attempt,
+                    delayMs: notice.delayMs,
+                    error: describeError(notice.error),
+                  })
+              : undefined,
+          ),
         events.active
-          ? (notice) =>
-              events.emit({
-                type: 'token_request_retry',
-                key: request.info,
-                attempt: notice.attempt,
-                delayMs: notice.delayMs,
-                error: describeError(notice.error),
-              })
+          ? (notice) => events.emit({ type: 'auth_fallback', key: request.info, ...notice })
           : undefined,
       );
       const entry = toCachedToken(result.token, result.sentAt, this.#options);
       if (events.active) {
+        const requested = request.params.find(([name]) => name === 'scope')?.[1];
+        if (isScopeReduced(requested, result.token.scope)) {
+          events.emit({
+            type: 'scope_reduced',
+            key: request.info,
+            requested: requested as string,
+            granted: result.token.scope as string,
+          });
+        }
         events.emit({
           type: 'token_request_success',
           key: request.info,
-          authMethod: server.auth.method,
+          authMethod: auth.method,
           durationMs: performance.now() - started,
           status: result.status,
           attempts: counter.attempts,

@@ -28,6 +28,7 @@ export {
 } from './options.js';
 export type {
   AsymmetricAlgorithm,
+  AuthFallbackForm,
   AuthMethod,
   CachedToken,
   EventError,

@@ -14,6 +14,8 @@ export interface ServerInfo {
   /** The issuer identifier when known: the default audience of client assertions. */
   readonly issuer?: string;
   readonly auth: ClientAuthenticator;
+  /** The server's token_endpoint_auth_methods_supported, when discovered and listed (RFC 8414 2). */
+  readonly listedAuthMethods?: readonly string[];
 }
 
 /**
@@ -164,7 +166,13 @@ async function configureFor(
     const tokenEndpoint =
       (isMtls && metadata.mtls_endpoint_aliases?.token_endpoint) || metadata.token_endpoint;
     // The issuer becomes the default audience of client assertions (see auth/jwt-assertion.ts).
-    const info: ServerInfo = Object.freeze({ tokenEndpoint, issuer: metadata.issuer, auth });
+    const listed = metadata.token_endpoint_auth_methods_supported;
+    const info: ServerInfo = Object.freeze({
+      tokenEndpoint,
+      issuer: metadata.issuer,
+      auth,
+      ...(listed?.length ? { listedAuthMethods: listed } : {}),
+    });
     return { method, alg, info };
   }
   throw new DiscoveryError(

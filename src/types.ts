@@ -103,6 +103,15 @@ export interface TokenKeyInfo {
   readonly resource?: readonly string[];
 }
 
+/**
+ * How a token request authenticated, as `auth_fallback` events name it: the method and, for Basic,
+ * whether the id and secret were form-urlencoded (RFC 6749 2.3.1) or sent raw.
+ */
+export type AuthFallbackForm =
+  | 'client_secret_basic (form-urlencoded)'
+  | 'client_secret_basic (raw)'
+  | 'client_secret_post';
+
 /** A plain description of an error inside an event (never a secret). */
 export interface EventError {
   readonly name: string;
@@ -157,6 +166,28 @@ export type TokenEvent =
       readonly key: TokenKeyInfo;
       readonly operation: 'get' | 'set' | 'delete' | 'lock' | 'unlock' | 'decrypt';
       readonly error: EventError;
+    }
+  | {
+      /**
+       * Basic auto-detection: the server refused the client with the form `from`, and the client tries
+       * `to` once (see `basicAuthEncoding`). No credential is part of the event.
+       */
+      readonly type: 'auth_fallback';
+      readonly key: TokenKeyInfo;
+      readonly from: AuthFallbackForm;
+      readonly to: AuthFallbackForm;
+    }
+  | {
+      /**
+       * The server granted less than was asked for: a requested scope token is missing from the
+       * response's `scope` (RFC 6749 3.3). The token is still cached under the requested scope.
+       */
+      readonly type: 'scope_reduced';
+      readonly key: TokenKeyInfo;
+      /** The scope sent, space-separated. */
+      readonly requested: string;
+      /** The scope granted (the response's `scope`). */
+      readonly granted: string;
     }
   | {
       readonly type: 'lock_wait';
