@@ -1,19 +1,35 @@
 import { ErrorCode, HttpError } from '../errors.js';
 
 /**
- * Reads a response body as text, up to `maxBytes`. A larger body is cancelled and reported as
- * HttpError `M2M_RESPONSE_TOO_LARGE`, so a hostile endpoint cannot fill memory. The request's
- * timeout signal also covers this read, so a body that trickles forever ends with a TimeoutError.
+ * Reads a response body as text, up to `maxBytes` of *decoded* bytes. The body is always streamed and
+ * counted as it arrives, after the runtime has undone any Content-Encoding, whatever Content-Length and
+ * Content-Encoding claim: a small gzip (or `gzip, gzip`, br, `deflate, deflate`) body can inflate to
+ * gigabytes, and only counting what comes out of the decoder bounds that. A larger body is cancelled
+ * (which also stops the decoder) and reported as HttpError `M2M_RESPONSE_TOO_LARGE`.
+ *
+ * A declared Content-Length over the cap is refused before reading when no Content-Encoding is given
+ * (the declared length is then the decoded length). The request's timeout signal also covers this read,
+ * so a body that trickles forever ends with the runtime's TimeoutError.
+ *
+ * Every body m2m-token reads from a server goes through here: token responses, discovery documents (and
+ * any JWKS a future version fetches).
+ *
+ * @param what names the answering party in the error message, e.g. `token endpoint https://...`.
  */
-export async function readBodyCapped(response: Response, maxBytes: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    discardBody(response);
-    throw tooLarge(response.status, maxBytes);
+export async function readBodyCapped(
+  response: Response,
+  maxBytes: number,
+  what = 'token endpoint',
+): Promise<string> {
+  const encoding = response.headers.get('content-encoding');
+  if (encoding === null || /^\s*(identity\s*)?$/i.test(encoding)) {
+    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      discardBody(response);
+      throw tooLarge(what, response.status, maxBytes);
+    }
   }
   if (!response.body) return '';
-  // A declared length within the cap: one read by the runtime (the timeout signal still covers it).
-  if (Number.isFinite(declared) && response.headers.has('content-length')) return response.text();
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -24,18 +40,19 @@ export async function readBodyCapped(response: Response, maxBytes: number): Prom
     if (size > maxBytes) {
       // Not awaited: see discardBody.
       void reader.cancel().catch(() => undefined);
-      throw tooLarge(response.status, maxBytes);
+      throw tooLarge(what, response.status, maxBytes);
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return new TextDecoder().decode(chunks[0]);
+  const decoder = new TextDecoder();
+  if (chunks.length === 1) return decoder.decode(chunks[0]);
   const all = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {
     all.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return new TextDecoder().decode(all);
+  return decoder.decode(all);
 }
 
 /**
@@ -46,8 +63,8 @@ export function discardBody(response: Response): void {
   void response.body?.cancel().catch(() => undefined);
 }
 
-function tooLarge(status: number, maxBytes: number): HttpError {
-  return new HttpError(`token endpoint answered ${status} with a body over ${maxBytes} bytes`, {
+function tooLarge(what: string, status: number, maxBytes: number): HttpError {
+  return new HttpError(`${what} answered ${status} with a body over ${maxBytes} bytes (decoded)`, {
     status,
     code: ErrorCode.RESPONSE_TOO_LARGE,
   });

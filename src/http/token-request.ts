@@ -137,6 +137,9 @@ async function attempt(
     ],
     headers: { ...settings.headers, accept: 'application/json' },
   };
+  // A token response is small: ask for it uncompressed. Not relied on (readBodyCapped counts decoded
+  // bytes whatever the server does); a caller's own Accept-Encoding wins.
+  if (!hasHeader(settings.headers, 'accept-encoding')) parts.headers['accept-encoding'] = 'identity';
   // A fresh assertion (and jti) for every attempt, retries included (RFC 7523 3).
   await auth.apply(parts, { tokenEndpoint: endpoint, issuer: request.issuer });
   const body =
@@ -251,4 +254,9 @@ function jsonBody(params: ReadonlyArray<readonly [string, string]>): string {
     else out[name] = Array.isArray(existing) ? [...existing, value] : [existing, value];
   }
   return JSON.stringify(out);
+}
+
+function hasHeader(headers: Readonly<Record<string, string>>, name: string): boolean {
+  for (const key in headers) if (key.toLowerCase() === name) return true;
+  return false;
 }
