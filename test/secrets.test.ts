@@ -280,7 +280,7 @@ describe.each(METHODS)('%s', (method) => {
     );
   });
 
-  it('no secret in util.inspect(client), JSON.stringify(client) or util.inspect(token)', async () => {
+  it('no secret in util.inspect(client), JSON.stringify(client), util.inspect(token) or JSON.stringify(token)', async () => {
     const { url, assertions } = endpoint(() =>
       HttpResponse.json({
         access_token: ACCESS_TOKEN,
@@ -301,6 +301,10 @@ describe.each(METHODS)('%s', (method) => {
       inspect({ nested: { token } }, { depth: Number.POSITIVE_INFINITY }),
       inspect(token.raw),
       format('%o %O', token, token),
+      // JSON loggers (pino's `logger.info({ token })`) serialise this way (issue 15.5).
+      JSON.stringify(token),
+      JSON.stringify({ token }),
+      JSON.stringify(token.raw),
     ].join('\n');
     expect(text).toContain('secrets-client');
     expect(text).toContain('[redacted]');

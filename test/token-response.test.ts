@@ -218,11 +218,29 @@ describe('a successful token response (RFC 6749 5.1)', () => {
     expect(token).not.toHaveProperty('refreshToken');
   });
 
-  it('JSON serialisation keeps the token (shared caches store it)', async () => {
-    const { token } = await tokenFor({ access_token: 'tok-json', token_type: 'Bearer', expires_in: 60 });
-    const copy = JSON.parse(JSON.stringify(token)) as Token;
-    expect(copy.accessToken).toBe('tok-json');
-    expect(copy.expiresAt).toBe(token.expiresAt);
+  it('JSON serialisation redacts the token, as util.inspect does (issue 15.5); a spread keeps the data', async () => {
+    const { token } = await tokenFor({
+      access_token: 'tok-json-0123456789',
+      token_type: 'Bearer',
+      expires_in: 60,
+      id_token: 'id-json-0123456789',
+      ext: 'kept',
+    });
+    const json = JSON.stringify(token);
+    expect(json).not.toContain('tok-json-0123456789');
+    expect(json).not.toContain('id-json-0123456789');
+    const copy = JSON.parse(json) as Token;
+    expect(copy.accessToken).toBe('[redacted]');
+    expect(copy.raw.access_token).toBe('[redacted]');
+    expect(copy).toMatchObject({ tokenType: 'Bearer', expiresAt: token.expiresAt, raw: { ext: 'kept' } });
+    expect(JSON.stringify(token.raw)).not.toContain('tok-json-0123456789');
+    // What a logger such as pino does with `{ token }`:
+    expect(JSON.stringify({ token })).not.toContain('tok-json-0123456789');
+    // The data itself is unchanged, and a spread (what code that stores tokens does) keeps it.
+    expect(token.accessToken).toBe('tok-json-0123456789');
+    expect({ ...token }.accessToken).toBe('tok-json-0123456789');
+    expect({ ...token.raw }.access_token).toBe('tok-json-0123456789');
+    expect(Object.keys(token)).not.toContain('toJSON');
   });
 
   it('accepts a valid body whatever its Content-Type (the body itself is validated)', async () => {

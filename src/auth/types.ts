@@ -1,3 +1,4 @@
+import { redactKnown } from '../redact.js';
 import type { AuthMethod } from '../types.js';
 
 /** What an authenticator adds credentials to: the token request being built. */
@@ -32,26 +33,16 @@ export interface ClientAuthenticator {
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
+/** Removes `secret` (exactly as given, and in its encoded forms) from text. See src/redact.ts. */
 export function redactValue(text: string, secret: string | undefined): string {
-  if (!secret || secret.length < 4) return text;
-  return text.split(secret).join('[redacted]');
+  return redactKnown(text, [secret]);
 }
 
 /**
  * Removes a secret in each form it travels in: as is, form-urlencoded (RFC 6749 Appendix B, and the
  * WHATWG serialisation URLSearchParams uses), percent-encoded and JSON-escaped, since a server may echo
- * any of them.
+ * any of them. The policy itself lives in src/redact.ts.
  */
 export function redactSecret(text: string, secret: string): string {
-  const forms = new Set([
-    secret,
-    new URLSearchParams({ s: secret }).toString().slice(2),
-    encodeURIComponent(secret),
-    encodeURIComponent(secret)
-      .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-      .replace(/%20/g, '+'),
-    JSON.stringify(secret).slice(1, -1),
-  ]);
-  // Longest first, so that a form containing another is removed whole.
-  return [...forms].sort((a, b) => b.length - a.length).reduce((t, form) => redactValue(t, form), text);
+  return redactKnown(text, [secret]);
 }

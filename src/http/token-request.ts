@@ -7,9 +7,11 @@ import pRetry from 'p-retry';
 import type { ClientAuthenticator, TokenRequestParts } from '../auth/index.js';
 import { ErrorCode, HttpError, OAuthError } from '../errors.js';
 import type { NormalizedRetry } from '../options.js';
+import { combine, knownValues } from '../redact.js';
 import { sleep } from '../util.js';
 import { discardBody, readBodyCapped } from './read-body.js';
 import { type BackoffGate, isRetryable, parseRetryAfter } from './retry-policy.js';
+import { sentCredentials } from './token-errors.js';
 import { type ParsedToken, parseTokenResponse } from './token-response.js';
 
 /** Adds DPoP proofs (RFC 9449) to token requests; implemented in dpop.ts. */
@@ -147,6 +149,9 @@ async function attempt(
   parts.headers['content-type'] =
     auth.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
   if (settings.dpop) parts.headers.dpop = await settings.dpop.proof('POST', endpoint);
+  // Whatever credential this request carries (secret, Basic value, assertion, proof) is removed from
+  // anything the answer makes us show, in every encoding.
+  const redact = combine(auth.redact, knownValues(sentCredentials(parts)));
 
   const init: RequestInit & { dispatcher?: unknown } = {
     method: 'POST',
@@ -196,7 +201,7 @@ async function attempt(
             body: text,
             sentAt,
             acceptedTokenTypes: BEARER_ONLY,
-            redact: auth.redact,
+            redact,
           });
         } catch (error) {
           if (error instanceof OAuthError) throw error;
@@ -213,7 +218,7 @@ async function attempt(
     body: text,
     sentAt,
     acceptedTokenTypes: settings.dpop ? BEARER_OR_DPOP : BEARER_ONLY,
-    redact: auth.redact,
+    redact,
   });
   // RFC 9449 5: a DPoP-bound token has token_type DPoP. A server without DPoP support ignores the proof
   // and issues a Bearer token; with DPoP on, that silent downgrade to a stealable token is an error.

@@ -4,12 +4,33 @@
 import { decodeJwt } from 'jose';
 import * as z from 'zod/mini';
 import { ErrorCode, HttpError, OAuthError } from '../errors.js';
+import {
+  clip,
+  combine,
+  knownValues,
+  REDACTED,
+  type Redactor,
+  redactedView,
+  redactJson,
+  scrub,
+  scrubAndClip,
+} from '../redact.js';
 import type { Token } from '../types.js';
 
 /** `expires_in` above this (one year) is capped: no cache should trust a token longer. */
 export const MAX_EXPIRES_IN_SECONDS = 365 * 24 * 3600;
 
-const SNIPPET_LENGTH = 200;
+/** Lengths of the server text shown in errors, each cut only after redaction (src/redact.ts). */
+export const SHOWN_LENGTH = {
+  error: 200,
+  errorDescription: 1000,
+  errorUri: 1000,
+  tokenType: 40,
+  bodySnippet: 200,
+} as const;
+
+/** RFC 6749 Appendix A.12: access-token = 1*VSCHAR, VSCHAR = %x20-7E. */
+const VSCHAR = /^[\x20-\x7E]+$/;
 
 const errorBodySchema = z.looseObject({
   error: z.string().check(z.minLength(1)),
@@ -18,7 +39,12 @@ const errorBodySchema = z.looseObject({
 });
 
 const tokenBodySchema = z.looseObject({
-  access_token: z.string().check(z.minLength(1, 'access_token must be a non-empty string')),
+  access_token: z
+    .string()
+    .check(
+      z.minLength(1, 'access_token must be a non-empty string'),
+      z.regex(VSCHAR, 'access_token must be 1*VSCHAR'),
+    ),
   token_type: z.string().check(z.minLength(1, 'token_type must be a non-empty string')),
   // null is read as absent; a scope that is not a string is ignored (it stays in raw).
   expires_in: z.optional(z.nullable(z.union([z.number(), z.string()]))),
@@ -40,8 +66,8 @@ export interface ParseContext {
   readonly sentAt: number;
   /** Accepted token types, lower-case ('bearer', and 'dpop' when DPoP is on). */
   readonly acceptedTokenTypes: ReadonlySet<string>;
-  /** Removes this client's own secret from a snippet. */
-  readonly redact: (text: string) => string;
+  /** Removes this client's own credentials (and those sent with this request) from shown text. */
+  readonly redact: Redactor;
 }
 
 /** Turns the answer into a Token or throws OAuthError / HttpError. Never includes a token in an error. */
@@ -57,12 +83,13 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
     const error = errorBodySchema.safeParse(json);
     // RFC 6749 5.2: an error body. A 2xx that carries `error` is a failure too.
     if (error.success) {
-      // The fields come from the server, which may echo what it received: scrub them like a snippet.
-      const clean = (text: string | undefined) => (text === undefined ? undefined : scrub(text, ctx.redact));
+      // The fields come from the server, which may echo what it received: redacted whole, then cut.
+      const shown = (text: string | undefined, max: number) =>
+        text === undefined ? undefined : scrubAndClip(text, max, ctx.redact);
       throw new OAuthError({
-        error: clean(error.data.error.slice(0, 200)) as string,
-        errorDescription: clean(error.data.error_description?.slice(0, 1000)),
-        errorUri: clean(error.data.error_uri?.slice(0, 1000)),
+        error: shown(error.data.error, SHOWN_LENGTH.error) as string,
+        errorDescription: shown(error.data.error_description, SHOWN_LENGTH.errorDescription),
+        errorUri: shown(error.data.error_uri, SHOWN_LENGTH.errorUri),
         status,
       });
     }
@@ -76,7 +103,7 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
         : 'a JSON body without an OAuth error';
     throw new HttpError(`token endpoint answered ${status} with ${kind}`, {
       status,
-      bodySnippet: snippet(ctx.body, ctx.redact),
+      bodySnippet: snippet(ctx.body, json, ctx.redact),
     });
   }
   if (json === undefined) {
@@ -88,6 +115,14 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path[0] !== undefined ? String(issue.path[0]) : 'body';
+    if (field === 'access_token' && typeof json.access_token === 'string' && json.access_token !== '') {
+      // Never shown: it may be a real token carrying CR, LF or NUL (a header injection, or a
+      // broken server), and it is not cached.
+      throw invalid(
+        ctx,
+        'token response has an access_token that is not 1*VSCHAR (printable ASCII, RFC 6749 Appendix A.12); its value is not shown',
+      );
+    }
     const what = field in json ? `has an invalid ${field}` : `is missing ${field}`;
     throw invalid(ctx, `token response ${what} (RFC 6749 5.1)`);
   }
@@ -98,7 +133,7 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
   if (!ctx.acceptedTokenTypes.has(tokenType.toLowerCase())) {
     throw invalid(
       ctx,
-      `token_type "${scrub(tokenType.slice(0, 40), ctx.redact)}" cannot be used by this client (RFC 6749 7.1)`,
+      `token_type "${scrubAndClip(tokenType, SHOWN_LENGTH.tokenType, ctx.redact)}" cannot be used by this client (RFC 6749 7.1)`,
     );
   }
 
@@ -143,10 +178,12 @@ const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 type Inspect = (value: unknown, options: unknown) => string;
 
 /*
- * `util.inspect` (and so console.log) shows tokens and raw responses with the secrets redacted.
- * Tokens stay plain frozen objects (so they compare and serialise like data); the inspect hook is a
- * non-enumerable property holding one shared function, not a per-token closure, so a cached entry
- * stays small. JSON serialisation keeps everything, since shared caches must store it.
+ * `util.inspect` (and so console.log) and `JSON.stringify` (and so JSON loggers such as pino) show
+ * tokens and raw responses with the credentials redacted. Tokens stay plain frozen objects (so they
+ * compare like data); the hooks are non-enumerable properties holding shared functions, not per-token
+ * closures, so a cached entry stays small, and a spread (`{ ...token }`) copies the data without them.
+ * Code that must store the real token (a shared cache) serialises its fields explicitly: see
+ * src/redis/codec.ts.
  */
 function inspectRaw(
   this: Record<string, unknown>,
@@ -158,10 +195,22 @@ function inspectRaw(
 }
 
 function inspectToken(this: Token, _depth: number, options: unknown, inspect: Inspect): string {
-  return `Token ${inspect({ ...this, accessToken: '[redacted]', raw: redactedView(this.raw) }, options)}`;
+  return `Token ${inspect(redactedToken(this), options)}`;
 }
 
-/** Builds a frozen Token (its `raw` frozen too) whose inspect output hides the token. */
+function rawToJSON(this: Record<string, unknown>): Record<string, unknown> {
+  return redactedView(this);
+}
+
+function tokenToJSON(this: Token): Record<string, unknown> {
+  return redactedToken(this);
+}
+
+function redactedToken(token: Token): Record<string, unknown> {
+  return { ...token, accessToken: REDACTED, raw: redactedView(token.raw) };
+}
+
+/** Builds a frozen Token (its `raw` frozen too) whose inspect and JSON output hide the token. */
 export function makeToken(
   accessToken: string,
   tokenType: string,
@@ -171,6 +220,7 @@ export function makeToken(
 ): Token {
   const rawCopy: Record<string, unknown> = { ...raw };
   Object.defineProperty(rawCopy, INSPECT, { value: inspectRaw });
+  Object.defineProperty(rawCopy, 'toJSON', { value: rawToJSON });
   const token: { -readonly [K in keyof Token]: Token[K] } = {
     accessToken,
     tokenType,
@@ -179,30 +229,17 @@ export function makeToken(
   if (expiresAt !== undefined) token.expiresAt = expiresAt;
   if (scope !== undefined) token.scope = scope;
   Object.defineProperty(token, INSPECT, { value: inspectToken });
+  Object.defineProperty(token, 'toJSON', { value: tokenToJSON });
   return Object.freeze(token);
 }
 
-function redactedView(raw: Record<string, unknown>): Record<string, unknown> {
-  const view: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    view[name] =
-      /^(access_token|refresh_token|id_token|issued_token)$|secret|assertion/i.test(name) &&
-      typeof value === 'string'
-        ? '[redacted]'
-        : value;
-  }
-  return view;
-}
-
-function withBodyCredentials(
-  redact: (text: string) => string,
-  json: Record<string, unknown> | undefined,
-): (text: string) => string {
+/** The credentials this very body carries (access, refresh and id tokens), removed wherever they appear. */
+function withBodyCredentials(redact: Redactor, json: Record<string, unknown> | undefined): Redactor {
+  if (json === undefined) return redact;
   const values = ['access_token', 'refresh_token', 'id_token']
-    .map((name) => json?.[name])
+    .map((name) => json[name])
     .filter((v): v is string => typeof v === 'string' && v.length >= 8);
-  if (values.length === 0) return redact;
-  return (text) => values.reduce((t, v) => t.split(v).join('[redacted]'), redact(text));
+  return values.length === 0 ? redact : combine(redact, knownValues(values));
 }
 
 function parseNumeric(value: string): number | undefined {
@@ -239,33 +276,22 @@ function parseJsonObject(body: string): Record<string, unknown> | undefined {
 function invalid(ctx: ParseContext, message: string): HttpError {
   return new HttpError(message, {
     status: ctx.status,
-    bodySnippet: snippet(ctx.body, ctx.redact),
+    bodySnippet: snippet(ctx.body, parseJsonObject(ctx.body), ctx.redact),
     code: ErrorCode.HTTP,
   });
 }
 
-// The closing quote is optional: a body cut at the read limit may end inside the value.
-const SENSITIVE_FIELD =
-  /("(?:access_?token|refresh_?token|id_?token|client_?secret|client_?assertion|assertion|password|secret|token)"\s*:\s*)"(?:[^"\\]|\\.)*"?/gi;
-/** The same fields in a form-encoded echo of the request (`client_secret=...&`). */
-const SENSITIVE_FORM_FIELD =
-  /\b((?:access_?token|refresh_?token|id_?token|client_?secret|client_?assertion|assertion|password|secret|token)=)[^&\s"'<>]*/gi;
-/** A Basic or Bearer credential in an echoed header (base64-like: holds a digit, '+', '/' or '='). */
-const CREDENTIAL_HEADER = /\b(Basic|Bearer|DPoP)\s+(?=[\w+/=.~-]*[\d+/=])[\w+/=.~-]{8,}/g;
-const JWT_LIKE = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
-
-/** Removes this client's secret, credential-looking fields and JWTs from text the server sent. */
-export function scrub(text: string, redact: (text: string) => string): string {
-  return redact(text)
-    .replace(SENSITIVE_FIELD, '$1"[redacted]"')
-    .replace(SENSITIVE_FORM_FIELD, '$1[redacted]')
-    .replace(CREDENTIAL_HEADER, '$1 [redacted]')
-    .replace(JWT_LIKE, '[redacted-jwt]');
-}
-
-/** A short, redacted start of a body, for error messages and `bodySnippet`. */
-export function snippet(body: string, redact: (text: string) => string): string | undefined {
-  if (body.length === 0) return undefined;
-  const cleaned = scrub(body.slice(0, 4096), redact).replace(/\s+/g, ' ').trim();
-  return cleaned.length > SNIPPET_LENGTH ? `${cleaned.slice(0, SNIPPET_LENGTH)}…` : cleaned;
+/**
+ * A short, redacted start of a body, for `bodySnippet`. A JSON body is shown re-serialised with every
+ * credential member replaced (whatever its spelling in the text: escapes cannot hide one); any body is
+ * then scrubbed whole and only then cut.
+ */
+export function snippet(
+  body: string,
+  json: Record<string, unknown> | undefined,
+  redact: Redactor,
+): string | undefined {
+  if (body.trim().length === 0) return undefined;
+  const text = json === undefined ? body : JSON.stringify(redactJson(json));
+  return clip(scrub(text, redact).replace(/\s+/g, ' ').trim(), SHOWN_LENGTH.bodySnippet);
 }

@@ -39,7 +39,8 @@ export class EntryCodec {
         tokenType: t.tokenType,
         expiresAt: t.expiresAt,
         scope: t.scope,
-        raw: t.raw,
+        // A spread: Token.raw's toJSON redacts its credentials (for loggers); the cache keeps them.
+        raw: { ...t.raw },
       },
       obtainedAt: entry.obtainedAt,
       refreshAt: entry.refreshAt,
