@@ -16,19 +16,12 @@
  * - where `node:crypto` is not available (edge runtimes) and the public key is only known asynchronously,
  *   a given key falls back to a random id too: still correct, only without sharing between clients.
  */
-import {
-  CompactSign,
-  compactVerify,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  importPKCS8,
-  type JWK,
-  SignJWT,
-} from 'jose';
+import type { JWK } from 'jose';
 import { checkPrivateKeyShape, importPrivateKey, type SigningKey } from './auth/keys.js';
+import { withNodeCrypto } from './capabilities.js';
 import { ConfigurationError } from './errors.js';
 import type { DpopProofSource } from './http/token-request.js';
+import { loadJose } from './jose.js';
 import type { DpopOptions } from './options.js';
 import type { AsymmetricAlgorithm, PrivateKeyInput } from './types.js';
 import { base64url, utf8 } from './util.js';
@@ -53,12 +46,6 @@ interface ProofKey {
 }
 
 type NodeCrypto = typeof import('node:crypto');
-
-/** `node:crypto`, synchronously, where the runtime has it (Node.js >= 20.16, Deno, Bun); else undefined. */
-function nodeCrypto(): NodeCrypto | undefined {
-  const proc = globalThis.process as { getBuiltinModule?: (id: string) => unknown } | undefined;
-  return proc?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
-}
 
 function isCryptoKey(value: unknown): value is CryptoKey {
   return typeof CryptoKey !== 'undefined' && value instanceof CryptoKey;
@@ -96,27 +83,28 @@ function publicJwkOf(option: string, jwk: JWK): JWK {
 
 /** RFC 7638 3: base64url SHA-256 of the required members in lexicographic order, without whitespace. */
 function thumbprintSync(jwk: JWK): string | undefined {
-  const hash = nodeCrypto()?.createHash;
-  if (!hash) return undefined;
   const names = ['kty', ...(PUBLIC_MEMBERS[jwk.kty as string] ?? [])].sort();
   const canonical = JSON.stringify(
     Object.fromEntries(names.map((name) => [name, (jwk as Record<string, unknown>)[name]])),
   );
-  return hash('sha256').update(canonical).digest('base64url');
+  return withNodeCrypto((c) => c.createHash('sha256').update(canonical).digest('base64url'));
 }
 
-/** The public JWK of a PEM private key, a KeyObject or a public CryptoKey, through node:crypto. */
+/**
+ * The public JWK of a PEM private key, a KeyObject or a public CryptoKey, through node:crypto; undefined
+ * where node:crypto cannot do it (the caller then derives it asynchronously with Web Crypto).
+ */
 function nodePublicJwk(option: string, key: unknown): JWK | undefined {
-  const c = nodeCrypto();
-  if (!c) return undefined;
-  let jwk: JWK;
+  let jwk: JWK | undefined;
   try {
-    const source = isCryptoKey(key) ? c.KeyObject.from(key) : key;
-    const publicKey =
-      source instanceof c.KeyObject && source.type === 'public'
-        ? source
-        : c.createPublicKey(source as Parameters<NodeCrypto['createPublicKey']>[0]);
-    jwk = publicKey.export({ format: 'jwk' }) as JWK;
+    jwk = withNodeCrypto((c) => {
+      const source = isCryptoKey(key) ? c.KeyObject.from(key) : key;
+      const publicKey =
+        source instanceof c.KeyObject && source.type === 'public'
+          ? source
+          : c.createPublicKey(source as Parameters<NodeCrypto['createPublicKey']>[0]);
+      return publicKey.export({ format: 'jwk' }) as JWK;
+    });
   } catch (error) {
     // The parser's message never holds the key, but keep only the error's name to be sure.
     throw new ConfigurationError(
@@ -124,7 +112,7 @@ function nodePublicJwk(option: string, key: unknown): JWK | undefined {
       `could not be read as a key (${error instanceof Error ? error.name : 'Error'})`,
     );
   }
-  return publicJwkOf(option, jwk);
+  return jwk === undefined ? undefined : publicJwkOf(option, jwk);
 }
 
 /**
@@ -178,6 +166,7 @@ export class DpopProofs implements DpopProofSource {
     const nonce = this.#nonces.get(url.origin);
     if (nonce !== undefined) claims.nonce = nonce;
     if (accessToken !== undefined) claims.ath = await this.#ath(accessToken);
+    const { SignJWT } = await loadJose();
     return new SignJWT(claims)
       .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk })
       .setIssuedAt()
@@ -237,7 +226,7 @@ export function createDpopProofSource(option: true | DpopOptions): DpopProofs {
   checkPrivateKeyShape('dpop.privateKey', privateKey);
 
   let publicJwk: JWK | undefined;
-  let derivePublicJwk: () => Promise<JWK>;
+  let derivePublicJwk: (alg: AsymmetricAlgorithm) => Promise<JWK>;
   let checkPair = false;
   if (isCryptoKey(privateKey)) {
     // A Web Crypto private key does not reveal its public key (unless extractable): ask for it.
@@ -253,7 +242,8 @@ export function createDpopProofSource(option: true | DpopOptions): DpopProofs {
       if (publicKey.type !== 'public')
         throw new ConfigurationError('dpop.publicKey', 'must be a public CryptoKey');
       publicJwk = nodePublicJwk('dpop.publicKey', publicKey);
-      derivePublicJwk = async () => publicJwkOf('dpop.publicKey', await exportJWK(publicKey));
+      derivePublicJwk = async () =>
+        publicJwkOf('dpop.publicKey', await (await loadJose()).exportJWK(publicKey));
     } else {
       if (typeof publicKey !== 'object' || publicKey === null) {
         throw new ConfigurationError('dpop.publicKey', 'must be a public JWK or a public CryptoKey');
@@ -276,14 +266,16 @@ export function createDpopProofSource(option: true | DpopOptions): DpopProofs {
     }
     if (typeof privateKey === 'string' || isKeyObject(privateKey)) {
       publicJwk = nodePublicJwk('dpop.privateKey', privateKey);
-      // Outside Node.js: a PKCS#8 PEM, imported once more as extractable to read its public members.
-      derivePublicJwk = async () => {
-        if (typeof privateKey !== 'string' || o.algorithm === undefined) {
-          throw new ConfigurationError('dpop.algorithm', 'is required for PEM keys outside Node.js');
+      // Without node:crypto: a PKCS#8 PEM, imported once more as extractable to read its public members
+      // (the key's algorithm as read by importDpopKey, so that no dpop.algorithm is needed).
+      derivePublicJwk = async (alg) => {
+        if (typeof privateKey !== 'string') {
+          throw new ConfigurationError('dpop.privateKey', 'could not be read as a key without node:crypto');
         }
+        const { exportJWK, importPKCS8 } = await loadJose();
         return publicJwkOf(
           'dpop.privateKey',
-          await exportJWK(await importPKCS8(privateKey, o.algorithm, { extractable: true })),
+          await exportJWK(await importPKCS8(privateKey, alg, { extractable: true })),
         );
       };
     } else {
@@ -295,7 +287,7 @@ export function createDpopProofSource(option: true | DpopOptions): DpopProofs {
   const known = publicJwk;
   const load = async (): Promise<ProofKey> => {
     const { key, alg } = await importDpopKey(privateKey, o.algorithm);
-    const jwk = known ?? (await derivePublicJwk());
+    const jwk = known ?? (await derivePublicJwk(alg));
     if (checkPair) await checkKeyPair(key, alg, jwk);
     return { key, alg, jwk };
   };
@@ -303,24 +295,24 @@ export function createDpopProofSource(option: true | DpopOptions): DpopProofs {
   return new DpopProofs(load(), thumbprint ?? `key:${randomId()}`);
 }
 
-/** A private KeyObject for `alg` made with node:crypto, or undefined outside Node.js. */
+/** A private KeyObject for `alg` made with node:crypto, or undefined where node:crypto cannot make one. */
 function generateSync(alg: AsymmetricAlgorithm): PrivateKeyInput | undefined {
-  const c = nodeCrypto() as
-    | { generateKeyPairSync?: (type: string, options?: object) => { privateKey: PrivateKeyInput } }
-    | undefined;
-  if (!c?.generateKeyPairSync) return undefined;
   const curves: Partial<Record<AsymmetricAlgorithm, string>> = {
     ES256: 'P-256',
     ES384: 'P-384',
     ES512: 'P-521',
   };
-  const curve = curves[alg];
-  if (curve) return c.generateKeyPairSync('ec', { namedCurve: curve }).privateKey;
-  if (alg === 'EdDSA') return c.generateKeyPairSync('ed25519').privateKey;
-  return c.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  return withNodeCrypto((c) => {
+    if (typeof c.generateKeyPairSync !== 'function') return undefined;
+    const curve = curves[alg];
+    if (curve) return c.generateKeyPairSync('ec', { namedCurve: curve }).privateKey;
+    if (alg === 'EdDSA') return c.generateKeyPairSync('ed25519').privateKey;
+    return c.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  });
 }
 
 async function generate(alg: AsymmetricAlgorithm): Promise<ProofKey> {
+  const { exportJWK, generateKeyPair } = await loadJose();
   // Non-extractable: the private key cannot be exported from this process even by mistake.
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: false });
   return { key: privateKey, alg, jwk: publicJwkOf('dpop', await exportJWK(publicKey)) };
@@ -343,6 +335,7 @@ async function importDpopKey(input: PrivateKeyInput, algorithm: AsymmetricAlgori
 
 /** A CryptoKey pair given as two halves: sign and verify once, so a mismatch fails clearly and early. */
 async function checkKeyPair(key: SigningKey, alg: AsymmetricAlgorithm, jwk: JWK): Promise<void> {
+  const { CompactSign, compactVerify, importJWK } = await loadJose();
   try {
     const jws = await new CompactSign(utf8('m2m-token dpop key check'))
       .setProtectedHeader({ alg })

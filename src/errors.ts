@@ -28,7 +28,29 @@ export const ErrorCode = {
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-const kBrand = Symbol.for('m2m-token.error');
+/**
+ * The brand: on each class's prototype, the class chain by literal names (`['OAuthError',
+ * 'M2MTokenError']`). Literal, so that minifiers (which rename classes) change neither `err.name` nor
+ * `instanceof`; under `Symbol.for`, so that `instanceof` works across two copies of the package.
+ */
+const kBrand = Symbol.for('m2m-token.error.chain');
+
+/**
+ * Gives a class its brand: its literal name, then its parent's chain. Every error class of the package
+ * calls it in a static block (internal: not exported from the entry points); a class without one (a user's subclass) is not branded: its `name` is
+ * its constructor's and `instanceof` is the ordinary prototype check.
+ */
+export function brand(ctor: abstract new (...args: never[]) => Error, name: string): void {
+  const parent = (Object.getPrototypeOf(ctor.prototype) as Record<symbol, unknown>)[kBrand];
+  const chain = Object.freeze([name, ...(Array.isArray(parent) ? parent : [])]);
+  Object.defineProperty(ctor.prototype, kBrand, { value: chain });
+}
+
+/** The literal name a class was branded with, if it was branded itself (not only through a parent). */
+function brandedName(ctor: { prototype: object }): string | undefined {
+  if (!Object.hasOwn(ctor.prototype, kBrand)) return undefined;
+  return (ctor.prototype as Record<symbol, readonly string[] | undefined>)[kBrand]?.[0];
+}
 
 /**
  * Base class of every error m2m-token throws.
@@ -36,38 +58,30 @@ const kBrand = Symbol.for('m2m-token.error');
  * `instanceof` works across duplicate installs of the package (a `Symbol.for` brand), as in undici.
  */
 export class M2MTokenError extends Error {
+  static {
+    brand(M2MTokenError, 'M2MTokenError');
+  }
+
   /** A stable machine-readable code from {@link ErrorCode}. */
   readonly code: string;
 
   constructor(message: string, code: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
+    this.name = brandedName(new.target) ?? new.target.name;
     this.code = code;
-    Object.defineProperty(this, kBrand, { value: new.target.name });
   }
 
   // `this` is the class `instanceof` was asked about (a subclass included): that is the point here.
   // biome-ignore-start lint/complexity/noThisInStatic: see above
   static override [Symbol.hasInstance](value: unknown): boolean {
+    const own = brandedName(this);
+    // A class that is not branded (a user's subclass): the ordinary prototype check.
+    if (own === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
     if (typeof value !== 'object' || value === null) return false;
-    const brand = (value as Record<symbol, unknown>)[kBrand];
-    if (typeof brand !== 'string') return false;
-    if (this === M2MTokenError) return true;
-    // A subclass: the value's class chain must contain this class name.
-    return brandChain(value).includes(this.name);
+    const chain = (value as Record<symbol, unknown>)[kBrand];
+    return Array.isArray(chain) && chain.includes(own);
   }
   // biome-ignore-end lint/complexity/noThisInStatic: see above
-}
-
-function brandChain(value: object): string[] {
-  const names: string[] = [];
-  let proto: unknown = Object.getPrototypeOf(value);
-  while (proto && proto !== Object.prototype) {
-    const ctor = (proto as { constructor?: { name?: string } }).constructor;
-    if (ctor?.name) names.push(ctor.name);
-    proto = Object.getPrototypeOf(proto);
-  }
-  return names;
 }
 
 /**
@@ -75,6 +89,10 @@ function brandChain(value: object): string[] {
  * parsed). `option` names the option, e.g. `clientSecret` or `retry.retries`.
  */
 export class ConfigurationError extends M2MTokenError {
+  static {
+    brand(ConfigurationError, 'ConfigurationError');
+  }
+
   readonly option: string;
   constructor(option: string, message: string, options?: { cause?: unknown }) {
     super(`options.${option}: ${message}`, ErrorCode.CONFIGURATION, options);
@@ -88,6 +106,10 @@ export class ConfigurationError extends M2MTokenError {
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
  */
 export class OAuthError extends M2MTokenError {
+  static {
+    brand(OAuthError, 'OAuthError');
+  }
+
   /** The `error` code the server sent, e.g. `invalid_client`. */
   readonly error: string;
   // `declare`: no own property unless the server sent one (so util.inspect shows no `undefined` fields).
@@ -112,6 +134,10 @@ export class OAuthError extends M2MTokenError {
  * us to wait (`code` tells which). `bodySnippet` is a short, redacted start of the body.
  */
 export class HttpError extends M2MTokenError {
+  static {
+    brand(HttpError, 'HttpError');
+  }
+
   readonly status: number;
   declare readonly bodySnippet?: string;
   /** When the server asked to wait (Retry-After): the epoch milliseconds after which to come back. */
@@ -130,6 +156,10 @@ export class HttpError extends M2MTokenError {
 
 /** Issuer metadata (RFC 8414 / OpenID Connect discovery) was missing or invalid. */
 export class DiscoveryError extends M2MTokenError {
+  static {
+    brand(DiscoveryError, 'DiscoveryError');
+  }
+
   readonly issuer: string;
   constructor(issuer: string, message: string, options?: { cause?: unknown }) {
     super(`discovery of ${issuer} failed: ${message}`, ErrorCode.DISCOVERY, options);
@@ -139,6 +169,10 @@ export class DiscoveryError extends M2MTokenError {
 
 /** The fetch wrapper refused to send a request (and its token) to an origin outside `allowedOrigins`. */
 export class OriginNotAllowedError extends M2MTokenError {
+  static {
+    brand(OriginNotAllowedError, 'OriginNotAllowedError');
+  }
+
   readonly origin: string;
   constructor(origin: string) {
     super(`requests to ${origin} are not allowed by allowedOrigins`, ErrorCode.ORIGIN_NOT_ALLOWED);

@@ -3,6 +3,7 @@
  * A throwing hook never breaks a call. `node:diagnostics_channel` is loaded lazily through
  * `process.getBuiltinModule`, so runtimes without it simply have no channel.
  */
+import { builtinModule } from './capabilities.js';
 import type { TokenEvent } from './types.js';
 
 /** Name of the `node:diagnostics_channel` channel on which every event is published. */
@@ -18,10 +19,7 @@ let channel: Channel | null | undefined;
 function getChannel(): Channel | null {
   if (channel !== undefined) return channel;
   try {
-    const proc = globalThis.process as { getBuiltinModule?: (id: string) => unknown } | undefined;
-    const dc = proc?.getBuiltinModule?.('node:diagnostics_channel') as
-      | { channel(name: string): Channel }
-      | undefined;
+    const dc = builtinModule<{ channel(name: string): Channel }>('node:diagnostics_channel');
     channel = dc ? dc.channel(DIAGNOSTICS_CHANNEL) : null;
   } catch {
     channel = null;

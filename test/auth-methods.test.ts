@@ -23,17 +23,19 @@ import {
 } from '../src/index.js';
 import { certificateThumbprint, getTestCertificates, haveOpenssl } from './helpers/certs.js';
 
-// Counts PEM parses: keys.ts loads node:crypto lazily and calls createPrivateKey once per client.
-const pemParses = vi.hoisted(() => ({ count: 0 }));
-vi.mock('node:crypto', async (importOriginal) => {
-  const original = await importOriginal<typeof import('node:crypto')>();
-  return {
-    ...original,
-    createPrivateKey: (...args: Parameters<typeof original.createPrivateKey>) => {
-      pemParses.count++;
-      return original.createPrivateKey(...args);
-    },
-  };
+// Counts PEM parses: keys.ts reaches node:crypto through process.getBuiltinModule (no import a bundler
+// follows) and calls createPrivateKey once per client.
+const pemParses = { count: 0 };
+const builtinCrypto = process.getBuiltinModule('node:crypto');
+const realCreatePrivateKey = builtinCrypto.createPrivateKey;
+beforeAll(() => {
+  builtinCrypto.createPrivateKey = ((...args: Parameters<typeof realCreatePrivateKey>) => {
+    pemParses.count++;
+    return realCreatePrivateKey(...args);
+  }) as typeof realCreatePrivateKey;
+});
+afterAll(() => {
+  builtinCrypto.createPrivateKey = realCreatePrivateKey;
 });
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

@@ -126,27 +126,44 @@ describe('the classes', () => {
 });
 
 describe('instanceof across duplicate installs', () => {
-  // What a second copy of the package looks like: its own classes with the same names and brand.
-  const brand = Symbol.for('m2m-token.error');
-  class OtherM2MTokenError extends Error {
+  // What a second copy of the package looks like (minified: its classes renamed): its own classes,
+  // whose prototypes carry the same Symbol.for brand with the class chain by literal names.
+  const brand = Symbol.for('m2m-token.error.chain');
+  class a extends Error {
     constructor(
       message: string,
       readonly code: string,
     ) {
       super(message);
-      Object.defineProperty(this, brand, { value: new.target.name });
     }
   }
-  class OtherHttpError extends OtherM2MTokenError {}
-  Object.defineProperty(OtherM2MTokenError, 'name', { value: 'M2MTokenError' });
-  Object.defineProperty(OtherHttpError, 'name', { value: 'HttpError' });
+  class b extends a {}
+  Object.defineProperty(a.prototype, brand, { value: ['M2MTokenError'] });
+  Object.defineProperty(b.prototype, brand, { value: ['HttpError', 'M2MTokenError'] });
 
-  it('an error from another copy is an instance of this copy’s classes of the same name', () => {
-    const foreign = new OtherHttpError('x', 'M2M_HTTP_ERROR');
+  it('an error from another copy is an instance of this copy’s classes of the same literal name', () => {
+    const foreign = new b('x', 'M2M_HTTP_ERROR');
     expect(foreign).toBeInstanceOf(M2MTokenError);
     expect(foreign).toBeInstanceOf(HttpError);
     expect(foreign).not.toBeInstanceOf(OAuthError);
     expect(foreign).not.toBeInstanceOf(ConfigurationError);
+  });
+
+  it('a class name alone does not make an instance: the brand does', () => {
+    class HttpErrorLookalike extends Error {}
+    Object.defineProperty(HttpErrorLookalike, 'name', { value: 'HttpError' });
+    expect(new HttpErrorLookalike('x')).not.toBeInstanceOf(HttpError);
+    expect(new HttpErrorLookalike('x')).not.toBeInstanceOf(M2MTokenError);
+  });
+
+  it("a user's subclass keeps its own name and the ordinary instanceof", () => {
+    class MyConfigError extends ConfigurationError {}
+    const mine = new MyConfigError('clientId', 'x');
+    expect(mine.name).toBe('MyConfigError');
+    expect(mine).toBeInstanceOf(MyConfigError);
+    expect(mine).toBeInstanceOf(ConfigurationError);
+    expect(mine).toBeInstanceOf(M2MTokenError);
+    expect(new ConfigurationError('clientId', 'x')).not.toBeInstanceOf(MyConfigError);
   });
 
   it('the brand is not enumerable (it does not show up in JSON)', () => {

@@ -50,6 +50,7 @@ export function createAuthenticator(
         certificate: o.certificate,
         privateKey: o.privateKey,
         dispatcher: o.dispatcher,
+        fetch: o.fetch,
       });
   }
 }

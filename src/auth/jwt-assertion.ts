@@ -2,7 +2,8 @@
  * Client assertions for private_key_jwt and client_secret_jwt (RFC 7523 2.2 and 3, OpenID Connect
  * Core 9). One fresh assertion per request attempt, never reused.
  */
-import { type JWTHeaderParameters, SignJWT } from 'jose';
+import type { JWTHeaderParameters, SignJWT } from 'jose';
+import { loadJose } from '../jose.js';
 import type { AuthContext } from './types.js';
 
 export interface AssertionSettings {
@@ -44,6 +45,7 @@ export async function signAssertion(
   // rfc7523bis 4: explicit typing keeps an assertion from being mistaken for another kind of JWT.
   if (settings.typHeader) header.typ = 'client-authentication+jwt';
   if (settings.keyId) header.kid = settings.keyId;
+  const { SignJWT } = await loadJose();
   return (
     new SignJWT({})
       .setProtectedHeader(header)

@@ -1,11 +1,14 @@
 /**
  * Private key handling for signed assertions and DPoP proofs: a sync shape check for the constructor,
  * and a one-time async import (PEM, JWK, KeyObject or CryptoKey) with the algorithm inferred from the
- * key type. PKCS#1 and SEC1 PEM need `node:crypto`, which is loaded lazily so that the main entry
- * still runs where only Web Crypto exists.
+ * key type. PEM goes through `node:crypto` where the runtime has it (every PEM kind); elsewhere, or where
+ * `node:crypto` is a stub (workerd's nodejs_compat), PKCS#8 goes through Web Crypto and PKCS#1/SEC1 get
+ * a ConfigurationError that says how to convert them.
  */
-import { importJWK, importPKCS8, type JWK } from 'jose';
+import type { JWK } from 'jose';
+import { withNodeCrypto } from '../capabilities.js';
 import { ConfigurationError } from '../errors.js';
+import { loadJose } from '../jose.js';
 import type { AsymmetricAlgorithm, PrivateKeyInput } from '../types.js';
 
 /** A key ready for jose's `sign()`: a CryptoKey, or a Node.js KeyObject. */
@@ -142,7 +145,62 @@ function pickAlg(
   return requested as AsymmetricAlgorithm;
 }
 
-const isNode = typeof globalThis.process?.versions?.node === 'string';
+/**
+ * DER prefixes of the PKCS#8 AlgorithmIdentifier OIDs (RFC 5208 5) and their key types; EC keys also
+ * carry their named curve's OID (RFC 5480 2.1.1.1).
+ */
+const PKCS8_KEY_TYPES: ReadonlyArray<readonly [string, string, string?]> = [
+  ['06092a864886f70d010101', 'RSA'],
+  ['06092a864886f70d01010a', 'RSA-PSS'],
+  ['06072a8648ce3d0201', 'EC'],
+  ['06032b6570', 'OKP', 'Ed25519'],
+];
+const EC_CURVES: ReadonlyArray<readonly [string, string]> = [
+  ['06082a8648ce3d030107', 'P-256'],
+  ['06052b81040022', 'P-384'],
+  ['06052b81040023', 'P-521'],
+];
+
+/** The key type (and curve) of a PKCS#8 PEM, read from its AlgorithmIdentifier; undefined if unknown. */
+function pkcs8KeyType(pem: string): { type: string; curve?: string } | undefined {
+  const body = pem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, '');
+  let head: string;
+  try {
+    head = Array.from(atob(body).slice(0, 48), (c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('');
+  } catch {
+    return undefined;
+  }
+  for (const [oid, type, fixedCurve] of PKCS8_KEY_TYPES) {
+    if (!head.includes(oid)) continue;
+    if (type !== 'EC') return { type, curve: fixedCurve };
+    const curve = EC_CURVES.find(([curveOid]) => head.includes(curveOid))?.[1];
+    return curve ? { type, curve } : undefined;
+  }
+  return undefined;
+}
+
+/** A PEM key through Web Crypto: PKCS#8 only, its algorithm read from the key unless one is asked for. */
+async function importPemWithWebCrypto(
+  option: string,
+  pem: string,
+  requestedAlg: string | undefined,
+): Promise<ImportedKey> {
+  if (!/-----BEGIN PRIVATE KEY-----/.test(pem)) {
+    throw new ConfigurationError(
+      option,
+      'PKCS#1 ("RSA PRIVATE KEY") and SEC1 ("EC PRIVATE KEY") PEM need node:crypto, which this runtime does not provide: convert the key to PKCS#8 (`openssl pkcs8 -topk8 -nocrypt -in key.pem`), or pass a JWK or a CryptoKey',
+    );
+  }
+  const keyType = pkcs8KeyType(pem);
+  const alg = keyType
+    ? pickAlg(option, algsForKeyType(keyType.type, keyType.curve), requestedAlg)
+    : (requestedAlg as AsymmetricAlgorithm | undefined);
+  if (alg === undefined) {
+    throw new ConfigurationError('signingAlgorithm', 'is required for this PEM key outside Node.js');
+  }
+  const { importPKCS8 } = await loadJose();
+  return { key: await importPKCS8(pem, alg), alg };
+}
 
 /** Imports a private key once. Errors are ConfigurationError naming `option`, without key material. */
 export async function importPrivateKey(
@@ -152,15 +210,9 @@ export async function importPrivateKey(
 ): Promise<ImportedKey> {
   try {
     if (typeof input === 'string') {
-      if (isNode) {
-        const { createPrivateKey } = await import('node:crypto');
-        const keyObject = createPrivateKey(input);
-        return importKeyObject(option, keyObject as unknown as KeyObjectLike, requestedAlg);
-      }
-      // Web Crypto only: PKCS#8 with an explicit algorithm.
-      if (!requestedAlg)
-        throw new ConfigurationError('signingAlgorithm', 'is required for PEM keys outside Node.js');
-      return { key: await importPKCS8(input, requestedAlg), alg: requestedAlg as AsymmetricAlgorithm };
+      const keyObject = withNodeCrypto((c) => c.createPrivateKey(input));
+      if (keyObject) return importKeyObject(option, keyObject as unknown as KeyObjectLike, requestedAlg);
+      return await importPemWithWebCrypto(option, input, requestedAlg);
     }
     if (isCryptoKey(input)) {
       const algorithm = input.algorithm as { name: string; namedCurve?: string; hash?: { name: string } };
@@ -179,6 +231,7 @@ export async function importPrivateKey(
     if (isKeyObject(input)) return importKeyObject(option, input, requestedAlg);
     const jwk = input as JWK;
     const alg = pickAlg(option, algsForKeyType(jwk.kty, jwk.crv), requestedAlg ?? jwk.alg);
+    const { importJWK } = await loadJose();
     const key = await importJWK(jwk, alg === 'EdDSA' ? 'EdDSA' : alg);
     return { key: key as SigningKey, alg };
   } catch (error) {

@@ -1,3 +1,4 @@
+import { builtinFetchTakesDispatcher, importOptional, nodeCrypto } from '../capabilities.js';
 import { ConfigurationError } from '../errors.js';
 import type { AuthMethod, PrivateKeyInput } from '../types.js';
 import { checkPrivateKeyShape } from './keys.js';
@@ -14,13 +15,23 @@ import type { ClientAuthenticator } from './types.js';
  *
  * Server certificates are checked against Node's trust store: for a private CA, start Node with
  * `NODE_EXTRA_CA_CERTS=ca.pem`, or pass your own `dispatcher` (`new Agent({ connect: { ca, cert, key } })`).
+ *
+ * A dispatcher only works with a fetch that honours it (undici's). Where the runtime's own fetch does not
+ * (Bun, Deno) and no other `fetch` is given, the constructor throws: the certificate would otherwise be
+ * silently left out and the server would answer `invalid_client`.
  */
 export function tlsClientAuth(
   method: Extract<AuthMethod, 'tls_client_auth' | 'self_signed_tls_client_auth'>,
   clientId: string,
-  options: { certificate?: string; privateKey?: PrivateKeyInput; dispatcher?: unknown },
+  options: {
+    certificate?: string;
+    privateKey?: PrivateKeyInput;
+    dispatcher?: unknown;
+    fetch?: typeof globalThis.fetch;
+  },
 ): ClientAuthenticator {
   const { certificate, privateKey, dispatcher: given } = options;
+  checkFetchCarriesCertificate(method, options.fetch);
   if (given === undefined) {
     if (certificate === undefined) {
       throw new ConfigurationError(
@@ -50,10 +61,32 @@ export function tlsClientAuth(
   };
 }
 
+/**
+ * The certificate travels in an undici dispatcher, which only undici's fetch honours. The built-in fetch
+ * of Bun and Deno ignores it: there, the caller must bring a fetch that presents the certificate.
+ */
+function checkFetchCarriesCertificate(method: string, fetch: typeof globalThis.fetch | undefined): void {
+  const builtin = fetch === undefined || fetch === globalThis.fetch;
+  if (!builtin || builtinFetchTakesDispatcher()) return;
+  throw new ConfigurationError(
+    'fetch',
+    `${method} needs a fetch that presents the client certificate, and this runtime's fetch ignores undici dispatchers (the certificate would not be sent). ` +
+      "Deno: pass `fetch` and `dispatcher` from npm:undici (`import { Agent, fetch } from 'npm:undici'`; `dispatcher: new Agent({ connect: { cert, key } })`). " +
+      "Bun: keep `certificate` and `privateKey` and pass `fetch: (input, init) => fetch(input, { ...init, tls: { cert, key } })` (Bun's `tls` fetch option).",
+  );
+}
+
 /** An undici Agent that presents the certificate, after checking that the key belongs to it. */
 async function clientCertificateAgent(certificate: string, privateKey: PrivateKeyInput): Promise<unknown> {
-  const [{ Agent }, nodeCrypto] = await Promise.all([import('undici'), import('node:crypto')]);
-  const { createPrivateKey, KeyObject, X509Certificate } = nodeCrypto;
+  const crypto = nodeCrypto();
+  if (!crypto) {
+    throw new ConfigurationError(
+      'certificate',
+      'needs node:crypto and undici to build the TLS client: pass a `dispatcher` (or a `fetch`) that presents the certificate',
+    );
+  }
+  const { Agent } = await importOptional<typeof import('undici')>('undici');
+  const { createPrivateKey, KeyObject, X509Certificate } = crypto;
   let x509: import('node:crypto').X509Certificate;
   try {
     x509 = new X509Certificate(certificate);

@@ -1,7 +1,6 @@
 /**
  * Judges a token endpoint's answer: a Token (RFC 6749 5.1), an OAuthError (5.2) or an HttpError.
  */
-import { decodeJwt } from 'jose';
 import * as z from 'zod/mini';
 import { ErrorCode, HttpError, OAuthError } from '../errors.js';
 import {
@@ -16,6 +15,7 @@ import {
   scrubAndClip,
 } from '../redact.js';
 import type { Token } from '../types.js';
+import { decodeJwtClaims } from './jwt-claims.js';
 
 /** `expires_in` above this (one year) is capped: no cache should trust a token longer. */
 export const MAX_EXPIRES_IN_SECONDS = 365 * 24 * 3600;
@@ -247,13 +247,8 @@ function parseNumeric(value: string): number | undefined {
 }
 
 function jwtExpiry(accessToken: string): number | undefined {
-  if (accessToken.split('.').length !== 3) return undefined;
-  try {
-    const { exp } = decodeJwt(accessToken);
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
+  const exp = decodeJwtClaims(accessToken)?.exp;
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
 }
 
 /**

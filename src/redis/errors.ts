@@ -1,4 +1,4 @@
-import { M2MTokenError } from '../errors.js';
+import { brand, M2MTokenError } from '../errors.js';
 
 /** Stable codes of {@link RedisCacheError}. */
 export const RedisErrorCode = {
@@ -14,4 +14,8 @@ export const RedisErrorCode = {
  * A fault of the shared cache. The client never lets one reach a caller of getToken(): it reports it as
  * a `cache_fault` event and asks the token endpoint instead. Messages never hold a token or a key.
  */
-export class RedisCacheError extends M2MTokenError {}
+export class RedisCacheError extends M2MTokenError {
+  static {
+    brand(RedisCacheError, 'RedisCacheError');
+  }
+}
