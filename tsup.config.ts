@@ -1,32 +1,33 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
 
 /**
- * zod (only zod/mini's checks the schemas use) and p-retry are bundled into dist, tree-shaken:
+ * zod (only the zod/mini checks the schemas use) and p-retry are bundled into dist, tree-shaken:
  * importing all of zod/mini costs more than the rest of the package at cold start, and p-retry 7 is
  * ESM-only, so a CommonJS build that required it would fail on Node < 20.19 (no require(esm)).
- * jose stays a dependency, loaded with `import()` on first use by a JWT method or DPoP (an `import()`
- * works from CommonJS on every Node version). `node:` prefixes are kept: Deno and workerd need them.
+ * jose stays a dependency of the ESM build, loaded with `import()` on first use by a JWT method, DPoP or
+ * a key import (src/jose.ts); the CommonJS build bundles the jose parts it uses into that lazily
+ * loaded chunk, since jose 6 is ESM-only too. `node:` prefixes are kept: Deno and workerd need them.
  */
 const bundled = ['zod', 'p-retry', 'is-network-error'];
 
-export default defineConfig([
-  {
-    entry: {
-      index: 'src/index.ts',
-      redis: 'src/redis/index.ts',
-      undici: 'src/fetch/undici-entry.ts',
-    },
-    format: ['esm', 'cjs'],
-    dts: true,
-    sourcemap: true,
-    clean: true,
-    target: 'node20',
-    platform: 'node',
-    splitting: true,
-    treeshake: true,
-    noExternal: bundled,
-    removeNodeProtocol: false,
+const library: Options = {
+  entry: {
+    index: 'src/index.ts',
+    redis: 'src/redis/index.ts',
+    undici: 'src/fetch/undici-entry.ts',
   },
+  dts: true,
+  sourcemap: true,
+  target: 'node20',
+  platform: 'node',
+  splitting: true,
+  treeshake: true,
+  removeNodeProtocol: false,
+};
+
+export default defineConfig([
+  { ...library, format: ['esm'], clean: true, noExternal: bundled },
+  { ...library, format: ['cjs'], noExternal: [...bundled, 'jose'] },
   {
     entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],

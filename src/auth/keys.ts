@@ -147,11 +147,11 @@ function pickAlg(
 
 /**
  * DER prefixes of the PKCS#8 AlgorithmIdentifier OIDs (RFC 5208 5) and their key types; EC keys also
- * carry their named curve's OID (RFC 5480 2.1.1.1).
+ * carry their named curve's OID (RFC 5480 2.1.1.1). Web Crypto imports RSA keys only as rsaEncryption
+ * (an id-RSASSA-PSS key needs node:crypto), so RSA defaults to RS256 and PS256 is asked for.
  */
 const PKCS8_KEY_TYPES: ReadonlyArray<readonly [string, string, string?]> = [
   ['06092a864886f70d010101', 'RSA'],
-  ['06092a864886f70d01010a', 'RSA-PSS'],
   ['06072a8648ce3d0201', 'EC'],
   ['06032b6570', 'OKP', 'Ed25519'],
 ];
