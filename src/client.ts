@@ -22,6 +22,7 @@ import {
   type TokenRequestSettings,
 } from './http/token-request.js';
 import { type ClientInternals, kInternals, type ResolvedRequest } from './internal.js';
+import { checkCallOptions, GET_TOKEN_OPTIONS, INVALIDATE_OPTIONS } from './option-keys.js';
 import {
   type ClientCredentialsClientOptions,
   type NormalizedOptions,
@@ -158,6 +159,7 @@ export class ClientCredentialsClient {
     if (options === undefined) return this.#tokenFor(this.#defaultRequest, undefined);
     let request: ResolvedRequest;
     try {
+      checkCallOptions(options, GET_TOKEN_OPTIONS);
       request = this.#resolve(options);
     } catch (error) {
       return Promise.reject(error);
@@ -208,6 +210,7 @@ export class ClientCredentialsClient {
 
   /** Drops the cached token for these (or the default) parameters. */
   async invalidate(options: Omit<GetTokenOptions, 'forceRefresh' | 'signal'> = {}): Promise<void> {
+    checkCallOptions(options, INVALIDATE_OPTIONS);
     const request = this.#resolve(options);
     this.#knownKeys.delete(request.key);
     await this.#safeDelete(request);

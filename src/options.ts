@@ -4,6 +4,7 @@
  */
 import * as z from 'zod/mini';
 import { ConfigurationError } from './errors.js';
+import { checkKnownKeys } from './option-keys.js';
 import {
   ASYMMETRIC_ALGORITHMS,
   type AsymmetricAlgorithm,
@@ -49,7 +50,11 @@ export interface DpopOptions {
 /** How client_secret_basic encodes the id and secret before base64 (RFC 6749 2.3.1). */
 export type BasicAuthEncoding = 'form-urlencoded' | 'none' | ((value: string) => string);
 
-/** Options of {@link ClientCredentialsClient}. See the README for each. */
+/**
+ * Options of {@link ClientCredentialsClient}. Validated synchronously by the constructor: a bad value,
+ * and a key that is not one of these (with a did-you-mean, e.g. `audiance` -> `audience`), throw a
+ * {@link ConfigurationError} whose `option` names it.
+ */
 export interface ClientCredentialsClientOptions {
   /** The token endpoint URL. Give this or `issuer`. */
   tokenEndpoint?: string;
@@ -105,7 +110,10 @@ export interface ClientCredentialsClientOptions {
 
   /** Any fetch-compatible function. Default: the global fetch. */
   fetch?: typeof globalThis.fetch;
-  /** An undici Dispatcher (proxy, mTLS, pools), passed to fetch as `dispatcher`. */
+  /**
+   * An undici Dispatcher (proxy, mTLS, pools), passed to fetch as `dispatcher`: an object with a
+   * `dispatch` function, else a {@link ConfigurationError} `dispatcher`.
+   */
   dispatcher?: unknown;
   /** Per-attempt timeout of a token request, ms (default 10 000). Covers reading the body. */
   timeoutMs?: number;
@@ -181,6 +189,15 @@ const nonEmpty = z.string().check(z.minLength(1, 'must be a non-empty string'));
 const stringOrList = z.union([z.string(), z.array(z.string())]);
 const isFunction = (v: unknown) => typeof v === 'function';
 
+const retrySchema = z.object({
+  retries: z.optional(z.int().check(z.gte(0), z.lte(10))),
+  factor: z.optional(z.number().check(z.gte(1))),
+  minTimeout: z.optional(nonNegative),
+  maxTimeout: z.optional(nonNegative),
+  randomize: z.optional(z.boolean()),
+  maxRetryAfterMs: z.optional(nonNegative),
+});
+
 const schema = z.object({
   tokenEndpoint: z.optional(nonEmpty),
   issuer: z.optional(nonEmpty),
@@ -207,22 +224,16 @@ const schema = z.object({
   refreshAheadSeconds: z.optional(nonNegative),
   cache: z.optional(z.unknown()),
   fetch: z.optional(z.custom(isFunction, 'must be a fetch-compatible function')),
-  dispatcher: z.optional(z.unknown()),
+  dispatcher: z.optional(
+    z.custom(
+      (v) =>
+        typeof v === 'object' && v !== null && typeof (v as { dispatch?: unknown }).dispatch === 'function',
+      'must be an undici Dispatcher (an object with a dispatch function), e.g. new Agent()',
+    ),
+  ),
   timeoutMs: z.optional(z.number().check(z.gt(0))),
   allowInsecureHttp: z.optional(z.boolean()),
-  retry: z.optional(
-    z.union([
-      z.literal(false),
-      z.object({
-        retries: z.optional(z.int().check(z.gte(0), z.lte(10))),
-        factor: z.optional(z.number().check(z.gte(1))),
-        minTimeout: z.optional(nonNegative),
-        maxTimeout: z.optional(nonNegative),
-        randomize: z.optional(z.boolean()),
-        maxRetryAfterMs: z.optional(nonNegative),
-      }),
-    ]),
-  ),
+  retry: z.optional(z.union([z.literal(false), retrySchema])),
   headers: z.optional(z.record(z.string(), z.string())),
   dpop: z.optional(
     z.custom(
@@ -233,11 +244,42 @@ const schema = z.object({
   onEvent: z.optional(z.custom(isFunction, 'must be a function')),
 });
 
+/** The option names, from the schema: one list for validation and the did-you-mean. */
+const OPTION_KEYS: ReadonlySet<string> = new Set(Object.keys(schema.shape));
+const RETRY_KEYS: ReadonlySet<string> = new Set(Object.keys(retrySchema.shape));
+const DPOP_KEYS: ReadonlySet<string> = new Set(['privateKey', 'publicKey', 'algorithm']);
+
+// The schema and the public option type name the same keys (a compile error when one gains a key alone).
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never]
+  ? true
+  : { readonly missing: Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A> };
+const optionKeysMatch: SameKeys<ClientCredentialsClientOptions, typeof schema.shape> = true;
+const retryKeysMatch: SameKeys<RetryOptions, typeof retrySchema.shape> = true;
+const dpopKeysMatch: SameKeys<DpopOptions, Record<'privateKey' | 'publicKey' | 'algorithm', unknown>> = true;
+void [optionKeysMatch, retryKeysMatch, dpopKeysMatch];
+
+/**
+ * Unknown keys first: a misspelt option is the cause of what else looks wrong (`clientID` makes
+ * `clientId` missing), so it is what the error names.
+ */
+function checkOptionKeys(input: object): void {
+  checkKnownKeys(input, OPTION_KEYS, 'ClientCredentialsClient');
+  const { retry, dpop } = input as { retry?: unknown; dpop?: unknown };
+  if (isPlainObject(retry)) checkKnownKeys(retry, RETRY_KEYS, 'retry', 'retry.', true);
+  // A misspelt member (privatekey) must not silently fall back to a generated key.
+  if (isPlainObject(dpop)) checkKnownKeys(dpop, DPOP_KEYS, 'dpop', 'dpop.', true);
+}
+
+function isPlainObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Validates options and fills in defaults. Throws ConfigurationError naming the first bad option. */
 export function normalizeOptions(input: ClientCredentialsClientOptions): NormalizedOptions {
   if (typeof input !== 'object' || input === null) {
     throw new ConfigurationError('(options)', 'an options object is required');
   }
+  checkOptionKeys(input);
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const { path, message } = describeIssue(parsed.error.issues[0] as SchemaIssue | undefined, []);
@@ -495,17 +537,10 @@ function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod)
   }
 }
 
-const DPOP_MEMBERS = new Set(['privateKey', 'publicKey', 'algorithm']);
 const DPOP_ALGORITHMS: ReadonlySet<string> = new Set(ASYMMETRIC_ALGORITHMS);
 
 /** The shape of `dpop: {...}`; the keys themselves are checked by dpop.ts. */
 function checkDpopOptions(dpop: DpopOptions): void {
-  for (const name of Object.keys(dpop)) {
-    // A misspelt member (privatekey) must not silently fall back to a generated key.
-    if (!DPOP_MEMBERS.has(name)) {
-      throw new ConfigurationError(`dpop.${name}`, 'is not a DPoP option (privateKey, publicKey, algorithm)');
-    }
-  }
   if (dpop.algorithm !== undefined && !DPOP_ALGORITHMS.has(dpop.algorithm)) {
     throw new ConfigurationError(
       'dpop.algorithm',

@@ -14,6 +14,7 @@
 import { ConfigurationError, OriginNotAllowedError } from '../errors.js';
 import type { DpopProofSource } from '../http/token-request.js';
 import type { ClientInternals, ResolvedRequest } from '../internal.js';
+import { CREATE_FETCH_OPTIONS, checkCallOptions } from '../option-keys.js';
 import type { Token } from '../types.js';
 import { unauthorizedAction } from './challenge.js';
 import {
@@ -102,6 +103,7 @@ export function createAuthorizedFetch(
   internals: ClientInternals,
   options: CreateFetchOptions = {},
 ): typeof globalThis.fetch {
+  checkCallOptions(options, CREATE_FETCH_OPTIONS);
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     throw new ConfigurationError('fetch', 'must be a fetch-compatible function');
   }

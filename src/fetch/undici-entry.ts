@@ -32,6 +32,7 @@ import type { ClientCredentialsClient } from '../client.js';
 import { ConfigurationError, OriginNotAllowedError } from '../errors.js';
 import type { DpopProofSource } from '../http/token-request.js';
 import { type ClientInternals, kInternals, type ResolvedRequest } from '../internal.js';
+import { checkCallOptions, INTERCEPTOR_OPTIONS } from '../option-keys.js';
 import type { Token } from '../types.js';
 import { type UnauthorizedAction, unauthorizedAction } from './challenge.js';
 import {
@@ -81,6 +82,7 @@ export function bearerInterceptor(
 ): Dispatcher.DispatcherComposeInterceptor {
   const internals = (client as unknown as { [kInternals]?: ClientInternals } | null)?.[kInternals];
   if (internals === undefined) throw new ConfigurationError('client', 'must be a ClientCredentialsClient');
+  checkCallOptions(options, INTERCEPTOR_OPTIONS);
   const shared: Shared = {
     internals,
     request: internals.resolve(tokenSelection(options)),
