@@ -132,6 +132,33 @@ describe('Basic auto-detection: a server that compares raw Basic values', () => 
     expect(success.map((e) => (e as { attempts: number }).attempts)).toEqual([2, 1, 1]);
   });
 
+  it('concurrent first requests for other keys wait for the detection under way, then send the raw form', async () => {
+    const server = fakeServer({ accepts: new Set(['basic-raw']) });
+    const events: TokenEvent[] = [];
+    const c = client(server.fetch, events);
+    const tokens = await Promise.all([
+      c.getToken({ scope: 'a' }),
+      c.getToken({ scope: 'b' }),
+      c.getToken({ scope: 'c' }),
+    ]);
+    expect(new Set(tokens.map((t) => t.accessToken)).size).toBe(3);
+    expect(server.seen.map((s) => s.form)).toEqual(['basic-encoded', 'basic-raw', 'basic-raw', 'basic-raw']);
+    expect(fallbacks(events)).toHaveLength(1);
+  });
+
+  it('when the detection under way fails, each waiting request detects once more for itself', async () => {
+    const server = fakeServer({ accepts: new Set([]) });
+    const c = client(server.fetch, [], { authMethod: 'client_secret_basic' });
+    const outcomes = await Promise.allSettled([c.getToken({ scope: 'a' }), c.getToken({ scope: 'b' })]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect(server.seen.map((s) => s.form)).toEqual([
+      'basic-encoded',
+      'basic-raw',
+      'basic-encoded',
+      'basic-raw',
+    ]);
+  });
+
   it('the memory is per client: another client detects again', async () => {
     const server = fakeServer({ accepts: new Set(['basic-raw']) });
     await client(server.fetch, []).getToken();

@@ -67,7 +67,8 @@ export function encodingChangesCredentials(clientId: string, clientSecret: strin
 
 /**
  * One per client: builds the fallback forms once, and remembers which form worked, so that later token
- * requests cost one request each.
+ * requests cost one request each. First requests for other keys that start while a detection runs wait
+ * for it instead of detecting in parallel.
  */
 export class BasicAutoDetect {
   readonly #options: ClientCredentialsClientOptions;
@@ -76,6 +77,8 @@ export class BasicAutoDetect {
   #chain: { readonly primary: ClientAuthenticator; readonly forms: readonly AuthForm[] } | undefined;
   /** What worked last, for that primary. */
   #worked: { readonly primary: ClientAuthenticator; readonly form: AuthForm } | undefined;
+  /** Settles when the detection under way ends: concurrent first requests (other keys) wait for it. */
+  #detecting: Promise<unknown> | undefined;
 
   constructor(options: ClientCredentialsClientOptions) {
     this.#options = options;
@@ -101,9 +104,29 @@ export class BasicAutoDetect {
     if (!this.#eligible || primary.method !== 'client_secret_basic') {
       return { result: await attempt(primary), auth: primary };
     }
+    // Another key's first request is detecting: its answer decides ours (one wait, never a loop).
+    if (this.#worked?.primary !== primary && this.#detecting !== undefined) await this.#detecting;
     const worked = this.#worked?.primary === primary ? this.#worked.form : undefined;
     if (worked !== undefined) return { result: await attempt(worked.auth), auth: worked.auth };
 
+    const detection = this.#detect(primary, listedMethods, attempt, onFallback);
+    const settled = detection.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#detecting = settled;
+    void settled.then(() => {
+      if (this.#detecting === settled) this.#detecting = undefined;
+    });
+    return detection;
+  }
+
+  async #detect<T>(
+    primary: ClientAuthenticator,
+    listedMethods: readonly string[] | undefined,
+    attempt: (auth: ClientAuthenticator) => Promise<T>,
+    onFallback: ((notice: AuthFallbackNotice) => void) | undefined,
+  ): Promise<{ readonly result: T; readonly auth: ClientAuthenticator }> {
     const forms = this.#formsFor(primary, listedMethods);
     let firstRefusal: unknown;
     for (let i = 0; i < forms.length; i++) {
