@@ -1,58 +1,35 @@
 /**
- * ClientCredentialsClient: wires options, client authentication, the token cache and the HTTP layer.
- * Data flows one way: options -> client -> (cache -> single-flight -> auth + http) -> Token.
+ * ClientCredentialsClient, the facade: validates options, picks the server and the client
+ * authentication, builds the function that obtains a token for a key (auth + http + the request's
+ * events), and delegates to the token manager (caching, single-flight, refresh-ahead, locks) and to the
+ * HTTP-client integrations. Data flows one way:
+ * options -> server + authenticator -> obtain -> manager -> Token -> fetch/undici/axios.
  */
-
 import { BasicAutoDetect } from './auth/basic-auto-detect.js';
 import { type ClientAuthenticator, createAuthenticator } from './auth/index.js';
 import { checkPrivateKeyShape } from './auth/keys.js';
-import { cacheKey, type KeyParts, keyInfo } from './cache/cache-key.js';
-import { isUsable, toCachedToken, ttlOf } from './cache/lifetime.js';
 import { MemoryTokenCache } from './cache/memory-cache.js';
 import { createDpopProofSource } from './dpop.js';
 import { ConfigurationError } from './errors.js';
 import { EventSink } from './events.js';
 import { type CreateFetchOptions, createAuthorizedFetch } from './fetch/fetch-wrapper.js';
+import { FORCED_REFRESH_INTERVAL_MS } from './fetch/unauthorized-policy.js';
 import { isScopeReduced } from './http/granted-scope.js';
-import { BackoffGate } from './http/retry-policy.js';
-import {
-  type AttemptCounter,
-  type DpopProofSource,
-  requestToken,
-  type TokenRequestSettings,
-} from './http/token-request.js';
-import { type ClientInternals, kInternals, type ResolvedRequest } from './internal.js';
+import { BackoffGate, worstCaseRequestMs } from './http/retry-policy.js';
+import { type AttemptCounter, requestToken, type TokenRequestSettings } from './http/token-request.js';
+import { kInternals, type TokenSource } from './internal.js';
+import { type ObtainedToken, TokenManager } from './manager/token-manager.js';
 import { checkCallOptions, GET_TOKEN_OPTIONS, INVALIDATE_OPTIONS } from './option-keys.js';
-import {
-  type ClientCredentialsClientOptions,
-  type NormalizedOptions,
-  normalizeOptions,
-  RESERVED_PARAMS,
-  splitScope,
-} from './options.js';
+import { type ClientCredentialsClientOptions, type NormalizedOptions, normalizeOptions } from './options.js';
+import { type ResolvedRequest, SelectionResolver } from './selection.js';
 import { resolveServer, type ServerInfo } from './server.js';
-import type { CachedToken, GetTokenOptions, Token, TokenCache, TokenKeyInfo } from './types.js';
-import { describeError, raceSignal, sleep, toArray } from './util.js';
+import type { GetTokenOptions, Token, TokenCache } from './types.js';
+import { describeError } from './util.js';
 
-/** Forced refreshes after a 401 are allowed at most once per key in this interval. */
-export const FORCED_REFRESH_INTERVAL_MS = 5_000;
+export { FORCED_REFRESH_INTERVAL_MS };
 
-type AcquireMode =
-  /** A plain miss: any usable token will do. */
-  | { readonly kind: 'normal' }
-  /** Refresh-ahead: only a token fresher than the refresh point will do. */
-  | { readonly kind: 'refresh' }
-  /** forceRefresh, or a token rejected by a resource server: never that token again. */
-  | { readonly kind: 'force'; readonly rejected?: string };
-
-const NORMAL: AcquireMode = { kind: 'normal' };
-const REFRESH: AcquireMode = { kind: 'refresh' };
-
-const tokenOf = (entry: CachedToken): Token => entry.token;
-
-function isThenable<T>(value: unknown): value is PromiseLike<T> {
-  return typeof (value as PromiseLike<T> | undefined)?.then === 'function';
-}
+/** Extra time a cross-process lock is held beyond the worst-case token request. */
+const LOCK_MARGIN_MS = 2_000;
 
 /**
  * An OAuth 2.0 client credentials client (RFC 6749 4.4).
@@ -67,43 +44,26 @@ function isThenable<T>(value: unknown): value is PromiseLike<T> {
  * });
  * const { accessToken } = await client.getToken();
  * const res = await client.fetch('https://api.example.com/geocode?address=Berlin');
+ * await client.close(); // or: await using client = new ClientCredentialsClient({ ... });
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 export class ClientCredentialsClient {
   readonly #options: NormalizedOptions;
-  readonly #cache: TokenCache | undefined;
   readonly #events: EventSink;
   readonly #fetch: typeof globalThis.fetch;
   readonly #dispatcher: unknown;
   readonly #server: () => Promise<ServerInfo> | ServerInfo;
   readonly #http: TokenRequestSettings;
-  readonly #defaultRequest: ResolvedRequest;
+  readonly #selections: SelectionResolver;
+  readonly #manager: TokenManager;
+  readonly #source: TokenSource;
+  /** Every authenticator used (discovery may switch): close() releases what they hold (mTLS Agents). */
+  readonly #authenticators = new Set<ClientAuthenticator>();
   readonly #endpointForKey: string;
-  readonly #inflight = new Map<string, Promise<CachedToken>>();
-  readonly #refreshRetryAt = new Map<string, number>();
-  /** Per key: when the last 401-forced refresh started, and its outcome (shared by the 401s of that window). */
-  readonly #lastForcedRefresh = new Map<
-    string,
-    { readonly at: number; readonly token: Promise<Token | undefined> }
-  >();
-  readonly #knownKeys = new Set<string>();
-  /**
-   * The default key's entry, kept in a field when the client owns its MemoryTokenCache (nobody else
-   * can change that cache behind its back): the hot path then costs no Map lookup. Set on store,
-   * cleared on delete; always re-checked for usability.
-   */
-  #hotDefault: CachedToken | undefined;
-  readonly #ownsCache: boolean;
-  readonly #resolved = new Map<string, ResolvedRequest>();
-  readonly #resolvedByScope = new Map<string, ResolvedRequest>();
-  readonly #lockTtlMs: number;
-  #defaultFetch: typeof globalThis.fetch | undefined;
-  readonly #dpop: DpopProofSource | undefined;
-  /** The DPoP key's identity in cache keys (dpop.ts: its RFC 7638 thumbprint, or a per-client id). */
-  readonly #keyBinding: string | undefined;
   /** Basic auto-detection and its memory of what worked (auth/basic-auto-detect.ts). */
   readonly #basicAutoDetect: BasicAutoDetect;
+  #defaultFetch: typeof globalThis.fetch | undefined;
 
   constructor(options: ClientCredentialsClientOptions) {
     const normalized = normalizeOptions(options);
@@ -111,14 +71,11 @@ export class ClientCredentialsClient {
     if (options.cache !== undefined && options.cache !== false && !isTokenCache(options.cache)) {
       throw new ConfigurationError('cache', 'must be a TokenCache (get, set, delete) or false');
     }
-    this.#cache = options.cache === false ? undefined : (options.cache ?? new MemoryTokenCache());
-    this.#ownsCache = options.cache === undefined;
+    const cache = options.cache === false ? undefined : (options.cache ?? new MemoryTokenCache());
     this.#events = new EventSink(options.onEvent);
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#dispatcher = options.dispatcher;
     const dpop = options.dpop ? createDpopProofSource(options.dpop) : undefined;
-    this.#dpop = dpop;
-    this.#keyBinding = dpop?.keyBinding;
 
     if (options.privateKey !== undefined && normalized.authMethod === 'private_key_jwt') {
       checkPrivateKeyShape('privateKey', options.privateKey);
@@ -136,14 +93,43 @@ export class ClientCredentialsClient {
       maxResponseBytes: normalized.maxResponseBytes,
       retry: normalized.retry,
       headers: normalized.headers,
-      dpop: this.#dpop,
-      gate: new BackoffGate(),
+      dpop,
+      gate: new BackoffGate(normalized.maxPauseMs),
     };
-    const retries = normalized.retry ? normalized.retry.retries : 0;
-    // Long enough for one request with its retries; a holder that dies frees the key after this.
-    this.#lockTtlMs = Math.min(120_000, normalized.timeoutMs * (retries + 1) + 2_000);
     this.#endpointForKey = normalized.tokenEndpoint ?? (normalized.issuer as string);
-    this.#defaultRequest = this.#build({});
+    this.#selections = new SelectionResolver(normalized, this.#endpointForKey, dpop?.keyBinding);
+    const worstCase = worstCaseRequestMs({
+      timeoutMs: normalized.timeoutMs,
+      retry: normalized.retry,
+      dpop: dpop !== undefined,
+      discovery: normalized.issuer !== undefined,
+    });
+    this.#manager = new TokenManager({
+      obtain: (request, signal) => this.#obtain(request, signal),
+      cache,
+      ownsCache: options.cache === undefined,
+      lifetime: normalized,
+      events: this.#events,
+      // Held for the longest the holder can take, so that it never expires while the holder still asks.
+      lockTtlMs: worstCase + LOCK_MARGIN_MS,
+      hotKey: this.#selections.defaults.key,
+      forcedRefreshIntervalMs: FORCED_REFRESH_INTERVAL_MS,
+    });
+    const manager = this.#manager;
+    const selections = this.#selections;
+    this.#source = {
+      select: (selection) => {
+        const request = selections.resolve(selection);
+        return {
+          request,
+          token: (signal) => manager.get(request, signal),
+          rejected: (token, signal) => manager.replaceRejected(request, token, signal),
+        };
+      },
+      fetch: this.#fetch,
+      dispatcher: async () => this.#dispatcher ?? (await this.#serverInfo()).auth.dispatcher?.(),
+      ...(dpop ? { dpop } : {}),
+    };
   }
 
   /**
@@ -154,75 +140,52 @@ export class ClientCredentialsClient {
    * @throws {OAuthError} the server refused (RFC 6749 5.2)
    * @throws {HttpError} an unusable answer
    * @throws {ConfigurationError} bad per-call options or an unreadable key
+   * @throws {M2MTokenError} code `M2M_CLIENT_CLOSED` after {@link ClientCredentialsClient.close}
    */
   getToken(options?: GetTokenOptions): Promise<Token> {
-    if (options === undefined) return this.#tokenFor(this.#defaultRequest, undefined);
+    if (options === undefined) return this.#manager.get(this.#selections.defaults);
     let request: ResolvedRequest;
     try {
       checkCallOptions(options, GET_TOKEN_OPTIONS);
-      request = this.#resolve(options);
+      request = this.#selections.resolve(options);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (options.forceRefresh) {
-      if (this.#events.active) this.#events.emit({ type: 'cache_miss', key: request.info, reason: 'forced' });
-      return this.#acquire(request, { kind: 'force' }, options.signal).then(tokenOf);
-    }
-    return this.#tokenFor(request, options.signal);
+    if (options.forceRefresh) return this.#manager.refresh(request, options.signal);
+    return this.#manager.get(request, options.signal);
   }
 
-  /** getToken() for a resolved request. The hot path: a synchronous cache hit costs one promise. */
-  #tokenFor(request: ResolvedRequest, signal: AbortSignal | undefined): Promise<Token> {
-    // The default key's entry in a field when the client owns its cache: no Map lookup.
-    const hot = this.#hotDefault;
-    if (hot !== undefined && request === this.#defaultRequest) {
-      const token = this.#hit(request, hot);
-      if (token !== undefined) return Promise.resolve(token);
-      this.#hotDefault = undefined;
-    }
-    const cache = this.#cache;
-    if (cache !== undefined) {
-      let got: ReturnType<TokenCache['get']>;
-      try {
-        got = cache.get(request.key);
-      } catch (error) {
-        this.#fault(request, 'get', error);
-        return this.#missed(request, undefined, signal);
-      }
-      if (!isThenable<CachedToken | undefined>(got)) {
-        const token = got === undefined ? undefined : this.#hit(request, got);
-        if (token !== undefined && this.#ownsCache && request === this.#defaultRequest)
-          this.#hotDefault = got;
-        return token !== undefined ? Promise.resolve(token) : this.#missed(request, got, signal);
-      }
-      return got.then(
-        (entry) =>
-          (entry === undefined ? undefined : this.#hit(request, entry)) ??
-          this.#missed(request, entry, signal),
-        (error: unknown) => {
-          this.#fault(request, 'get', error);
-          return this.#missed(request, undefined, signal);
-        },
-      );
-    }
-    return this.#missed(request, undefined, signal);
-  }
-
-  /** Drops the cached token for these (or the default) parameters. */
+  /**
+   * Drops the cached token for these (or the default) parameters. A token request for them still under
+   * way when this is called reaches its callers but is not cached.
+   */
   async invalidate(options: Omit<GetTokenOptions, 'forceRefresh' | 'signal'> = {}): Promise<void> {
     checkCallOptions(options, INVALIDATE_OPTIONS);
-    const request = this.#resolve(options);
-    this.#knownKeys.delete(request.key);
-    await this.#safeDelete(request);
+    await this.#manager.invalidate(this.#selections.resolve(options));
   }
 
-  /** Drops every token this client has cached. */
+  /**
+   * Drops every token this client has cached (with a shared cache: the keys it used, at most as many as
+   * the cache keeps, or 10,000). Token requests still under way reach their callers but are not cached.
+   */
   async clear(): Promise<void> {
-    const keys = [...this.#knownKeys];
-    this.#knownKeys.clear();
-    this.#hotDefault = undefined;
-    this.#refreshRetryAt.clear();
-    await Promise.all(keys.map((key) => this.#safeDelete({ key, info: this.#infoOfKey(key), params: [] })));
+    await this.#manager.clear();
+  }
+
+  /**
+   * Releases what the client holds: stops background work, abandons token requests and lock waits still
+   * under way (their callers reject with code `M2M_CLIENT_CLOSED`), waits for stores and lock releases
+   * already under way, and closes the undici Agent it made for mTLS (never a `dispatcher` you gave).
+   * Every later call rejects with `M2M_CLIENT_CLOSED`. Idempotent. Also `await using client = ...`.
+   */
+  async close(): Promise<void> {
+    await this.#manager.close();
+    await Promise.all([...this.#authenticators].map((auth) => auth.close?.()));
+  }
+
+  /** `await using client = new ClientCredentialsClient(...)`: {@link ClientCredentialsClient.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /**
@@ -230,26 +193,18 @@ export class ClientCredentialsClient {
    * 401, and never sends the token to another origin on a redirect. Same arguments as `fetch`.
    */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    this.#defaultFetch ??= createAuthorizedFetch(this[kInternals], {});
+    this.#defaultFetch ??= createAuthorizedFetch(this.#source, {});
     return this.#defaultFetch(input, init);
   }
 
   /** A fetch-compatible function bound to an audience/scope/resource, with an optional origin allowlist. */
   createFetch(options: CreateFetchOptions = {}): typeof globalThis.fetch {
-    return createAuthorizedFetch(this[kInternals], options);
+    return createAuthorizedFetch(this.#source, options);
   }
 
-  /** @internal */
-  get [kInternals](): ClientInternals {
-    return {
-      resolve: (options) => this.#resolve(options),
-      token: (request, signal) => this.#tokenFor(request, signal),
-      tokenAfterRejection: (request, rejected, signal) =>
-        this.#tokenAfterRejection(request, rejected, signal),
-      fetch: this.#fetch,
-      dispatcher: async () => this.#dispatcher ?? (await this.#serverInfo()).auth.dispatcher?.(),
-      dpop: this.#dpop,
-    };
+  /** @internal The seam of the HTTP-client integrations (internal.ts). */
+  get [kInternals](): TokenSource {
+    return this.#source;
   }
 
   /** Shows the non-secret configuration only. */
@@ -268,151 +223,11 @@ export class ClientCredentialsClient {
 
   // ---------------------------------------------------------------------------------------------
 
-  /** The token of a usable entry (starting refresh-ahead when due), or undefined. */
-  #hit(request: ResolvedRequest, entry: CachedToken): Token | undefined {
-    const now = Date.now();
-    if (!isUsable(entry, now)) return undefined;
-    if (now >= entry.refreshAt) this.#refreshAhead(request, entry, now);
-    if (this.#events.active)
-      this.#events.emit({ type: 'cache_hit', key: request.info, expiresAt: entry.token.expiresAt });
-    return entry.token;
-  }
-
-  #missed(
-    request: ResolvedRequest,
-    entry: CachedToken | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<Token> {
-    if (this.#events.active) {
-      const reason = this.#cache === undefined ? 'disabled' : entry ? 'expired' : 'absent';
-      this.#events.emit({ type: 'cache_miss', key: request.info, reason });
-    }
-    return this.#acquire(request, NORMAL, signal).then(tokenOf);
-  }
-
-  /** Single-flight: one token request per key at a time; every caller waits on the same promise. */
-  #acquire(
-    request: ResolvedRequest,
-    mode: AcquireMode,
-    signal: AbortSignal | undefined,
-  ): Promise<CachedToken> {
-    // An already-aborted caller starts nothing.
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    let flight = this.#inflight.get(request.key);
-    if (flight === undefined) {
-      flight = this.#obtain(request, mode);
-      this.#inflight.set(request.key, flight);
-      const done = () => {
-        if (this.#inflight.get(request.key) === flight) this.#inflight.delete(request.key);
-      };
-      // Handles the rejection for this branch; every caller still gets it through `flight`.
-      flight.then(done, done);
-    }
-    // A caller's signal ends its own wait only; the request goes on for the others.
-    return raceSignal(flight, signal);
-  }
-
-  /** Gets a token for the key: through a cross-process lock when the cache offers one. */
-  async #obtain(request: ResolvedRequest, mode: AcquireMode): Promise<CachedToken> {
-    const cache = this.#cache;
-    let release: (() => Promise<void>) | undefined;
-    if (cache?.acquireLock) {
-      const outcome = await this.#lockOrWait(cache, request, mode);
-      if (outcome.entry) return outcome.entry;
-      release = outcome.release;
-    }
-    try {
-      const entry = await this.#request(request);
-      const ttl = ttlOf(entry, Date.now());
-      // expires_in: 0 (or a lifetime under the buffer): handed to the waiters, not cached.
-      if (cache !== undefined && ttl > 0) {
-        this.#knownKeys.add(request.key);
-        if (this.#ownsCache && request.key === this.#defaultRequest.key) this.#hotDefault = entry;
-        try {
-          const stored = cache.set(request.key, entry, ttl);
-          if (isThenable(stored)) await stored;
-        } catch (error) {
-          this.#fault(request, 'set', error);
-        }
-      }
-      return entry;
-    } finally {
-      if (release) {
-        try {
-          await release();
-        } catch (error) {
-          this.#fault(request, 'unlock', error);
-        }
-      }
-    }
-  }
-
   /**
-   * Cross-process single-flight (RedisTokenCache): take the lock, or wait (polling with backoff, bounded
-   * by the lock's TTL) for the token the holder stores. A holder that died frees the lock when its TTL
-   * ends; the next poll then takes it.
+   * How a token is obtained for a key (the manager's obtain function): one token request with its
+   * retries and its events. Steps such as an auth fallback plug in here.
    */
-  async #lockOrWait(
-    cache: TokenCache,
-    request: ResolvedRequest,
-    mode: AcquireMode,
-  ): Promise<{ entry?: CachedToken; release?: () => Promise<void> }> {
-    const start = Date.now();
-    const deadline = start + this.#lockTtlMs + 1_000;
-    let delay = 20;
-    for (;;) {
-      let release: (() => Promise<void>) | undefined;
-      try {
-        release = await cache.acquireLock!(request.key, this.#lockTtlMs);
-      } catch (error) {
-        this.#fault(request, 'lock', error);
-        return {}; // The shared cache is unwell: ask the token endpoint directly.
-      }
-      // Holding the lock or not, a token stored meanwhile by another process may do.
-      const entry = await this.#safeGet(request);
-      if (entry && this.#accepts(entry, mode, Date.now())) {
-        if (release) await release().catch((error: unknown) => this.#fault(request, 'unlock', error));
-        if (Date.now() - start > 0 && this.#events.active) {
-          this.#events.emit({
-            type: 'lock_wait',
-            key: request.info,
-            waitedMs: Date.now() - start,
-            outcome: 'token',
-          });
-        }
-        return { entry };
-      }
-      if (release) return { release };
-      if (Date.now() >= deadline) {
-        if (this.#events.active) {
-          this.#events.emit({
-            type: 'lock_wait',
-            key: request.info,
-            waitedMs: Date.now() - start,
-            outcome: 'timeout',
-          });
-        }
-        return {};
-      }
-      await sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
-      delay = Math.min(delay * 2, 250);
-    }
-  }
-
-  #accepts(entry: CachedToken, mode: AcquireMode, now: number): boolean {
-    if (!isUsable(entry, now)) return false;
-    switch (mode.kind) {
-      case 'normal':
-        return true;
-      case 'refresh':
-        return now < entry.refreshAt;
-      case 'force':
-        return mode.rejected !== undefined && entry.token.accessToken !== mode.rejected;
-    }
-  }
-
-  /** One token request with events; returns the entry to cache. */
-  async #request(request: ResolvedRequest): Promise<CachedToken> {
+  async #obtain(request: ResolvedRequest, signal: AbortSignal): Promise<ObtainedToken> {
     const server = await this.#serverInfo();
     const events = this.#events;
     const started = performance.now();
@@ -426,7 +241,7 @@ export class ClientCredentialsClient {
         server.listedAuthMethods,
         (auth) =>
           requestToken(
-            { endpoint: server.tokenEndpoint, issuer: server.issuer, params: request.params },
+            { endpoint: server.tokenEndpoint, issuer: server.issuer, params: request.params, signal },
             auth,
             this.#http,
             counter,
@@ -445,7 +260,6 @@ export class ClientCredentialsClient {
           ? (notice) => events.emit({ type: 'auth_fallback', key: request.info, ...notice })
           : undefined,
       );
-      const entry = toCachedToken(result.token, result.sentAt, this.#options);
       if (events.active) {
         const requested = request.params.find(([name]) => name === 'scope')?.[1];
         if (isScopeReduced(requested, result.token.scope)) {
@@ -466,7 +280,7 @@ export class ClientCredentialsClient {
           expiresAt: result.token.expiresAt,
         });
       }
-      return entry;
+      return { token: result.token, sentAt: result.sentAt };
     } catch (error) {
       if (events.active) {
         events.emit({
@@ -483,237 +297,16 @@ export class ClientCredentialsClient {
     }
   }
 
-  /** Starts one background refresh for the key; a failure keeps the valid token and is retried later. */
-  #refreshAhead(request: ResolvedRequest, entry: CachedToken, now: number): void {
-    if (this.#inflight.has(request.key)) return;
-    const retryAt = this.#refreshRetryAt.get(request.key);
-    if (retryAt !== undefined && now < retryAt) return;
-    if (this.#events.active) this.#events.emit({ type: 'refresh_ahead_start', key: request.info });
-    this.#acquire(request, REFRESH, undefined).then(
-      () => {
-        this.#refreshRetryAt.delete(request.key);
-      },
-      (error: unknown) => {
-        // Try again after a quarter of the remaining usable time (1 s to 30 s).
-        const next = Date.now() + Math.min(30_000, Math.max(1_000, (entry.usableUntil - Date.now()) / 4));
-        this.#refreshRetryAt.set(request.key, next);
-        if (this.#refreshRetryAt.size > 10_000) this.#refreshRetryAt.clear();
-        if (this.#events.active) {
-          this.#events.emit({
-            type: 'refresh_ahead_failure',
-            key: request.info,
-            error: describeError(error),
-            retryAt: next,
-          });
-        }
-      },
-    );
-  }
-
-  async #tokenAfterRejection(
-    request: ResolvedRequest,
-    rejected: Token,
-    signal: AbortSignal | undefined,
-  ): Promise<Token | undefined> {
-    // Another request may already have replaced the rejected token: use the newer one.
-    const current = await this.#safeGet(request);
-    if (current && isUsable(current, Date.now()) && current.token.accessToken !== rejected.accessToken) {
-      return current.token;
-    }
-    const flight = this.#inflight.get(request.key);
-    if (flight !== undefined) {
-      const entry = await raceSignal(flight, signal);
-      if (entry.token.accessToken !== rejected.accessToken) return entry.token;
-    }
-    // Rate limit: a misconfiguration that makes every call 401 must not flood the token endpoint.
-    const now = Date.now();
-    const last = this.#lastForcedRefresh.get(request.key);
-    if (last !== undefined && now - last.at < FORCED_REFRESH_INTERVAL_MS) {
-      // Limited. The refresh forced in this window may still be starting (an async cache delete comes
-      // before its flight exists) or may have produced a newer token: use that one; a failed one counts
-      // as no token, and the 401 is returned as it is.
-      const token = await raceSignal(
-        last.token.catch(() => undefined),
-        signal,
-      );
-      return token !== undefined && token.accessToken !== rejected.accessToken ? token : undefined;
-    }
-    const forced = this.#forceRefresh(request, current, rejected);
-    // The caller gets any failure through `forced`; this branch only keeps it from being unhandled.
-    forced.catch(() => undefined);
-    if (this.#lastForcedRefresh.size >= 10_000) this.#lastForcedRefresh.clear();
-    this.#lastForcedRefresh.set(request.key, { at: now, token: forced });
-    return raceSignal(forced, signal);
-  }
-
-  /** One refresh forced by a 401: drops only the rejected token (never a newer one), then gets another. */
-  async #forceRefresh(
-    request: ResolvedRequest,
-    current: CachedToken | undefined,
-    rejected: Token,
-  ): Promise<Token | undefined> {
-    if (current && current.token.accessToken === rejected.accessToken) await this.#safeDelete(request);
-    const entry = await this.#acquire(request, { kind: 'force', rejected: rejected.accessToken }, undefined);
-    return entry.token.accessToken === rejected.accessToken ? undefined : entry.token;
-  }
-
   #serverInfo(): Promise<ServerInfo> {
     const info = this.#server();
-    return info instanceof Promise ? info : Promise.resolve(info);
+    if (info instanceof Promise) return info.then((i) => this.#remember(i));
+    return Promise.resolve(this.#remember(info));
   }
 
-  async #safeGet(request: ResolvedRequest): Promise<CachedToken | undefined> {
-    if (!this.#cache) return undefined;
-    try {
-      return await this.#cache.get(request.key);
-    } catch (error) {
-      this.#fault(request, 'get', error);
-      return undefined;
-    }
+  #remember(info: ServerInfo): ServerInfo {
+    this.#authenticators.add(info.auth);
+    return info;
   }
-
-  async #safeDelete(request: ResolvedRequest): Promise<void> {
-    if (request.key === this.#defaultRequest.key) this.#hotDefault = undefined;
-    if (!this.#cache) return;
-    try {
-      await this.#cache.delete(request.key);
-    } catch (error) {
-      this.#fault(request, 'delete', error);
-    }
-  }
-
-  #fault(
-    request: ResolvedRequest,
-    operation: 'get' | 'set' | 'delete' | 'lock' | 'unlock',
-    error: unknown,
-  ): void {
-    if (this.#events.active) {
-      this.#events.emit({ type: 'cache_fault', key: request.info, operation, error: describeError(error) });
-    }
-  }
-
-  #infoOfKey(key: string): TokenKeyInfo {
-    for (const request of this.#resolved.values()) if (request.key === key) return request.info;
-    return { endpoint: this.#endpointForKey, clientId: this.#options.clientId };
-  }
-
-  /** Resolves per-call options; memoised by a cheap signature so repeated shapes cost one Map lookup. */
-  #resolve(options: Omit<GetTokenOptions, 'forceRefresh' | 'signal'>): ResolvedRequest {
-    const { audience, scope, resource, extraParams } = options;
-    checkPerCall(scope, resource, extraParams);
-    if (
-      audience === undefined &&
-      scope === undefined &&
-      resource === undefined &&
-      extraParams === undefined
-    ) {
-      return this.#defaultRequest;
-    }
-    if (audience === undefined && resource === undefined && extraParams === undefined) {
-      // The common per-call shape (a scope only): one join and one Map lookup.
-      const byScope = typeof scope === 'string' ? scope : (scope as readonly string[]).join(' ');
-      let memo = this.#resolvedByScope.get(byScope);
-      if (memo === undefined) {
-        memo = this.#build(options);
-        if (this.#resolvedByScope.size >= 1_000) this.#resolvedByScope.clear();
-        this.#resolvedByScope.set(byScope, memo);
-      }
-      return memo;
-    }
-    let signature: string | undefined;
-    if (extraParams === undefined) {
-      signature = `${audience ?? '\u0000'}\u0001${typeof scope === 'string' ? scope : (scope?.join(' ') ?? '\u0000')}\u0001${
-        typeof resource === 'string' ? resource : (resource?.join('\u0002') ?? '\u0000')
-      }`;
-      const memo = this.#resolved.get(signature);
-      if (memo !== undefined) return memo;
-    }
-    const request = this.#build(options);
-    if (signature !== undefined) {
-      if (this.#resolved.size >= 1_000) this.#resolved.clear();
-      this.#resolved.set(signature, request);
-    }
-    return request;
-  }
-
-  #build(options: Omit<GetTokenOptions, 'forceRefresh' | 'signal'>): ResolvedRequest {
-    const o = this.#options;
-    if (options.audience !== undefined && (typeof options.audience !== 'string' || options.audience === '')) {
-      throw new ConfigurationError('audience', 'must be a non-empty string');
-    }
-    const audience = options.audience ?? o.audience;
-    const scope = options.scope !== undefined ? dedupe(splitScope(options.scope)) : dedupe(o.scope);
-    const resource = options.resource !== undefined ? dedupe(toArray(options.resource)) : dedupe(o.resource);
-    for (const r of resource) checkResource(r);
-    const extraParams = { ...o.extraParams, ...(options.extraParams ?? {}) };
-    for (const name of Object.keys(options.extraParams ?? {})) {
-      if (RESERVED_PARAMS.has(name)) {
-        throw new ConfigurationError(
-          `extraParams.${name}`,
-          `may not set ${name}: it is set by the client or has an option of its own`,
-        );
-      }
-    }
-    const parts: KeyParts = {
-      endpoint: this.#endpointForKey,
-      clientId: o.clientId,
-      audience,
-      scope,
-      resource,
-      extraParams,
-      keyBinding: this.#keyBinding,
-    };
-    const params: Array<[string, string]> = [];
-    if (audience !== undefined) params.push(['audience', audience]);
-    if (scope.length > 0) params.push(['scope', scope.join(' ')]);
-    // RFC 8707 2: the resource parameter may be repeated.
-    for (const r of resource) params.push(['resource', r]);
-    for (const [name, value] of Object.entries(extraParams)) params.push([name, value]);
-    const key = cacheKey(parts);
-    // With a shared cache, known from the first use, so clear() also drops tokens another process stored.
-    if (!this.#ownsCache && this.#knownKeys.size < 100_000) this.#knownKeys.add(key);
-    return Object.freeze({ key, info: keyInfo(parts), params: Object.freeze(params) });
-  }
-}
-
-/** Per-call options get the same checks as the constructor's (a cheap typeof walk, no allocation). */
-function checkPerCall(scope: unknown, resource: unknown, extraParams: unknown): void {
-  if (!isStringList(scope)) throw new ConfigurationError('scope', 'must be a string or an array of strings');
-  if (!isStringList(resource)) {
-    throw new ConfigurationError('resource', 'must be a string or an array of strings');
-  }
-  if (extraParams !== undefined) {
-    if (typeof extraParams !== 'object' || extraParams === null || Array.isArray(extraParams)) {
-      throw new ConfigurationError('extraParams', 'must be an object of string values');
-    }
-    for (const name in extraParams) {
-      if (typeof (extraParams as Record<string, unknown>)[name] !== 'string') {
-        throw new ConfigurationError(`extraParams.${name}`, 'must be a string');
-      }
-    }
-  }
-}
-
-function isStringList(value: unknown): boolean {
-  if (value === undefined || typeof value === 'string') return true;
-  if (!Array.isArray(value)) return false;
-  for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return false;
-  return true;
-}
-
-function dedupe(values: readonly string[]): string[] {
-  return values.length <= 1 ? values.slice() : [...new Set(values)];
-}
-
-/** RFC 8707 2: an absolute URI without a fragment. */
-function checkResource(value: string): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigurationError('resource', 'must be an absolute URI (RFC 8707 2)');
-  }
-  if (url.hash) throw new ConfigurationError('resource', 'must not contain a fragment (RFC 8707 2)');
 }
 
 function isTokenCache(value: unknown): value is TokenCache {

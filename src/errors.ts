@@ -24,6 +24,11 @@ export const ErrorCode = {
   DISCOVERY: 'M2M_DISCOVERY_FAILED',
   /** The fetch wrapper refused a request to an origin outside `allowedOrigins`. */
   ORIGIN_NOT_ALLOWED: 'M2M_ORIGIN_NOT_ALLOWED',
+  /**
+   * The client was closed (`client.close()` or `await using`): calls made after it, and calls still
+   * waiting for a token request when it was closed, reject with this code.
+   */
+  CLIENT_CLOSED: 'M2M_CLIENT_CLOSED',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

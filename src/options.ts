@@ -35,6 +35,13 @@ export interface RetryOptions {
    * makes calls fail fast with `HttpError` code `M2M_RETRY_LATER` and `retryAt`.
    */
   maxRetryAfterMs?: number;
+  /**
+   * The longest fail-fast pause any `Retry-After` can impose, ms (default 60 000). However long a server
+   * asks for (`Retry-After: 86400`, a date in 2100), token requests are tried again after at most this
+   * long, and `retryAt` in `M2M_RETRY_LATER` errors is never later than now + maxPauseMs.
+   * @default 60000
+   */
+  maxPauseMs?: number;
 }
 
 /** DPoP (RFC 9449) options. */
@@ -145,6 +152,7 @@ export const DEFAULTS = {
     maxTimeout: 5_000,
     randomize: true,
     maxRetryAfterMs: 10_000,
+    maxPauseMs: 60_000,
   },
 } as const;
 
@@ -182,6 +190,8 @@ export interface NormalizedOptions {
   readonly retry: NormalizedRetry;
   readonly headers: Readonly<Record<string, string>>;
   readonly maxResponseBytes: number;
+  /** retry.maxPauseMs, also when retries are off: the cap of every Retry-After pause. */
+  readonly maxPauseMs: number;
 }
 
 const nonNegative = z.number().check(z.gte(0));
@@ -196,6 +206,7 @@ const retrySchema = z.object({
   maxTimeout: z.optional(nonNegative),
   randomize: z.optional(z.boolean()),
   maxRetryAfterMs: z.optional(nonNegative),
+  maxPauseMs: z.optional(nonNegative),
 });
 
 const schema = z.object({
@@ -302,6 +313,7 @@ export function normalizeOptions(input: ClientCredentialsClientOptions): Normali
   checkCredentials(o, authMethod);
   if (typeof o.dpop === 'object') checkDpopOptions(o.dpop);
 
+  checkSelection(o.audience, o.scope, o.resource, o.extraParams);
   const extraParams = { ...(o.extraParams ?? {}) };
   for (const name of Object.keys(extraParams)) {
     if (RESERVED_PARAMS.has(name)) {
@@ -343,6 +355,7 @@ export function normalizeOptions(input: ClientCredentialsClientOptions): Normali
     retry,
     headers: Object.freeze({ ...(o.headers ?? {}) }),
     maxResponseBytes: DEFAULTS.maxResponseBytes,
+    maxPauseMs: retry ? retry.maxPauseMs : DEFAULTS.retry.maxPauseMs,
   });
 }
 
@@ -546,6 +559,49 @@ function checkDpopOptions(dpop: DpopOptions): void {
       'dpop.algorithm',
       `must be one of ${[...DPOP_ALGORITHMS].join(', ')} (RFC 9449 4.2: asymmetric)`,
     );
+  }
+}
+
+/** The index of the first control character (U+0000-U+001F, U+007F) in `value`, or -1. */
+export function firstControlCharacter(value: string): number {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return i;
+  }
+  return -1;
+}
+
+function refuseControlCharacters(option: string, value: string): void {
+  const at = firstControlCharacter(value);
+  if (at !== -1) {
+    // The position, never the value: it may be pasted from somewhere secret.
+    throw new ConfigurationError(
+      option,
+      `contains a control character (U+${value.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0')}) at position ${at}; audience, scope, resource and extraParams values may not contain U+0000-U+001F or U+007F`,
+    );
+  }
+}
+
+/**
+ * The token selection (audience, scope, resource, extraParams values) has no control characters: the
+ * constructor's defaults and every per-call option alike. Types are checked before this is called.
+ */
+export function checkSelection(
+  audience: unknown,
+  scope: unknown,
+  resource: unknown,
+  extraParams: unknown,
+): void {
+  if (typeof audience === 'string') refuseControlCharacters('audience', audience);
+  if (typeof scope === 'string') refuseControlCharacters('scope', scope);
+  else if (Array.isArray(scope)) for (const s of scope) refuseControlCharacters('scope', String(s));
+  if (typeof resource === 'string') refuseControlCharacters('resource', resource);
+  else if (Array.isArray(resource)) for (const r of resource) refuseControlCharacters('resource', String(r));
+  if (typeof extraParams === 'object' && extraParams !== null) {
+    for (const name of Object.keys(extraParams)) {
+      const value = (extraParams as Record<string, unknown>)[name];
+      if (typeof value === 'string') refuseControlCharacters(`extraParams.${name}`, value);
+    }
   }
 }
 

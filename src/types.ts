@@ -75,6 +75,14 @@ export interface TokenCache {
   set(key: string, value: CachedToken, ttlMs: number): Promise<void> | void;
   delete(key: string): Promise<void> | void;
   /**
+   * Optional delete-if-equal: deletes the entry only while it holds this access token, in one step (the
+   * client drops a token a resource server refused, never a newer one another process stored meanwhile).
+   * Without it the client reads, compares and deletes, which leaves that window open for shared caches.
+   * Resolves to whether an entry was deleted (or to nothing).
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: the signature is the contract (an implementation may return nothing)
+  deleteIf?(key: string, accessToken: string): Promise<boolean | void> | boolean | void;
+  /**
    * Optional cross-process single-flight: resolves to a release function when this process holds the
    * lock for `key`, or to `undefined` when another process does.
    */

@@ -20,6 +20,38 @@ export function sortedSet(values: readonly string[]): string[] {
   return [...new Set(values)].sort();
 }
 
+/**
+ * Abort listeners shared per signal: one `abort` listener per AbortSignal, however many waits use it,
+ * so that 50 concurrent calls sharing one signal never trip Node's MaxListenersExceededWarning.
+ */
+const abortWaiters = new WeakMap<AbortSignal, Set<() => void>>();
+
+/** Calls `onAbort` once when `signal` aborts; returns the function that cancels it. */
+export function onAbort(signal: AbortSignal, onAbortCallback: () => void): () => void {
+  let waiters = abortWaiters.get(signal);
+  if (waiters === undefined) {
+    const set = new Set<() => void>();
+    waiters = set;
+    abortWaiters.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        abortWaiters.delete(signal);
+        for (const waiter of set) waiter();
+        set.clear();
+      },
+      { once: true },
+    );
+  }
+  const set = waiters;
+  set.add(onAbortCallback);
+  // The one listener stays while the signal lives (a WeakMap entry, a closed-over Set): removing it when
+  // the set empties would re-add it for the next wait, which costs more than it saves.
+  return () => {
+    set.delete(onAbortCallback);
+  };
+}
+
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -27,15 +59,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       reject(signal.reason);
       return;
     }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
+    const cancel = signal
+      ? onAbort(signal, () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        })
+      : undefined;
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      cancel?.();
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -44,15 +77,14 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefin
   if (!signal) return promise;
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const cancel = onAbort(signal, () => reject(signal.reason));
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        cancel();
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        cancel();
         reject(error);
       },
     );

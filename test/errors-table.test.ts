@@ -313,7 +313,7 @@ const CASES: readonly Case[] = [
       const before = Date.now();
       const { url, count } = endpoint(() => json({ error: 'slow_down' }, 429, { 'retry-after': '120' }));
       const error = expectHttpError(
-        await failure(client(url, { retry: { retries: 2 } }).getToken()),
+        await failure(client(url, { retry: { retries: 2, maxPauseMs: 300_000 } }).getToken()),
         429,
         ErrorCode.RETRY_LATER,
       );

@@ -18,6 +18,7 @@ describe('error codes', () => {
   it('are stable strings with the package prefix', () => {
     expect(ErrorCode).toEqual({
       CONFIGURATION: 'M2M_INVALID_CONFIGURATION',
+      CLIENT_CLOSED: 'M2M_CLIENT_CLOSED',
       OAUTH: 'M2M_OAUTH_ERROR',
       HTTP: 'M2M_HTTP_ERROR',
       REDIRECT: 'M2M_UNEXPECTED_REDIRECT',

@@ -168,6 +168,8 @@ describe.skipIf(!haveRedisServer)(
         const client = newClient(new RedisTokenCache({ client: conn.client, keyPrefix }));
         const token = await client.getToken({ audience: 'urn:store' });
         expect(tokens.total).toBe(1);
+        // The token is stored (and the lock released) in the background; close() waits for both.
+        await client.close();
 
         const keys = await keysOf(keyPrefix);
         expect(keys).toHaveLength(1);
@@ -210,11 +212,13 @@ describe.skipIf(!haveRedisServer)(
         const shortLived = await startCountingTokenServer({ expiresIn: 1 });
         try {
           // expires_in 1 s: the buffer is at most half of it, so the entry is usable (and kept) for 500 ms.
-          await newClient(
+          const client = newClient(
             new RedisTokenCache({ client: conn.client, keyPrefix }),
             undefined,
             shortLived.url,
-          ).getToken();
+          );
+          await client.getToken();
+          await client.close(); // waits for the background store
           const [key] = (await keysOf(keyPrefix)) as [string];
           expect(Number(await admin.command('PTTL', key))).toBeLessThanOrEqual(500);
           await new Promise((r) => setTimeout(r, 650));
@@ -237,9 +241,12 @@ describe.skipIf(!haveRedisServer)(
         }
         const client = newClient(cache);
         await Promise.all(Array.from({ length: 100 }, () => client.getToken({ audience: 'urn:hot' })));
+        await client.close(); // the store and the lock release follow the burst in the background
         const afterBurst = await getCount();
-        // The burst read Redis for its one miss; then 100 more calls cost nothing.
-        await Promise.all(Array.from({ length: 100 }, () => client.getToken({ audience: 'urn:hot' })));
+        // The burst read Redis for its one miss; then 100 more calls (of another client on the same cache)
+        // cost nothing.
+        const again = newClient(cache);
+        await Promise.all(Array.from({ length: 100 }, () => again.getToken({ audience: 'urn:hot' })));
         expect(await getCount()).toBe(afterBurst);
         // The burst: one GET for the miss (shared by the 100 callers), one re-read under the lock, and the
         // `get` inside the unlock script.

@@ -70,7 +70,26 @@ describe.skipIf(!haveRedisServer)(
           cache,
           onEvent: record,
         });
-        return { cache, client, faults };
+        // The client stores a token in the background once its callers have it: these tests read Redis
+        // right after getToken(), so their getToken() also waits for the stores the client started.
+        const stores = new Set<Promise<void>>();
+        const set = cache.set.bind(cache);
+        cache.set = (...args: Parameters<typeof set>) => {
+          const stored = set(...args);
+          stores.add(stored);
+          return stored;
+        };
+        const settled = async <T>(value: T): Promise<T> => {
+          await Promise.allSettled(stores);
+          stores.clear();
+          return value;
+        };
+        const view = {
+          getToken: async (options: Parameters<typeof client.getToken>[0]) =>
+            settled(await client.getToken(options)),
+          invalidate: (options: Parameters<typeof client.invalidate>[0]) => client.invalidate(options),
+        };
+        return { cache, client: view, faults };
       }
 
       it('stores values that cannot be read without the key, with a fresh IV on every write', async () => {

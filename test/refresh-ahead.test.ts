@@ -115,7 +115,8 @@ describe('refresh-ahead', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(endpoint.count).toBe(2);
     const retryAt = (failures[0] as Extract<TokenEvent, { type: 'refresh_ahead_failure' }>).retryAt;
-    vi.setSystemTime(retryAt);
+    // The retry schedule runs on the monotonic clock: time has to pass, not only the wall clock.
+    await vi.advanceTimersByTimeAsync(retryAt - Date.now());
     expect((await client.getToken()).accessToken).toBe('token-1');
     await vi.advanceTimersByTimeAsync(0);
     expect(endpoint.count).toBe(3);

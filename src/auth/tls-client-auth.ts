@@ -58,6 +58,14 @@ export function tlsClientAuth(
     },
     redact: (text) => text,
     dispatcher,
+    // Only the Agent made here: a dispatcher the caller gave is the caller's to close.
+    async close() {
+      const made = agent;
+      agent = undefined;
+      if (made === undefined) return;
+      const dispatcher = await made.catch(() => undefined);
+      await (dispatcher as { close?: () => Promise<void> } | undefined)?.close?.();
+    },
   };
 }
 

@@ -29,6 +29,8 @@ export interface ClientAuthenticator {
   redact(text: string): string;
   /** For tls_client_auth: the undici Dispatcher that presents the client certificate. */
   readonly dispatcher?: () => Promise<unknown>;
+  /** Releases what the authenticator made for itself (tls_client_auth: its undici Agent). */
+  close?(): Promise<void>;
 }
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

@@ -1,5 +1,5 @@
 /**
- * A Map-backed LRU: `get` moves an entry to the most recent end (skipped when it already is, the hot path
+ * A Map-backed LRU, the one bounded map of the package (bounded maps evict the oldest, never reset all): `get` moves an entry to the most recent end (skipped when it already is, the hot path
  * of one key), `set` drops the least recently used entries beyond `maxEntries`. Used by MemoryTokenCache
  * and by the local layer of RedisTokenCache.
  */
@@ -34,6 +34,21 @@ export class Lru<V> {
       const oldest = this.#slots.keys().next().value as string;
       this.#slots.delete(oldest);
     }
+  }
+
+  /** Like `set`, but a no-op when `key` is already the most recent (the repeated-key hot path). */
+  touch(key: string, slot: V): void {
+    if (this.#lastKey === key && this.#slots.has(key)) return;
+    this.set(key, slot);
+  }
+
+  /** Entries from the least to the most recently used. */
+  entries(): IterableIterator<[string, V]> {
+    return this.#slots.entries();
+  }
+
+  values(): IterableIterator<V> {
+    return this.#slots.values();
   }
 
   delete(key: string): void {

@@ -60,6 +60,14 @@ export class MemoryTokenCache implements TokenCache {
     this.#slots.delete(key);
   }
 
+  /** Deletes the entry only while it holds `accessToken`; true when it did. */
+  deleteIf(key: string, accessToken: string): boolean {
+    const slot = this.#slots.get(key);
+    if (slot === undefined || slot.value.token.accessToken !== accessToken) return false;
+    this.#slots.delete(key);
+    return true;
+  }
+
   /** Drops every entry. */
   clear(): void {
     this.#slots.clear();

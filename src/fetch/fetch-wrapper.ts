@@ -3,20 +3,20 @@
  * sends the client's access token to a protected API (RFC 6750 2.1, or RFC 9449 7.1 with DPoP).
  *
  * - A caller's own `Authorization` header is left alone and no token is fetched.
- * - On a 401 that says the token was refused (see {@link unauthorizedAction}) the token is dropped
- *   (only that one), a new one obtained and the request sent once more; a second 401 is returned.
- *   Forced refreshes are rate-limited per cache key by the client (FORCED_REFRESH_INTERVAL_MS): when
+ * - A 401 is answered by the one 401 policy of every integration (unauthorized-policy.ts): the refused
+ *   token is dropped (only that one), a new one obtained and the request sent once more; a second 401 is
+ *   returned. Forced refreshes are rate-limited per cache key (FORCED_REFRESH_INTERVAL_MS): when
  *   limited, the 401 is returned as it is.
+ * - No error thrown here carries a header value (ours or the caller's): see withoutHeaderValues.
  * - Redirects are followed here, hop by hop, with `redirect: 'manual'` underneath (the fetch standard's
  *   HTTP-redirect fetch, 4.4): every hop is checked against `allowedOrigins`, and once a hop leaves the
  *   first origin no credential header travels any more.
  */
 import { ConfigurationError, OriginNotAllowedError } from '../errors.js';
 import type { DpopProofSource } from '../http/token-request.js';
-import type { ClientInternals, ResolvedRequest } from '../internal.js';
+import type { SelectedTokens, TokenSource } from '../internal.js';
 import { CREATE_FETCH_OPTIONS, checkCallOptions } from '../option-keys.js';
 import type { Token } from '../types.js';
-import { unauthorizedAction } from './challenge.js';
 import {
   allowedOriginSet,
   authorizationValue,
@@ -25,7 +25,9 @@ import {
   targetUri,
   tokenSelection,
   usesDpop,
+  withoutHeaderValues,
 } from './shared.js';
+import { UnauthorizedPolicy } from './unauthorized-policy.js';
 
 /** Options of `client.createFetch()`. */
 export interface CreateFetchOptions extends TokenSelection {
@@ -100,7 +102,7 @@ interface Sent {
  * @throws {ConfigurationError} bad `allowedOrigins`, `fetch`, or token options
  */
 export function createAuthorizedFetch(
-  internals: ClientInternals,
+  source: TokenSource,
   options: CreateFetchOptions = {},
 ): typeof globalThis.fetch {
   checkCallOptions(options, CREATE_FETCH_OPTIONS);
@@ -108,9 +110,9 @@ export function createAuthorizedFetch(
     throw new ConfigurationError('fetch', 'must be a fetch-compatible function');
   }
   const wrapper = new AuthorizedFetch(
-    internals,
-    internals.resolve(tokenSelection(options)),
-    options.fetch ?? internals.fetch,
+    source,
+    source.select(tokenSelection(options)),
+    options.fetch ?? source.fetch,
     allowedOriginSet(options.allowedOrigins),
   );
   const authorizedFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
@@ -119,8 +121,8 @@ export function createAuthorizedFetch(
 }
 
 class AuthorizedFetch {
-  readonly #internals: ClientInternals;
-  readonly #request: ResolvedRequest;
+  readonly #source: TokenSource;
+  readonly #tokens: SelectedTokens;
   readonly #fetch: typeof globalThis.fetch;
   readonly #allowed: ReadonlySet<string> | undefined;
   readonly #dpop: DpopProofSource | undefined;
@@ -128,16 +130,16 @@ class AuthorizedFetch {
   #dispatcherKnown = false;
 
   constructor(
-    internals: ClientInternals,
-    request: ResolvedRequest,
+    source: TokenSource,
+    tokens: SelectedTokens,
     fetch: typeof globalThis.fetch,
     allowed: ReadonlySet<string> | undefined,
   ) {
-    this.#internals = internals;
-    this.#request = request;
+    this.#source = source;
+    this.#tokens = tokens;
     this.#fetch = fetch;
     this.#allowed = allowed;
-    this.#dpop = internals.dpop;
+    this.#dpop = source.dpop;
   }
 
   async fetch(input: string | URL | Request, rawInit: RequestInit | undefined): Promise<Response> {
@@ -150,21 +152,22 @@ class AuthorizedFetch {
       if (this.#allowed !== undefined && !this.#allowed.has(url.origin))
         throw new OriginNotAllowedError(url.origin);
       // data:, blob:, file: ... have no server to authorize with: plain fetch, no token.
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') return this.#fetch(input, init);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        return this.#sendOnce(input, init, init?.headers);
     }
 
     const headers = init?.headers !== undefined ? init.headers : request?.headers;
     const callerAuthorization = hasAuthorization(headers);
     // The caller authenticates itself: nothing to add and nothing to follow by hand.
-    if (callerAuthorization && this.#allowed === undefined) return this.#fetch(input, init);
+    if (callerAuthorization && this.#allowed === undefined) return this.#sendOnce(input, init, headers);
 
     const signal = init !== undefined && 'signal' in init ? (init.signal ?? undefined) : request?.signal;
     // As fetch: an aborted signal rejects at once, before a token request is started for nothing.
     signal?.throwIfAborted();
     let token: Token | undefined;
-    if (!callerAuthorization) token = await this.#internals.token(this.#request, signal);
+    if (!callerAuthorization) token = await this.#tokens.token(signal);
     if (!this.#dispatcherKnown) {
-      this.#dispatcher = await this.#internals.dispatcher();
+      this.#dispatcher = await this.#source.dispatcher();
       this.#dispatcherKnown = true;
     }
 
@@ -192,34 +195,32 @@ class AuthorizedFetch {
     if (token === undefined) return finish(await this.#send(call, undefined));
 
     let sent = await this.#send(call, token);
-    let refreshed = false;
-    let renonced = false;
+    const policy = new UnauthorizedPolicy(this.#tokens, call.replayable);
     for (;;) {
       const { response, scheme } = sent;
-      if (response.status !== 401 || scheme === undefined || !call.replayable) return finish(sent);
-      const action = unauthorizedAction(
-        response.headers.get('www-authenticate'),
+      if (response.status !== 401 || scheme === undefined) return finish(sent);
+      const replay = policy.replayFor(
+        {
+          status: response.status,
+          wwwAuthenticate: response.headers.get('www-authenticate'),
+          dpopNonce: response.headers.has('dpop-nonce'),
+        },
+        token,
         scheme,
-        response.headers.has('dpop-nonce'),
+        signal,
       );
-      if (action === 'nonce' && !renonced) {
-        // RFC 9449 9: the nonce was remembered in #send; the next proof carries it.
-        renonced = true;
-      } else if (action === 'refresh' && !refreshed) {
-        refreshed = true;
-        let next: Token | undefined;
-        try {
-          next = await this.#internals.tokenAfterRejection(this.#request, token, signal);
-        } catch (error) {
-          discard(response);
-          throw error;
-        }
-        // Rate-limited (or the token endpoint handed out the same token): the 401 is the answer.
-        if (next === undefined) return finish(sent);
-        token = next;
-      } else {
-        return finish(sent);
+      // No repeat: the 401 is the answer. (A nonce was remembered in #send; the next proof carries it.)
+      if (replay === undefined) return finish(sent);
+      let next: Token | undefined;
+      try {
+        next = await replay.token;
+      } catch (error) {
+        discard(response);
+        throw error;
       }
+      // Rate-limited (or the token endpoint handed out the same token): the 401 is the answer.
+      if (next === undefined) return finish(sent);
+      token = next;
       discard(response);
       sent = await this.#send(call, token);
     }
@@ -266,7 +267,7 @@ class AuthorizedFetch {
         if (call.bufferedRequestBody) init.body = body;
         if (this.#dispatcher !== undefined && init.dispatcher === undefined)
           init.dispatcher = this.#dispatcher;
-        response = await this.#fetch(call.input, init);
+        response = await this.#sendOnce(call.input, init, headers);
       } else {
         const init: FetchInit = {
           ...call.init,
@@ -278,7 +279,7 @@ class AuthorizedFetch {
         };
         if (this.#dispatcher !== undefined && init.dispatcher === undefined)
           init.dispatcher = this.#dispatcher;
-        response = await this.#fetch((url as URL).href, init);
+        response = await this.#sendOnce((url as URL).href, init, headers);
       }
 
       if (scheme === 'dpop') {
@@ -325,6 +326,37 @@ class AuthorizedFetch {
       url = next;
     }
   }
+
+  /** One fetch; what it throws never carries a header value (issue 12.5). */
+  async #sendOnce(
+    input: string | URL | Request,
+    init: FetchInit | undefined,
+    headers: HeadersInit | undefined,
+  ): Promise<Response> {
+    try {
+      return await this.#fetch(input, init);
+    } catch (error) {
+      throw withoutHeaderValues(error, pairsOf(headers, input));
+    }
+  }
+}
+
+/** The header pairs of a request: ours and the caller's (also those of a Request given as input). */
+function pairsOf(headers: HeadersInit | undefined, input: unknown): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const add = (source: unknown) => {
+    if (source == null || typeof source !== 'object') return;
+    if (typeof (source as Iterable<unknown>)[Symbol.iterator] === 'function') {
+      for (const pair of source as Iterable<readonly [unknown, unknown]>) {
+        out.push([String(pair[0]), String(pair[1])]);
+      }
+      return;
+    }
+    for (const [name, value] of Object.entries(source)) out.push([name, String(value)]);
+  };
+  add(headers);
+  if (isRequest(input)) add(input.headers);
+  return out;
 }
 
 function finish(sent: Sent): Response {

@@ -29,12 +29,11 @@
  */
 import type { Dispatcher } from 'undici';
 import type { ClientCredentialsClient } from '../client.js';
-import { ConfigurationError, OriginNotAllowedError } from '../errors.js';
+import { OriginNotAllowedError } from '../errors.js';
 import type { DpopProofSource } from '../http/token-request.js';
-import { type ClientInternals, kInternals, type ResolvedRequest } from '../internal.js';
+import { type SelectedTokens, tokenSourceOf } from '../internal.js';
 import { checkCallOptions, INTERCEPTOR_OPTIONS } from '../option-keys.js';
 import type { Token } from '../types.js';
-import { type UnauthorizedAction, unauthorizedAction } from './challenge.js';
 import {
   allowedOriginSet,
   authorizationValue,
@@ -43,7 +42,9 @@ import {
   targetUri,
   tokenSelection,
   usesDpop,
+  withoutHeaderValues,
 } from './shared.js';
+import { type Replay, UnauthorizedPolicy } from './unauthorized-policy.js';
 
 /** Options of {@link bearerInterceptor}. */
 export interface BearerInterceptorOptions extends TokenSelection {
@@ -80,14 +81,12 @@ export function bearerInterceptor(
   client: ClientCredentialsClient,
   options: BearerInterceptorOptions = {},
 ): Dispatcher.DispatcherComposeInterceptor {
-  const internals = (client as unknown as { [kInternals]?: ClientInternals } | null)?.[kInternals];
-  if (internals === undefined) throw new ConfigurationError('client', 'must be a ClientCredentialsClient');
+  const source = tokenSourceOf(client);
   checkCallOptions(options, INTERCEPTOR_OPTIONS);
   const shared: Shared = {
-    internals,
-    request: internals.resolve(tokenSelection(options)),
+    tokens: source.select(tokenSelection(options)),
     allowed: allowedOriginSet(options.allowedOrigins),
-    dpop: internals.dpop,
+    dpop: source.dpop,
     firstOrigin: new WeakMap(),
   };
   return (dispatch: Dispatch): Dispatch =>
@@ -98,8 +97,7 @@ export function bearerInterceptor(
 }
 
 interface Shared {
-  readonly internals: ClientInternals;
-  readonly request: ResolvedRequest;
+  readonly tokens: SelectedTokens;
   readonly allowed: ReadonlySet<string> | undefined;
   readonly dpop: DpopProofSource | undefined;
   /**
@@ -165,7 +163,7 @@ interface Held {
   readonly statusMessage: string | undefined;
   readonly chunks: Buffer[];
   size: number;
-  readonly action: UnauthorizedAction;
+  readonly replay: Replay;
 }
 
 /** One request through the interceptor: its attempts and what the caller's handler sees. */
@@ -176,18 +174,19 @@ class AuthorizedRequest {
   readonly #handler: Handler;
   readonly #controller = new AttemptController();
   #origin = '';
-  #refreshed = false;
-  #renonced = false;
+  /** The 401 policy of this request (what was repeated already). */
+  readonly #policy: UnauthorizedPolicy;
   /** The response (or an error) went to the caller's handler: no more attempts. */
   #delivered = false;
-  /** The forced refresh started when a 401 refused the token. */
-  #pendingToken: Promise<Token | undefined> | undefined;
+  /** The headers of the last attempt, to keep their values out of errors. */
+  #sentHeaders: readonly string[] = [];
 
   constructor(shared: Shared, dispatch: Dispatch, opts: DispatchOptions, handler: Handler) {
     this.#shared = shared;
     this.#dispatch = dispatch;
     this.#opts = opts;
     this.#handler = handler;
+    this.#policy = new UnauthorizedPolicy(shared.tokens, isReplayableBody(opts.body));
   }
 
   start(): void {
@@ -233,8 +232,7 @@ class AuthorizedRequest {
   }
 
   async #run(): Promise<void> {
-    const { internals, request } = this.#shared;
-    const token = await internals.token(request);
+    const token = await this.#shared.tokens.token();
     await this.#attempt(token);
   }
 
@@ -257,9 +255,11 @@ class AuthorizedRequest {
       extra.push('authorization', authorizationValue(token, false));
       scheme = 'bearer';
     }
+    const headers = flatHeaders(this.#opts.headers, extra);
+    this.#sentHeaders = headers;
     const opts = {
       ...this.#opts,
-      headers: flatHeaders(this.#opts.headers, extra),
+      headers,
       // Nothing inside this interceptor may follow a redirect with our credentials.
       maxRedirections: 0,
     } as DispatchOptions;
@@ -282,41 +282,30 @@ class AuthorizedRequest {
     this.#handler.onRequestUpgrade?.(this.#controller, statusCode, headers, socket);
   }
 
-  /** Decides, on a response's headers, whether to hold it back for a repeat. */
+  /**
+   * Decides, on a response's headers, whether to hold it back for a repeat (the 401 policy; a refresh
+   * starts at once, while the 401's body is still arriving).
+   */
   hold(
     statusCode: number,
     headers: IncomingHeaders,
     scheme: 'bearer' | 'dpop',
     token: Token,
-  ): Held['action'] {
+  ): Replay | undefined {
     const dpop = this.#shared.dpop;
     const nonce = first(headers['dpop-nonce']);
     if (scheme === 'dpop' && nonce) dpop?.rememberNonce(targetUri(this.#origin, this.#opts.path), nonce);
-    if (statusCode !== 401 || !isReplayableBody(this.#opts.body)) return 'none';
+    if (statusCode !== 401) return undefined;
     const challenge = headers['www-authenticate'];
-    const action = unauthorizedAction(
-      Array.isArray(challenge) ? challenge.join(', ') : challenge,
+    return this.#policy.replayFor(
+      {
+        status: statusCode,
+        wwwAuthenticate: Array.isArray(challenge) ? challenge.join(', ') : challenge,
+        dpopNonce: Boolean(nonce),
+      },
+      token,
       scheme,
-      Boolean(nonce),
     );
-    if (action === 'nonce' && !this.#renonced) {
-      this.#renonced = true;
-      return action;
-    }
-    if (action === 'refresh' && !this.#refreshed) {
-      this.#refreshed = true;
-      // Started at once, while the 401's body is still arriving.
-      this.#pendingToken = this.#shared.internals.tokenAfterRejection(this.#shared.request, token);
-      // Handled when the 401 has ended; this keeps an early rejection from being unhandled.
-      this.#pendingToken.catch(() => undefined);
-      return action;
-    }
-    return 'none';
-  }
-
-  /** The token for the repeat after a held 401: refresh, from tokenAfterRejection; nonce, the same one. */
-  nextToken(action: UnauthorizedAction, token: Token): Promise<Token | undefined> {
-    return action === 'refresh' ? (this.#pendingToken ?? Promise.resolve(undefined)) : Promise.resolve(token);
   }
 
   onResponseStart(statusCode: number, headers: IncomingHeaders, statusMessage: string | undefined): void {
@@ -337,10 +326,10 @@ class AuthorizedRequest {
   }
 
   /** The held 401 has ended: repeat the request with the next token, or hand the 401 over. */
-  async afterHeld(held: Held, trailers: IncomingHeaders, token: Token): Promise<void> {
+  async afterHeld(held: Held, trailers: IncomingHeaders): Promise<void> {
     let next: Token | undefined;
     try {
-      next = await this.nextToken(held.action, token);
+      next = await held.replay.token;
     } catch (error) {
       this.#fail(error);
       return;
@@ -362,7 +351,8 @@ class AuthorizedRequest {
 
   #fail(error: unknown): void {
     this.#delivered = true;
-    this.#handler.onResponseError?.(this.#controller, toError(error));
+    const safe = withoutHeaderValues(error, pairsOfFlat(this.#sentHeaders, this.#opts.headers));
+    this.#handler.onResponseError?.(this.#controller, toError(safe));
   }
 }
 
@@ -398,12 +388,12 @@ class AttemptHandler implements Handler {
     headers: IncomingHeaders,
     statusMessage?: string,
   ): void {
-    const action = this.#owner.hold(statusCode, headers, this.#scheme, this.#token);
-    if (action === 'none') {
+    const replay = this.#owner.hold(statusCode, headers, this.#scheme, this.#token);
+    if (replay === undefined) {
       this.#owner.onResponseStart(statusCode, headers, statusMessage);
       return;
     }
-    this.#held = { statusCode, headers, statusMessage, chunks: [], size: 0, action };
+    this.#held = { statusCode, headers, statusMessage, chunks: [], size: 0, replay };
   }
 
   onResponseData(_controller: Controller, chunk: Buffer): void {
@@ -429,7 +419,7 @@ class AttemptHandler implements Handler {
     }
     this.#held = undefined;
     this.#owner
-      .afterHeld(held, trailers, this.#token)
+      .afterHeld(held, trailers)
       .catch((error: unknown) => this.#owner.onResponseError(toError(error)));
   }
 
@@ -461,6 +451,17 @@ function headerPairs(headers: DispatchOptions['headers']): Iterable<readonly [st
     return headers as Iterable<[string, unknown]>;
   }
   return Object.entries(headers);
+}
+
+/** Header pairs from a flat [name, value, ...] array and the caller's headers, for withoutHeaderValues. */
+function pairsOfFlat(flat: readonly string[], callers: DispatchOptions['headers']): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i] as string, flat[i + 1] as string]);
+  for (const [name, value] of headerPairs(callers)) {
+    if (Array.isArray(value)) for (const item of value) out.push([String(name), String(item)]);
+    else if (value !== undefined && value !== null) out.push([String(name), String(value)]);
+  }
+  return out;
 }
 
 function hasAuthorization(headers: DispatchOptions['headers']): boolean {

@@ -3,6 +3,7 @@
  * 429), what never is (400/401/403, OAuth errors such as invalid_client, redirects, bad bodies), and
  * how `Retry-After` is honoured (RFC 9110 10.2.3).
  */
+import { type Clock, epochOf, systemClock } from '../clock.js';
 import { HttpError, OAuthError } from '../errors.js';
 
 /** Statuses worth another attempt. */
@@ -48,40 +49,128 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   if (value === null) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP-date is the one place a wall-clock reading enters a pause: it is turned into a duration at once.
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
 }
 
+/** A pause in force: how long it still lasts, and when that is as an epoch-ms moment (for errors). */
+export interface Pause {
+  readonly status: number;
+  /** Monotonic ms still to wait. */
+  readonly remainingMs: number;
+  /** Epoch ms of its end: `Date.now() + remainingMs`, never beyond now + maxPauseMs. */
+  readonly retryAt: number;
+}
+
+/** Most endpoints remembered; beyond it the pause recorded first is dropped (one client rarely has two). */
+const MAX_GATED_ENDPOINTS = 1000;
+
 /**
  * Remembers, per token endpoint, until when the server asked clients to stay away (429/503 with
  * Retry-After). One per client: its new requests wait for (or fail fast until) the end of the pause
  * instead of hammering the endpoint. Per client rather than per process, so that one client's pause
- * never blocks another's unrelated credentials. Bounded: expired entries are dropped on access.
+ * never blocks another's unrelated credentials.
+ *
+ * A pause is capped at `maxPauseMs` (`retry.maxPauseMs`, default 60 s): a server, a proxy or an attacker
+ * answering `Retry-After: 86400` once must not lock every key out for a day. Pauses run on the monotonic
+ * clock, so a wall-clock jump neither stretches nor ends them.
  */
 export class BackoffGate {
-  readonly #until = new Map<string, { until: number; status: number }>();
+  readonly #until = new Map<
+    string,
+    { readonly until: number; readonly status: number; readonly retryAt: number }
+  >();
+  readonly #maxPauseMs: number;
+  readonly #clock: Clock;
 
-  /** Records a server's request to wait. */
-  block(endpoint: string, until: number, status: number): void {
+  constructor(maxPauseMs: number, clock: Clock = systemClock) {
+    this.#maxPauseMs = maxPauseMs;
+    this.#clock = clock;
+  }
+
+  /**
+   * Records a server's request to wait `waitMs` (capped at maxPauseMs) and returns the pause as
+   * recorded. A longer pause already in force is kept.
+   */
+  block(endpoint: string, waitMs: number, status: number): Pause {
+    const capped = Math.min(Math.max(0, waitMs), this.#maxPauseMs);
+    const until = this.#clock.monotonic() + capped;
     const current = this.#until.get(endpoint);
-    if (!current || current.until < until) this.#until.set(endpoint, { until, status });
-    if (this.#until.size > 1000) this.#prune();
+    if (!current || current.until < until) {
+      this.#until.delete(endpoint);
+      this.#until.set(endpoint, { until, status, retryAt: this.#clock.now() + capped });
+      if (this.#until.size > MAX_GATED_ENDPOINTS) this.#prune();
+    }
+    return this.check(endpoint) ?? { status, remainingMs: 0, retryAt: this.#clock.now() };
   }
 
   /** The pause still in force for this endpoint, if any. */
-  check(endpoint: string, now = Date.now()): { until: number; status: number } | undefined {
+  check(endpoint: string): Pause | undefined {
     const entry = this.#until.get(endpoint);
     if (!entry) return undefined;
-    if (entry.until <= now) {
+    const remainingMs = entry.until - this.#clock.monotonic();
+    if (remainingMs <= 0) {
       this.#until.delete(endpoint);
       return undefined;
     }
-    return entry;
+    // The epoch moment noted when the pause began, while the wall clock agrees with the monotonic one
+    // (so that every error of one pause shows the same retryAt); derived afresh after a jump.
+    const derived = epochOf(this.#clock, entry.until);
+    const retryAt = Math.abs(derived - entry.retryAt) < 1_000 ? entry.retryAt : derived;
+    return { status: entry.status, remainingMs, retryAt };
   }
 
+  /** Drops ended pauses, then the oldest ones while still over the bound (never all at once). */
   #prune(): void {
-    const now = Date.now();
+    const now = this.#clock.monotonic();
     for (const [key, entry] of this.#until) if (entry.until <= now) this.#until.delete(key);
+    for (const key of this.#until.keys()) {
+      if (this.#until.size <= MAX_GATED_ENDPOINTS) break;
+      this.#until.delete(key);
+    }
   }
+}
+
+/** The retry settings that bound how long one token request can take. */
+export interface RequestBudget {
+  readonly timeoutMs: number;
+  readonly retry:
+    | false
+    | {
+        readonly retries: number;
+        readonly factor: number;
+        readonly minTimeout: number;
+        readonly maxTimeout: number;
+        readonly randomize: boolean;
+        readonly maxRetryAfterMs: number;
+      };
+  /** DPoP: one immediate repeat per attempt on use_dpop_nonce (RFC 9449 8). */
+  readonly dpop: boolean;
+  /** Discovery runs first (issuer configured): up to two metadata documents. */
+  readonly discovery: boolean;
+}
+
+/**
+ * The longest one token request (discovery, every attempt, every backoff and every Retry-After wait the
+ * policy allows) can take, ms. The cross-process lock is held for this long plus a margin, so that it
+ * never expires while its holder is still asking.
+ */
+export function worstCaseRequestMs(budget: RequestBudget): number {
+  const { timeoutMs, retry } = budget;
+  const tries = retry ? retry.retries + 1 : 1;
+  const perTry = (budget.dpop ? 2 : 1) * timeoutMs;
+  // Before each try the client may wait out a Retry-After up to maxRetryAfterMs.
+  const retryAfter = retry ? tries * retry.maxRetryAfterMs : 0;
+  let backoff = 0;
+  if (retry) {
+    for (let i = 0; i < retry.retries; i++) {
+      const nominal = Math.min(retry.maxTimeout, retry.minTimeout * retry.factor ** i);
+      // p-retry's jitter multiplies by a random factor in [1, 2).
+      backoff += retry.randomize ? 2 * nominal : nominal;
+    }
+  }
+  const discovery = budget.discovery ? 2 * timeoutMs : 0;
+  return discovery + tries * perTry + retryAfter + backoff;
 }

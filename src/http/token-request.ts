@@ -32,7 +32,7 @@ export interface TokenRequestSettings {
   readonly retry: NormalizedRetry;
   readonly headers: Readonly<Record<string, string>>;
   readonly dpop?: DpopProofSource;
-  /** Pauses a server asked for (429/503 + Retry-After), per endpoint; one per client. */
+  /** Pauses a server asked for (429/503 + Retry-After), per endpoint, capped; one per client. */
   readonly gate: BackoffGate;
 }
 
@@ -41,6 +41,8 @@ export interface TokenRequest {
   readonly issuer?: string;
   /** Parameters beyond grant_type and client authentication, in order (names may repeat). */
   readonly params: ReadonlyArray<readonly [string, string]>;
+  /** Ends the request, its retries and its waits (the client closing); its reason is what rejects. */
+  readonly signal?: AbortSignal;
 }
 
 export interface TokenResult extends ParsedToken {
@@ -88,6 +90,7 @@ export async function requestToken(
     minTimeout: retry.minTimeout,
     maxTimeout: retry.maxTimeout,
     randomize: retry.randomize,
+    ...(request.signal ? { signal: request.signal } : {}),
     // Not unref'd: a short script awaiting a token during a backoff must not exit with the promise pending.
     shouldRetry: ({ error }) => isRetryable(error),
     onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
@@ -130,7 +133,7 @@ async function attempt(
   notes?: AttemptNotes,
 ): Promise<TokenResult> {
   const { endpoint } = request;
-  await waitForGate(settings.gate, endpoint, settings.retry);
+  await waitForGate(settings.gate, endpoint, settings.retry, request.signal);
 
   const parts: TokenRequestParts = {
     params: [
@@ -158,7 +161,7 @@ async function attempt(
     headers: parts.headers,
     body,
     redirect: 'manual',
-    signal: AbortSignal.timeout(settings.timeoutMs),
+    signal: attemptSignal(settings.timeoutMs, request.signal),
   };
   if (dispatcher !== undefined) init.dispatcher = dispatcher;
 
@@ -182,15 +185,13 @@ async function attempt(
     if (notes) notes.dpopNonce = nonce;
   }
 
-  let retryAt: number | undefined;
   if (response.status === 429 || response.status === 503) {
-    // Counted from the answer's arrival: an HTTP-date then gives retryAt equal to that date.
-    const receivedAt = Date.now();
-    const waitMs = parseRetryAfter(response.headers.get('retry-after'), receivedAt);
+    // Counted from the answer's arrival. The gate caps the pause at retry.maxPauseMs (a Retry-After of a
+    // day, or a date in 2100, must not lock the client out) and keeps it on the monotonic clock.
+    const waitMs = parseRetryAfter(response.headers.get('retry-after'));
     if (waitMs !== undefined) {
-      retryAt = receivedAt + waitMs;
-      settings.gate.block(endpoint, retryAt, response.status);
-      if (!settings.retry || waitMs > settings.retry.maxRetryAfterMs) {
+      const pause = settings.gate.block(endpoint, waitMs, response.status);
+      if (!settings.retry || pause.remainingMs > settings.retry.maxRetryAfterMs) {
         // Not waiting that long. An RFC 6749 5.2 error body is still the answer (OAuthError); the next
         // calls fail fast with M2M_RETRY_LATER until retryAt.
         const text = await readBodyCapped(response, settings.maxResponseBytes).catch(() => '');
@@ -206,7 +207,7 @@ async function attempt(
         } catch (error) {
           if (error instanceof OAuthError) throw error;
         }
-        throw retryLater(response.status, retryAt);
+        throw retryLater(response.status, pause.retryAt);
       }
     }
   }
@@ -231,16 +232,35 @@ async function attempt(
   return { ...parsed, sentAt, status: response.status };
 }
 
+const keepAlive = (): void => undefined;
+
+/**
+ * The signal of one attempt: its timeout (which also covers reading the body), and the client closing.
+ * Node holds a timeout signal strongly only while it has an `abort` listener; combined by
+ * `AbortSignal.any` alone it can be collected, and its timer with it, so that a silent server is waited
+ * for forever. The listener goes when the signal fires.
+ */
+function attemptSignal(timeoutMs: number, closing: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  if (closing === undefined) return timeout;
+  timeout.addEventListener('abort', keepAlive, { once: true });
+  return AbortSignal.any([timeout, closing]);
+}
+
 /** Before sending: honour a pause the server asked for (429/503 + Retry-After) on this endpoint. */
-async function waitForGate(gate: BackoffGate, endpoint: string, retry: NormalizedRetry): Promise<void> {
+async function waitForGate(
+  gate: BackoffGate,
+  endpoint: string,
+  retry: NormalizedRetry,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const pause = gate.check(endpoint);
   if (!pause) return;
-  const waitMs = pause.until - Date.now();
-  if (retry && waitMs <= retry.maxRetryAfterMs) {
-    await sleep(waitMs);
+  if (retry && pause.remainingMs <= retry.maxRetryAfterMs) {
+    await sleep(pause.remainingMs, signal);
     return;
   }
-  throw retryLater(pause.status, pause.until);
+  throw retryLater(pause.status, pause.retryAt);
 }
 
 function retryLater(status: number, retryAt: number): HttpError {

@@ -1,0 +1,158 @@
+/**
+ * Token selections: per-call options (audience, scope, resource, extraParams) resolved against the
+ * client's defaults into a {@link ResolvedRequest} (cache key, key info for events, request parameters),
+ * validated like the constructor's options and memoised injectively, so that two different selections
+ * never share a memo entry or a cache key.
+ */
+import { cacheKey, type KeyParts, keyInfo } from './cache/cache-key.js';
+import { Lru } from './cache/lru.js';
+import { ConfigurationError } from './errors.js';
+import { checkSelection, type NormalizedOptions, RESERVED_PARAMS, splitScope } from './options.js';
+import type { GetTokenOptions, TokenKeyInfo } from './types.js';
+import { toArray } from './util.js';
+
+/** What selects a token: the per-call options of getToken() without forceRefresh and signal. */
+export type TokenSelection = Pick<GetTokenOptions, 'audience' | 'scope' | 'resource' | 'extraParams'>;
+
+/** A getToken() request resolved against the client's defaults. */
+export interface ResolvedRequest {
+  /** The cache key (cache/cache-key.ts): a JSON array, never a secret. */
+  readonly key: string;
+  readonly info: TokenKeyInfo;
+  /** Token request parameters beyond grant_type and client authentication. */
+  readonly params: ReadonlyArray<readonly [string, string]>;
+}
+
+/** Most memoised selection shapes per client; beyond it the least recently used is dropped. */
+const MEMO_ENTRIES = 1_000;
+
+/** Resolves selections for one client. */
+export class SelectionResolver {
+  readonly #options: NormalizedOptions;
+  readonly #endpoint: string;
+  readonly #keyBinding: string | undefined;
+  /** Memo by the scope alone (the common per-call shape): the scope string, or the array joined by spaces. */
+  readonly #byScope = new Lru<ResolvedRequest>(MEMO_ENTRIES);
+  /** Memo by (audience, scope, resource) as a JSON array: injective, whatever characters the values hold. */
+  readonly #bySignature = new Lru<ResolvedRequest>(MEMO_ENTRIES);
+  /** The client's defaults. */
+  readonly defaults: ResolvedRequest;
+
+  /**
+   * @param endpoint the token endpoint, or the issuer before discovery: part of every key
+   * @param keyBinding the DPoP key's identity, when DPoP is on: part of every key
+   */
+  constructor(options: NormalizedOptions, endpoint: string, keyBinding: string | undefined) {
+    this.#options = options;
+    this.#endpoint = endpoint;
+    this.#keyBinding = keyBinding;
+    this.defaults = this.#build({});
+  }
+
+  /**
+   * The resolved request for per-call options.
+   * @throws {ConfigurationError} a bad per-call option (named as in the constructor)
+   */
+  resolve(options: TokenSelection): ResolvedRequest {
+    const { audience, scope, resource, extraParams } = options;
+    checkTypes(audience, scope, resource, extraParams);
+    if (audience === undefined && resource === undefined && extraParams === undefined) {
+      if (scope === undefined) return this.defaults;
+      // Joining by a space is injective up to what splitScope makes of it: 'a b' and ['a', 'b'] are the
+      // same scope set. A control character never reaches the memo: #build refuses it first.
+      const byScope = typeof scope === 'string' ? scope : (scope as readonly string[]).join(' ');
+      let memo = this.#byScope.get(byScope);
+      if (memo === undefined) {
+        memo = this.#build(options);
+        this.#byScope.set(byScope, memo);
+      }
+      return memo;
+    }
+    if (extraParams !== undefined) return this.#build(options);
+    // JSON.stringify of strings, arrays and null cannot make two different inputs equal.
+    const signature = JSON.stringify([audience ?? null, scope ?? null, resource ?? null]);
+    let memo = this.#bySignature.get(signature);
+    if (memo === undefined) {
+      memo = this.#build(options);
+      this.#bySignature.set(signature, memo);
+    }
+    return memo;
+  }
+
+  #build(options: TokenSelection): ResolvedRequest {
+    const o = this.#options;
+    checkSelection(options.audience, options.scope, options.resource, options.extraParams);
+    const audience = options.audience ?? o.audience;
+    const scope = options.scope !== undefined ? dedupe(splitScope(options.scope)) : dedupe(o.scope);
+    const resource = options.resource !== undefined ? dedupe(toArray(options.resource)) : dedupe(o.resource);
+    for (const r of resource) checkResource(r);
+    const extraParams = { ...o.extraParams, ...(options.extraParams ?? {}) };
+    for (const name of Object.keys(options.extraParams ?? {})) {
+      if (RESERVED_PARAMS.has(name)) {
+        throw new ConfigurationError(
+          `extraParams.${name}`,
+          `may not set ${name}: it is set by the client or has an option of its own`,
+        );
+      }
+    }
+    const parts: KeyParts = {
+      endpoint: this.#endpoint,
+      clientId: o.clientId,
+      audience,
+      scope,
+      resource,
+      extraParams,
+      keyBinding: this.#keyBinding,
+    };
+    const params: Array<[string, string]> = [];
+    if (audience !== undefined) params.push(['audience', audience]);
+    if (scope.length > 0) params.push(['scope', scope.join(' ')]);
+    // RFC 8707 2: the resource parameter may be repeated.
+    for (const r of resource) params.push(['resource', r]);
+    for (const [name, value] of Object.entries(extraParams)) params.push([name, value]);
+    return Object.freeze({ key: cacheKey(parts), info: keyInfo(parts), params: Object.freeze(params) });
+  }
+}
+
+/** Per-call options get the same type checks as the constructor's (a cheap typeof walk, no allocation). */
+function checkTypes(audience: unknown, scope: unknown, resource: unknown, extraParams: unknown): void {
+  if (audience !== undefined && (typeof audience !== 'string' || audience === '')) {
+    throw new ConfigurationError('audience', 'must be a non-empty string');
+  }
+  if (!isStringList(scope)) throw new ConfigurationError('scope', 'must be a string or an array of strings');
+  if (!isStringList(resource)) {
+    throw new ConfigurationError('resource', 'must be a string or an array of strings');
+  }
+  if (extraParams !== undefined) {
+    if (typeof extraParams !== 'object' || extraParams === null || Array.isArray(extraParams)) {
+      throw new ConfigurationError('extraParams', 'must be an object of string values');
+    }
+    for (const name in extraParams) {
+      if (typeof (extraParams as Record<string, unknown>)[name] !== 'string') {
+        throw new ConfigurationError(`extraParams.${name}`, 'must be a string');
+      }
+    }
+  }
+}
+
+function isStringList(value: unknown): boolean {
+  if (value === undefined || typeof value === 'string') return true;
+  if (!Array.isArray(value)) return false;
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return false;
+  return true;
+}
+
+function dedupe(values: readonly string[]): string[] {
+  return values.length <= 1 ? values.slice() : [...new Set(values)];
+}
+
+/** RFC 8707 2: an absolute URI without a fragment. */
+function checkResource(value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigurationError('resource', 'must be an absolute URI (RFC 8707 2)');
+  }
+  if (url.hash) throw new ConfigurationError('resource', 'must not contain a fragment (RFC 8707 2)');
+}
