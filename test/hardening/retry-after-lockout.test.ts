@@ -1,0 +1,112 @@
+/**
+ * Issue 12.2: one 503 with a huge Retry-After must not lock the client out. The fail-fast pause is capped
+ * by retry.maxPauseMs (default 60 s), and retryAt never lies beyond it.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ClientCredentialsClient, type ConfigurationError, ErrorCode, HttpError } from '../../src/index.js';
+import { ENDPOINT, fakeTokenEndpoint } from '../helpers/token-endpoint.js';
+
+const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
+
+/** A token endpoint that answers the first request 503 with this Retry-After, then tokens. */
+function onceUnavailable(retryAfter: string) {
+  return fakeTokenEndpoint({
+    respond: (n) =>
+      n === 1 ? new Response('busy', { status: 503, headers: { 'retry-after': retryAfter } }) : undefined,
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<HttpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(HttpError);
+  return error as HttpError;
+}
+
+describe('Retry-After lockout (issue 12.2)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it.each([
+    ['86400 seconds', '86400'],
+    ['999999999 seconds', '999999999'],
+    ['a date in 2100', 'Fri, 01 Jan 2100 00:00:00 GMT'],
+  ])('Retry-After: %s pauses for at most 60 s (the default maxPauseMs)', async (_, retryAfter) => {
+    const endpoint = onceUnavailable(retryAfter);
+    const client = new ClientCredentialsClient({
+      tokenEndpoint: ENDPOINT,
+      clientId: 'svc',
+      clientSecret: 'lockout-secret',
+      fetch: endpoint.fetch,
+    });
+    const first = await failure(client.getToken());
+    expect(first.code).toBe(ErrorCode.RETRY_LATER);
+    expect(first.retryAt).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(first.retryAt).toBeGreaterThan(Date.now() + 59_000);
+
+    // Inside the pause: fail fast, nothing sent, retryAt still within the cap.
+    await vi.advanceTimersByTimeAsync(30_000);
+    const during = await failure(client.getToken());
+    expect(during.code).toBe(ErrorCode.RETRY_LATER);
+    expect(during.retryAt).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(endpoint.count).toBe(1);
+
+    // After the cap, token requests go out again.
+    await vi.advanceTimersByTimeAsync(30_001);
+    expect((await client.getToken()).accessToken).toBe('token-2');
+    expect(endpoint.count).toBe(2);
+  });
+
+  it('retry.maxPauseMs sets the cap, also with retries off', async () => {
+    const endpoint = onceUnavailable('86400');
+    const client = new ClientCredentialsClient({
+      tokenEndpoint: ENDPOINT,
+      clientId: 'svc',
+      clientSecret: 'lockout-secret',
+      fetch: endpoint.fetch,
+      retry: { retries: 0, maxRetryAfterMs: 1_000, maxPauseMs: 5_000 },
+    });
+    const first = await failure(client.getToken());
+    expect(first.retryAt).toBeLessThanOrEqual(Date.now() + 5_000);
+    await vi.advanceTimersByTimeAsync(5_001);
+    expect((await client.getToken()).accessToken).toBe('token-2');
+  });
+
+  it('a pause shorter than the cap is kept as the server asked', async () => {
+    const endpoint = onceUnavailable('20');
+    const client = new ClientCredentialsClient({
+      tokenEndpoint: ENDPOINT,
+      clientId: 'svc',
+      clientSecret: 'lockout-secret',
+      fetch: endpoint.fetch,
+      retry: false,
+    });
+    const first = await failure(client.getToken());
+    expect(first.retryAt).toBe(Date.now() + 20_000);
+    await vi.advanceTimersByTimeAsync(19_000);
+    expect((await failure(client.getToken())).code).toBe(ErrorCode.RETRY_LATER);
+    await vi.advanceTimersByTimeAsync(1_001);
+    expect((await client.getToken()).accessToken).toBe('token-2');
+  });
+
+  it.each([
+    ['a negative number', -1],
+    ['a string', '60000'],
+  ])('retry.maxPauseMs as %s is a ConfigurationError naming it', (_, value) => {
+    expect(
+      () =>
+        new ClientCredentialsClient({
+          tokenEndpoint: ENDPOINT,
+          clientId: 'svc',
+          clientSecret: 'lockout-secret',
+          retry: { maxPauseMs: value as number },
+        }),
+    ).toThrow(expect.objectContaining({ option: 'retry.maxPauseMs' }) as ConfigurationError);
+  });
+});
