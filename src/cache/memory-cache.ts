@@ -1,3 +1,4 @@
+/** The default TokenCache: an in-process LRU of token entries (the cache folder's stores, keys and lifetime rules). */
 import { ConfigurationError } from '../errors.js';
 import type { CachedToken, TokenCache } from '../types.js';
 import { Lru } from './lru.js';
