@@ -51,7 +51,10 @@ describe('cache key properties', () => {
       fc.asyncProperty(
         fc.uniqueArray(fc.string({ minLength: 1, maxLength: 12 }), { minLength: 2, maxLength: 8 }),
         async (audiences) => {
-          const endpoint = fakeTokenEndpoint({ token: (n, p) => `${p.get('audience')}\u0000${n}` });
+          const endpoint = fakeTokenEndpoint({
+            // The audience inside the token, base64url-encoded: a token is printable ASCII (RFC 6749 A.12).
+            token: (n, p) => `${Buffer.from(p.get('audience') ?? '').toString('base64url')}.${n}`,
+          });
           const client = new ClientCredentialsClient({
             tokenEndpoint: ENDPOINT,
             clientId: 'svc',
@@ -61,7 +64,8 @@ describe('cache key properties', () => {
           for (const audience of audiences) await client.getToken({ audience });
           for (const audience of audiences) {
             const token = await client.getToken({ audience });
-            expect(token.accessToken.split('\u0000')[0]).toBe(audience);
+            const [encoded] = token.accessToken.split('.') as [string];
+            expect(Buffer.from(encoded, 'base64url').toString()).toBe(audience);
           }
           expect(endpoint.count).toBe(audiences.length);
         },
