@@ -5,6 +5,7 @@
 import * as z from 'zod/mini';
 import { DiscoveryError } from './errors.js';
 import { readBodyCapped } from './http/read-body.js';
+import { shownUrl, transportError, viaTransport } from './http/token-errors.js';
 import { isLoopbackHost } from './util.js';
 
 /** The metadata fields m2m-token uses (RFC 8414 2, RFC 8705 5). Everything else is kept as is. */
@@ -74,7 +75,9 @@ export function wellKnownUrls(issuer: string): string[] {
  * A 5xx or 429 fails at once (the next call tries again).
  *
  * @throws {DiscoveryError} no usable metadata
- * @throws network errors and timeouts as the runtime's own errors (`TypeError`, `TimeoutError`), as for token requests
+ * @throws {HttpError} `M2M_RESPONSE_TOO_LARGE`: a document over 512 KiB (decoded)
+ * @throws {M2MTokenError} `M2M_NETWORK_ERROR` / `M2M_TIMEOUT`: the URL could not be reached or did not answer
+ *   in time (the runtime's error as `cause`)
  */
 export async function discover(issuer: string, http: DiscoveryHttp): Promise<AuthorizationServerMetadata> {
   const misses: string[] = [];
@@ -86,7 +89,12 @@ export async function discover(issuer: string, http: DiscoveryHttp): Promise<Aut
       signal: AbortSignal.timeout(http.timeoutMs),
     };
     if (http.dispatcher !== undefined) init.dispatcher = http.dispatcher;
-    const response = await http.fetch(url, init);
+    // A network failure or a timeout is M2M_NETWORK_ERROR / M2M_TIMEOUT naming this URL.
+    const failed = (error: unknown) =>
+      transportError(error, { what: `discovery document ${shownUrl(url)}`, timeoutMs: http.timeoutMs });
+    const response = await viaTransport(http.fetch(url, init)).catch((error: unknown) => {
+      throw failed(error);
+    });
     const status = response.status;
     if (response.type === 'opaqueredirect' || (status >= 300 && status < 500 && status !== 429)) {
       void response.body?.cancel().catch(() => undefined); // not awaited: a teed stream never settles
@@ -99,7 +107,11 @@ export async function discover(issuer: string, http: DiscoveryHttp): Promise<Aut
     }
     // Counted in decoded bytes: over the cap is HttpError M2M_RESPONSE_TOO_LARGE (a decompression bomb
     // is stopped after MAX_METADATA_BYTES of output).
-    const text = await readBodyCapped(response, MAX_METADATA_BYTES, `discovery document ${url}`);
+    const text = await viaTransport(
+      readBodyCapped(response, MAX_METADATA_BYTES, `discovery document ${shownUrl(url)}`),
+    ).catch((error: unknown) => {
+      throw failed(error);
+    });
     const json = parseJsonObject(text);
     if (json === undefined) {
       misses.push(`${url} did not return a JSON object`);

@@ -18,8 +18,19 @@ export const ErrorCode = {
   REDIRECT: 'M2M_UNEXPECTED_REDIRECT',
   /** The token endpoint asked us (429/503 + Retry-After) to come back later than this call can wait. */
   RETRY_LATER: 'M2M_RETRY_LATER',
-  /** The token response was larger than the size cap. */
+  /** The token response (or discovery document) was larger than the size cap, counted in decoded bytes. */
   RESPONSE_TOO_LARGE: 'M2M_RESPONSE_TOO_LARGE',
+  /**
+   * The token endpoint or the discovery document could not be reached (connection refused or reset, DNS,
+   * TLS): an M2MTokenError naming the endpoint, with the runtime's error as `cause`. Retried like a 5xx.
+   */
+  NETWORK: 'M2M_NETWORK_ERROR',
+  /**
+   * The token endpoint or the discovery document did not answer within `timeoutMs` (per attempt): an
+   * M2MTokenError naming the endpoint, the timeout and the attempts, with the runtime's TimeoutError as
+   * `cause`. Retried like a 5xx.
+   */
+  TIMEOUT: 'M2M_TIMEOUT',
   /** Issuer metadata was missing or invalid. */
   DISCOVERY: 'M2M_DISCOVERY_FAILED',
   /** The fetch wrapper refused a request to an origin outside `allowedOrigins`. */
@@ -118,14 +129,38 @@ export class OAuthError extends M2MTokenError {
   /** The `error` code the server sent, e.g. `invalid_client`. */
   readonly error: string;
   // `declare`: no own property unless the server sent one (so util.inspect shows no `undefined` fields).
+  /** The `error_description` the server sent (redacted, at most 1000 characters). */
   declare readonly errorDescription?: string;
+  /** The `error_uri` the server sent (redacted, at most 1000 characters). */
   declare readonly errorUri?: string;
+  /**
+   * What to check, when m2m-token can tell (a refused client: the id, secret or key, the method, the
+   * assertion `aud` and the `assertionAudience` option, the `basicAuthEncoding` option...). Also at
+   * the end of the message.
+   */
+  declare readonly hint?: string;
   /** The HTTP status of the answer. */
   readonly status: number;
 
-  constructor(init: { error: string; errorDescription?: string; errorUri?: string; status: number }) {
+  constructor(init: {
+    error: string;
+    errorDescription?: string;
+    errorUri?: string;
+    status: number;
+    /** The token endpoint, named in the message (not kept as a field). */
+    endpoint?: string;
+    /** The client id, named in the message (not kept as a field). */
+    clientId?: string;
+    hint?: string;
+  }) {
     const detail = init.errorDescription ? `: ${init.errorDescription}` : '';
-    super(`token endpoint answered ${init.status} ${init.error}${detail}`, ErrorCode.OAUTH);
+    const where = init.endpoint ? `token endpoint ${init.endpoint}` : 'token endpoint';
+    const client = init.clientId === undefined ? '' : ` (client id ${JSON.stringify(init.clientId)})`;
+    super(
+      `${where} answered ${init.status} ${init.error}${detail}${client}${init.hint ? `. ${init.hint}` : ''}`,
+      ErrorCode.OAUTH,
+    );
+    if (init.hint !== undefined) this.hint = init.hint;
     this.error = init.error;
     this.status = init.status;
     if (init.errorDescription !== undefined) this.errorDescription = init.errorDescription;
@@ -143,16 +178,30 @@ export class HttpError extends M2MTokenError {
     brand(HttpError, 'HttpError');
   }
 
+  /** The HTTP status of the answer. */
   readonly status: number;
+  /** A short start of the body (at most 200 characters), redacted before it was cut. */
   declare readonly bodySnippet?: string;
   /** When the server asked to wait (Retry-After): the epoch milliseconds after which to come back. */
   declare readonly retryAt?: number;
+  /** What to check, when m2m-token can tell (see {@link OAuthError.hint}). Also at the end of the message. */
+  declare readonly hint?: string;
 
   constructor(
     message: string,
-    init: { status: number; bodySnippet?: string; retryAt?: number; code?: string; cause?: unknown },
+    init: {
+      status: number;
+      bodySnippet?: string;
+      retryAt?: number;
+      code?: string;
+      cause?: unknown;
+      hint?: string;
+    },
   ) {
-    super(message, init.code ?? ErrorCode.HTTP, { cause: init.cause });
+    super(init.hint ? `${message}. ${init.hint}` : message, init.code ?? ErrorCode.HTTP, {
+      cause: init.cause,
+    });
+    if (init.hint !== undefined) this.hint = init.hint;
     this.status = init.status;
     if (init.bodySnippet !== undefined) this.bodySnippet = init.bodySnippet;
     if (init.retryAt !== undefined) this.retryAt = init.retryAt;

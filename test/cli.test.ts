@@ -502,11 +502,13 @@ describe('m2m-token token', () => {
     const result = await runCli(['token'], { env: { ...base(), M2M_CLIENT_SECRET: 'wrong-secret-value' } });
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
+    // The library's message (endpoint, answer, client id), then its hint with flags for options.
     expect(result.stderr.split('\n')[0]).toBe(
-      'm2m-token: invalid_client: Client authentication failed (HTTP 401)',
+      `m2m-token: token endpoint ${origin}/token answered 401 invalid_client: Client authentication failed (client id "${CLIENT_ID}")`,
     );
-    expect(result.stderr).toContain('hint: check the client id and secret');
-    expect(result.stderr).toContain('client_secret_basic');
+    expect(result.stderr.split('\n')[1]).toBe(
+      'hint: Check the client id, the client secret, and the authentication method: this request used client_secret_basic (--auth-method).',
+    );
     expect(result.stderr).not.toContain('wrong-secret-value');
     noStack(result.stderr);
   });
@@ -519,7 +521,9 @@ describe('m2m-token token', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(
-      new RegExp(`^m2m-token: cannot reach http://127\\.0\\.0\\.1:${port}/token: .*ECONNREFUSED`),
+      new RegExp(
+        `^m2m-token: token endpoint http://127\\.0\\.0\\.1:${port}/token could not be reached: .*ECONNREFUSED.* \\(3 attempts\\)`,
+      ),
     );
     noStack(result.stderr);
   });
@@ -533,7 +537,7 @@ describe('m2m-token token', () => {
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
-      `m2m-token: http://127.0.0.1:${hangingPort}/token did not answer within 0.3 s`,
+      `m2m-token: token endpoint http://127.0.0.1:${hangingPort}/token did not answer in time (--timeout 0.3 s, 3 attempts); if the server is slow, raise --timeout`,
     );
     noStack(result.stderr);
   });
@@ -542,7 +546,7 @@ describe('m2m-token token', () => {
     const result = await runCli(['token', '--token-endpoint', `${origin}/token-broken`], { env: base() });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
-      /^m2m-token: token endpoint answered 500 with a body that is not JSON\nbody: /,
+      /^m2m-token: token endpoint http:\/\/127\.0\.0\.1:\d+\/token-broken answered 500 with a body that is not JSON \(client id "cli-client"\)\nbody: /,
     );
     noStack(result.stderr);
   });
@@ -670,7 +674,7 @@ describe('m2m-token token', () => {
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('< 401 Unauthorized');
-    expect(result.stderr).toContain('m2m-token: invalid_client');
+    expect(result.stderr).toContain('answered 401 invalid_client');
     expect(result.stderr).not.toContain('another-wrong-secret');
   });
 });
@@ -760,9 +764,7 @@ describe('m2m-token fetch', () => {
       env: { ...base(), M2M_CLIENT_SECRET: 'nope-nope' },
     });
     expect(result.code).toBe(1);
-    expect(result.stderr.split('\n')[0]).toBe(
-      'm2m-token: invalid_client: Client authentication failed (HTTP 401)',
-    );
+    expect(result.stderr.split('\n')[0]).toMatch(/answered 401 invalid_client: Client authentication failed/);
     expect(seen.some((r) => r.path.startsWith('/api/'))).toBe(false);
   });
 

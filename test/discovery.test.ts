@@ -335,11 +335,23 @@ describe('discovery against a scripted server', () => {
     expect(metadataRequests()).toHaveLength(2);
   });
 
-  it('an unreachable issuer surfaces the runtime error (TypeError), as for token requests', async () => {
+  it('an unreachable issuer is M2M_NETWORK_ERROR naming the metadata URL, as for token requests (issue 15.1)', async () => {
     const port = await getFreePort();
     const error = await rejection(client({ issuer: `http://127.0.0.1:${port}` }).getToken());
-    expect(error).toBeInstanceOf(TypeError);
+    expect(error).toMatchObject({ name: 'M2MTokenError', code: ErrorCode.NETWORK });
     expect(error).not.toBeInstanceOf(DiscoveryError);
+    expect((error as Error).message).toContain(
+      `discovery document http://127.0.0.1:${port}/.well-known/oauth-authorization-server`,
+    );
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+  });
+
+  it('a metadata URL that does not answer within timeoutMs is M2M_TIMEOUT (issue 15.1)', async () => {
+    routes.set('/.well-known/oauth-authorization-server', () => ({ body: metadata(origin), delayMs: 2_000 }));
+    const error = await rejection(client({ issuer: origin, timeoutMs: 100 }).getToken());
+    expect(error).toMatchObject({ name: 'M2MTokenError', code: ErrorCode.TIMEOUT });
+    expect((error as Error).message).toContain('timeoutMs 100');
+    expect(((error as Error).cause as Error).name).toBe('TimeoutError');
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * One case per row of the errors table in docs/notes/errors.md (the README's errors section), in the
+ * One case per row of the errors table in docs/errors.md, in the
  * same order: bad responses, bad transports and bad configurations, each with its class, code and
  * fields. The first test checks that the table and these cases list the same situations.
  */
@@ -169,10 +169,22 @@ const CASES: readonly Case[] = [
     },
   ],
   [
+    "a 401 or 403 without an OAuth error body (e.g. Glewlwyd's empty 403): a refused client",
+    async () => {
+      const error = expectHttpError(await answer(() => new HttpResponse(null, { status: 403 })), 403);
+      expect(error.message).toContain('answered 403 with an empty body');
+      expect(error.message).toContain('client id "table-client"');
+      expect(error.hint).toMatch(/^Check the client id, the client secret, and the authentication method/);
+      expect(error.message).toContain(error.hint as string);
+    },
+  ],
+  [
     'a non-2xx JSON body without `error`',
     async () => {
       const error = expectHttpError(await answer(() => json({ message: 'Forbidden' }, 403)), 403);
       expect(error.bodySnippet).toBe('{"message":"Forbidden"}');
+      // A 403 to the token request is a refused client: the hint says what to check.
+      expect(error.hint).toMatch(/client id/);
     },
   ],
   [
@@ -219,6 +231,17 @@ const CASES: readonly Case[] = [
         200,
       );
       expect(error.message).toMatch(/access_token/);
+    },
+  ],
+  [
+    'a 2xx with an `access_token` that is not 1*VSCHAR (CR, LF, NUL, non-ASCII)',
+    async () => {
+      const error = expectHttpError(
+        await answer(() => json({ access_token: 'table\r\ninjected-token', token_type: 'Bearer' })),
+        200,
+      );
+      expect(error.message).toMatch(/VSCHAR/);
+      expect(JSON.stringify(error)).not.toContain('injected-token');
     },
   ],
   [
@@ -273,6 +296,28 @@ const CASES: readonly Case[] = [
       const big = JSON.stringify({ ...tokenBody, padding: 'x'.repeat(256 * 1024) });
       const error = expectHttpError(
         await answer(() => text(big, 200, 'application/json')),
+        200,
+        ErrorCode.RESPONSE_TOO_LARGE,
+      );
+      expect(error.bodySnippet).toBeUndefined();
+    },
+  ],
+  [
+    'a body over the cap once decoded (a gzip or brotli bomb), whatever its headers say',
+    async () => {
+      const { gzipSync } = await import('node:zlib');
+      const bomb = gzipSync(JSON.stringify({ ...tokenBody, padding: 'x'.repeat(1024 * 1024) }));
+      const error = expectHttpError(
+        await answer(
+          () =>
+            new HttpResponse(bomb, {
+              headers: {
+                'content-type': 'application/json',
+                'content-encoding': 'gzip',
+                'content-length': String(bomb.length),
+              },
+            }),
+        ),
         200,
         ErrorCode.RESPONSE_TOO_LARGE,
       );
@@ -344,8 +389,10 @@ const CASES: readonly Case[] = [
     async () => {
       const url = await trickleServer();
       const error = await failure(client(url, { timeoutMs: 500 }).getToken());
-      expect(error).toBeInstanceOf(DOMException);
-      expect((error as DOMException).name).toBe('TimeoutError');
+      expect(error).toBeInstanceOf(M2MTokenError);
+      expect(error).toMatchObject({ name: 'M2MTokenError', code: ErrorCode.TIMEOUT });
+      expect((error as Error).message).toContain(url);
+      expect(((error as Error).cause as DOMException).name).toBe('TimeoutError');
     },
   ],
   [
@@ -353,8 +400,10 @@ const CASES: readonly Case[] = [
     async () => {
       const url = await refusedUrl();
       const error = await failure(client(url).getToken());
-      expect(error).toBeInstanceOf(TypeError);
-      expect((error as TypeError).cause).toBeDefined();
+      expect(error).toBeInstanceOf(M2MTokenError);
+      expect(error).toMatchObject({ name: 'M2MTokenError', code: ErrorCode.NETWORK });
+      expect((error as Error).message).toContain(url);
+      expect((error as Error).cause).toBeInstanceOf(TypeError);
     },
   ],
   [
@@ -577,14 +626,16 @@ async function refusedUrl(): Promise<string> {
 }
 
 function tableSituations(): string[] {
-  const doc = readFileSync(new URL('../docs/notes/errors.md', import.meta.url), 'utf8');
-  const rows = doc
+  const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  // The table under "## Every situation".
+  const section = doc.slice(doc.indexOf('## Every situation')).split('\n## ')[0] as string;
+  const rows = section
     .split('\n')
     .filter((line) => line.startsWith('| ') && !line.startsWith('| situation') && !line.startsWith('| ---'));
   return rows.map((row) => row.split(' | ')[0]!.slice(2).trim());
 }
 
-describe('errors table (docs/notes/errors.md)', () => {
+describe('errors table (docs/errors.md)', () => {
   it('has one case here per row there, in the same order', () => {
     expect(CASES.map(([situation]) => situation)).toEqual(tableSituations());
   });

@@ -13,6 +13,7 @@ import {
   ConfigurationError,
   ErrorCode,
   HttpError,
+  M2MTokenError,
   OAuthError,
   type TokenEvent,
 } from '../src/index.js';
@@ -159,7 +160,7 @@ describe('retries', () => {
     expect(arrivals).toHaveLength(3);
   });
 
-  it('a refused connection is retried and then surfaces as the TypeError from fetch', async () => {
+  it('a refused connection is retried and then surfaces as M2M_NETWORK_ERROR naming the endpoint (issue 15.1)', async () => {
     const s = createServer();
     const port = await listenOnLoopback(s);
     await closeServer(s);
@@ -171,7 +172,13 @@ describe('retries', () => {
     const error = await failure(
       client(`http://127.0.0.1:${port}/token`, { fetch: countingFetch }).getToken(),
     );
-    expect(error).toBeInstanceOf(TypeError);
+    expect(error).toBeInstanceOf(M2MTokenError);
+    expect(error).toMatchObject({ name: 'M2MTokenError', code: ErrorCode.NETWORK });
+    expect((error as Error).message).toContain(`token endpoint http://127.0.0.1:${port}/token`);
+    expect((error as Error).message).toContain('ECONNREFUSED');
+    expect((error as Error).message).toContain('3 attempts');
+    // The runtime's error is kept as the cause.
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
     expect(calls).toBe(3);
   });
 
@@ -333,13 +340,19 @@ describe('Retry-After (RFC 9110 10.2.3)', () => {
 });
 
 describe('timeouts and the caller’s signal', () => {
-  it('timeoutMs bounds each attempt; a timed-out attempt is retried, then the TimeoutError surfaces', async () => {
+  it('timeoutMs bounds each attempt; a timed-out attempt is retried, then M2M_TIMEOUT surfaces (issue 15.1)', async () => {
     const { url, arrivals } = endpoint(() => never());
     const error = await failure(
       client(url, { timeoutMs: 100, retry: { retries: 1, minTimeout: 1 } }).getToken(),
     );
-    expect(error).toBeInstanceOf(DOMException);
-    expect((error as DOMException).name).toBe('TimeoutError');
+    expect(error).toBeInstanceOf(M2MTokenError);
+    // Never DOMException's legacy numeric code 23.
+    expect((error as M2MTokenError).code).toBe(ErrorCode.TIMEOUT);
+    expect((error as Error).message).toContain(url);
+    expect((error as Error).message).toContain('timeoutMs 100');
+    expect((error as Error).message).toContain('2 attempts');
+    expect((error as Error).cause).toBeInstanceOf(DOMException);
+    expect(((error as Error).cause as DOMException).name).toBe('TimeoutError');
     expect(arrivals).toHaveLength(2);
   });
 
@@ -362,8 +375,8 @@ describe('timeouts and the caller’s signal', () => {
     const error = await failure(
       client(`http://127.0.0.1:${port}/token`, { timeoutMs: 500, retry: false }).getToken(),
     );
-    expect(error).toBeInstanceOf(DOMException);
-    expect((error as DOMException).name).toBe('TimeoutError');
+    expect(error).toMatchObject({ name: 'M2MTokenError', code: ErrorCode.TIMEOUT });
+    expect(((error as Error).cause as DOMException).name).toBe('TimeoutError');
     expect(connections).toBe(1);
     // The body really was trickling when the timeout struck.
     expect(bytesWritten).toBeGreaterThanOrEqual(2);

@@ -26,6 +26,7 @@
  * alone for every later request of this client.
  */
 import { ErrorCode, HttpError, OAuthError } from '../errors.js';
+import { refusesClient } from '../http/token-errors.js';
 import type { ClientCredentialsClientOptions } from '../options.js';
 import type { AuthFallbackForm, AuthMethod } from '../types.js';
 import { clientSecretBasic, formUrlEncodeCredential } from './client-secret-basic.js';
@@ -48,14 +49,9 @@ export interface AuthFallbackNotice {
  * answer to the token request with or without an OAuth error body.
  */
 export function isRefusedClient(error: unknown): boolean {
-  if (error instanceof OAuthError) {
-    return error.error === 'invalid_client' || error.status === 401 || error.status === 403;
-  }
-  return (
-    error instanceof HttpError &&
-    error.code === ErrorCode.HTTP &&
-    (error.status === 401 || error.status === 403)
-  );
+  // The rule itself lives with the refusal hints (http/token-errors.ts): one definition of "refused".
+  if (error instanceof OAuthError) return refusesClient(error.status, error.error);
+  return error instanceof HttpError && error.code === ErrorCode.HTTP && refusesClient(error.status);
 }
 
 /** True when form-urlencoding changes the id or the secret (so the raw form is a different header). */

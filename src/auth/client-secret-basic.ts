@@ -34,6 +34,14 @@ export function clientSecretBasic(
         : encoding;
   // Computed once: the header never changes for this client.
   const header = `Basic ${toBase64(`${encode(clientId)}:${encode(clientSecret)}`)}`;
+  const description = {
+    method: 'client_secret_basic',
+    clientId,
+    basicEncoding: {
+      name: typeof encoding === 'function' ? 'custom' : encoding,
+      changedCredentials: encode(clientId) !== clientId || encode(clientSecret) !== clientSecret,
+    },
+  } as const;
   return {
     method: 'client_secret_basic',
     bodyFormat: 'form',
@@ -41,5 +49,6 @@ export function clientSecretBasic(
       parts.headers.authorization = header;
     },
     redact: (text) => redactValue(redactSecret(text, clientSecret), header.slice(6)),
+    describe: () => description,
   };
 }

@@ -1,4 +1,4 @@
-import { type AssertionSettings, signAssertion } from './jwt-assertion.js';
+import { type AssertionSettings, describeAssertion, signAssertion } from './jwt-assertion.js';
 import { CLIENT_ASSERTION_TYPE, type ClientAuthenticator, redactSecret } from './types.js';
 
 /** client_secret_jwt (RFC 7523 2.2, OpenID Connect Core 9): an HMAC-signed assertion keyed by the secret. */
@@ -20,5 +20,6 @@ export function clientSecretJwt(
       );
     },
     redact: (text) => redactSecret(text, clientSecret),
+    describe: (context) => describeAssertion('client_secret_jwt', settings, context),
   };
 }

@@ -9,6 +9,7 @@ export function clientSecretPost(clientId: string, clientSecret: string): Client
       parts.params.push(['client_id', clientId], ['client_secret', clientSecret]);
     },
     redact: (text) => redactSecret(text, clientSecret),
+    describe: () => ({ method: 'client_secret_post', clientId }),
   };
 }
 
@@ -24,5 +25,6 @@ export function clientSecretJson(clientId: string, clientSecret: string): Client
       parts.params.push(['client_id', clientId], ['client_secret', clientSecret]);
     },
     redact: (text) => redactSecret(text, clientSecret),
+    describe: () => ({ method: 'client_secret_json', clientId }),
   };
 }

@@ -4,7 +4,7 @@
  */
 import type { JWTHeaderParameters, SignJWT } from 'jose';
 import { loadJose } from '../jose.js';
-import type { AuthContext } from './types.js';
+import type { AuthContext, AuthDescription } from './types.js';
 
 export interface AssertionSettings {
   readonly clientId: string;
@@ -24,6 +24,25 @@ export interface AssertionSettings {
  */
 export function assertionAudience(settings: AssertionSettings, context: AuthContext): string {
   return settings.audience ?? context.issuer ?? context.tokenEndpoint;
+}
+
+/** The assertion `aud` for this context and where it comes from (for error messages). */
+export function describeAssertion(
+  method: 'client_secret_jwt' | 'private_key_jwt',
+  settings: AssertionSettings,
+  context: AuthContext,
+): AuthDescription {
+  const from =
+    settings.audience !== undefined
+      ? 'assertionAudience'
+      : context.issuer !== undefined
+        ? 'issuer'
+        : 'tokenEndpoint';
+  return {
+    method,
+    clientId: settings.clientId,
+    assertionAudience: { value: assertionAudience(settings, context), from },
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { PrivateKeyInput } from '../types.js';
-import { type AssertionSettings, signAssertion } from './jwt-assertion.js';
+import { type AssertionSettings, describeAssertion, signAssertion } from './jwt-assertion.js';
 import { certificateThumbprint, type ImportedKey, importPrivateKey } from './keys.js';
 import { CLIENT_ASSERTION_TYPE, type ClientAuthenticator } from './types.js';
 
@@ -38,5 +38,6 @@ export function privateKeyJwt(
       );
     },
     redact: (text) => text,
+    describe: (context) => describeAssertion('private_key_jwt', settings, context),
   };
 }

@@ -57,6 +57,7 @@ export function tlsClientAuth(
       parts.params.push(['client_id', clientId]);
     },
     redact: (text) => text,
+    describe: () => ({ method, clientId }),
     dispatcher,
     // Only the Agent made here: a dispatcher the caller gave is the caller's to close.
     async close() {

@@ -27,10 +27,37 @@ export interface ClientAuthenticator {
   apply(parts: TokenRequestParts, context: AuthContext): void | Promise<void>;
   /** Removes this method's own secret from text that might be shown (an error snippet). */
   redact(text: string): string;
+  /**
+   * What this authenticator sends, for the messages and hints of a refused request: never a secret.
+   * `context` is that of the request (the assertion audience depends on it).
+   */
+  describe(context: AuthContext): AuthDescription;
   /** For tls_client_auth: the undici Dispatcher that presents the client certificate. */
   readonly dispatcher?: () => Promise<unknown>;
   /** Releases what the authenticator made for itself (tls_client_auth: its undici Agent). */
   close?(): Promise<void>;
+}
+
+/** An authenticator's description of itself (see {@link ClientAuthenticator.describe}): no secret in it. */
+export interface AuthDescription {
+  readonly method: AuthMethod;
+  readonly clientId: string;
+  /**
+   * client_secret_jwt / private_key_jwt: the assertion's `aud` and where it came from: the
+   * `assertionAudience` option, the issuer (rfc7523bis), or the token endpoint (no issuer known).
+   */
+  readonly assertionAudience?: {
+    readonly value: string;
+    readonly from: 'assertionAudience' | 'issuer' | 'tokenEndpoint';
+  };
+  /**
+   * client_secret_basic: the encoding applied to the id and secret before base64, and whether it changed
+   * them (then a server comparing raw values refuses the client).
+   */
+  readonly basicEncoding?: {
+    readonly name: 'form-urlencoded' | 'none' | 'custom';
+    readonly changedCredentials: boolean;
+  };
 }
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

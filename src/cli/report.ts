@@ -4,7 +4,7 @@
  * Every message shown comes from an m2m-token error (which never holds a secret or token) or from
  * the runtime's network error.
  */
-import { ConfigurationError, DiscoveryError, HttpError, M2MTokenError, OAuthError } from '../index.js';
+import { ConfigurationError, HttpError, M2MTokenError, OAuthError } from '../index.js';
 import { UsageError } from './args.js';
 import { describeCause } from './verbose.js';
 
@@ -41,8 +41,6 @@ export interface FailureContext {
   readonly verbose: boolean;
   /** The last URL requested, for network errors. */
   readonly lastUrl?: string;
-  /** The authentication method of the last token request, for the invalid_client hint. */
-  readonly authMethod?: string;
   readonly timeoutMs?: number;
 }
 
@@ -55,22 +53,22 @@ export function describeFailure(error: unknown, context: FailureContext): Failur
     const detail = asFlags(error.message.replace(/^options\.[^:]*:\s*/, ''));
     return { exitCode: 2, lines: [`${flag}${rest.length ? ` ${rest.join('.')}` : ''}: ${detail}`, help] };
   }
-  if (error instanceof OAuthError) {
-    const lines = [
-      `${error.error}${error.errorDescription ? `: ${error.errorDescription}` : ''} (HTTP ${error.status})`,
-    ];
-    if (error.errorUri) lines.push(`see ${error.errorUri}`);
-    const hint = oauthHint(error.error, context.authMethod);
-    if (hint) lines.push(`hint: ${hint}`);
+  // Token requests and discovery: the library's message names the endpoint, the client id and the
+  // server's answer; its hint (one source, src/http/token-errors.ts) goes on a line of its own.
+  if (error instanceof OAuthError || error instanceof HttpError) {
+    const lines = [asFlags(withoutHint(error.message, error.hint))];
+    if (error instanceof OAuthError && error.errorUri) lines.push(`see ${error.errorUri}`);
+    if (error instanceof HttpError && error.bodySnippet) lines.push(`body: ${error.bodySnippet}`);
+    if (error.hint) lines.push(`hint: ${asFlags(error.hint)}`);
     return { exitCode: 1, lines };
   }
-  if (error instanceof HttpError) {
-    const lines = [error.message];
-    if (error.bodySnippet) lines.push(`body: ${error.bodySnippet}`);
-    return { exitCode: 1, lines };
-  }
-  if (error instanceof DiscoveryError || error instanceof M2MTokenError) {
-    return { exitCode: 1, lines: [asFlags(error.message)] };
+  if (error instanceof M2MTokenError) {
+    // M2M_TIMEOUT names `timeoutMs N`: the CLI's --timeout is in seconds.
+    const message = error.message.replace(
+      /\btimeoutMs (\d+)/,
+      (_m, ms: string) => `--timeout ${Number(ms) / 1000} s`,
+    );
+    return { exitCode: 1, lines: [asFlags(message)] };
   }
 
   const where = context.lastUrl ? safeUrl(context.lastUrl) : 'the server';
@@ -88,27 +86,20 @@ export function describeFailure(error: unknown, context: FailureContext): Failur
   return { exitCode: 1, lines };
 }
 
-/** Library messages name options (allowInsecureHttp, authMethod, ...); a CLI user knows the flags. */
+/**
+ * Library messages name options (`options.timeoutMs`, `authMethod`, ...); a CLI user knows the flags.
+ * An option without a flag is named as such.
+ */
 function asFlags(message: string): string {
-  return message.replace(
-    /\b(allowInsecureHttp|authMethod|signingAlgorithm)\b/g,
-    (name) => FLAG_OF[name] ?? name,
-  );
+  return message
+    .replace(/\boptions\.(\w+)/g, (_match, name: string) => FLAG_OF[name] ?? `the ${name} option (no flag)`)
+    .replace(/\b(allowInsecureHttp|authMethod|signingAlgorithm)\b/g, (name) => FLAG_OF[name] ?? name);
 }
 
-function oauthHint(code: string, method: string | undefined): string | undefined {
-  switch (code) {
-    case 'invalid_client':
-      return `check the client id and secret or key${method ? `, and the authentication method (this request used ${method}; see --auth-method)` : ''}`;
-    case 'invalid_scope':
-      return 'check --scope: the client may not be allowed that scope';
-    case 'invalid_target':
-      return 'check --resource: the server does not know that resource';
-    case 'unauthorized_client':
-      return 'the client may not use the client_credentials grant, or not for this audience';
-    default:
-      return undefined;
-  }
+/** The message without the hint the library appended to it (the CLI shows the hint on its own line). */
+function withoutHint(message: string, hint: string | undefined): string {
+  const suffix = hint ? `. ${hint}` : '';
+  return suffix && message.endsWith(suffix) ? message.slice(0, -suffix.length) : message;
 }
 
 /** A URL without query string (it might carry something private). */

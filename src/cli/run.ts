@@ -47,7 +47,6 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       command: state.command,
       verbose: state.verbose,
       lastUrl: state.log.lastUrl,
-      authMethod: state.authMethod,
       timeoutMs: state.timeoutMs,
     });
     const [first, ...more] = failure.lines;

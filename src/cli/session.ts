@@ -10,7 +10,6 @@ export interface CommandState {
   command: string;
   verbose: boolean;
   log: RequestLog;
-  authMethod?: string;
   timeoutMs?: number;
 }
 
@@ -53,7 +52,6 @@ export async function openClient(
     ...o,
     fetch: loggingFetch((input, init) => globalThis.fetch(input, init), state.log, line),
     onEvent: (event) => {
-      if (event.type === 'token_request_start') state.authMethod = event.authMethod;
       const text = line && eventLine(event);
       if (text) line(text);
     },

@@ -11,7 +11,13 @@ import { combine, knownValues } from '../redact.js';
 import { sleep } from '../util.js';
 import { discardBody, readBodyCapped } from './read-body.js';
 import { type BackoffGate, isRetryable, parseRetryAfter } from './retry-policy.js';
-import { sentCredentials } from './token-errors.js';
+import {
+  type RequestContext,
+  sentCredentials,
+  shownUrl,
+  transportError,
+  viaTransport,
+} from './token-errors.js';
 import { type ParsedToken, parseTokenResponse } from './token-response.js';
 
 /** Adds DPoP proofs (RFC 9449) to token requests; implemented in dpop.ts. */
@@ -81,26 +87,39 @@ export async function requestToken(
 ): Promise<TokenResult> {
   const dispatcher = settings.dispatcher ?? (auth.dispatcher ? await auth.dispatcher() : undefined);
   const run = () => attemptWithNonce(request, auth, settings, dispatcher, counter);
+  // Network failures and timeouts become M2M_NETWORK_ERROR / M2M_TIMEOUT naming the endpoint, for the
+  // caller and in retry events; the retry policy still sees the runtime's own errors.
+  const described = (error: unknown) =>
+    transportError(error, {
+      what: `token endpoint ${shownUrl(request.endpoint)}`,
+      timeoutMs: settings.timeoutMs,
+      attempts: counter.attempts,
+      redact: auth.redact,
+    });
   const retry = settings.retry;
-  if (!retry || retry.retries === 0) return run();
+  try {
+    if (!retry || retry.retries === 0) return await run();
 
-  return pRetry(run, {
-    retries: retry.retries,
-    factor: retry.factor,
-    minTimeout: retry.minTimeout,
-    maxTimeout: retry.maxTimeout,
-    randomize: retry.randomize,
-    ...(request.signal ? { signal: request.signal } : {}),
-    // Not unref'd: a short script awaiting a token during a backoff must not exit with the promise pending.
-    shouldRetry: ({ error }) => isRetryable(error),
-    onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-      if (retriesLeft > 0 && isRetryable(error)) {
-        // The nominal delay (p-retry adds jitter on top), capped as p-retry caps it.
-        const delayMs = Math.min(retry.maxTimeout, retry.minTimeout * retry.factor ** (attemptNumber - 1));
-        onRetry?.({ attempt: attemptNumber, delayMs, error });
-      }
-    },
-  });
+    return await pRetry(run, {
+      retries: retry.retries,
+      factor: retry.factor,
+      minTimeout: retry.minTimeout,
+      maxTimeout: retry.maxTimeout,
+      randomize: retry.randomize,
+      ...(request.signal ? { signal: request.signal } : {}),
+      // Not unref'd: a short script awaiting a token during a backoff must not exit with the promise pending.
+      shouldRetry: ({ error }) => isRetryable(error),
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        if (retriesLeft > 0 && isRetryable(error)) {
+          // The nominal delay (p-retry adds jitter on top), capped as p-retry caps it.
+          const delayMs = Math.min(retry.maxTimeout, retry.minTimeout * retry.factor ** (attemptNumber - 1));
+          onRetry?.({ attempt: attemptNumber, delayMs, error: described(error) });
+        }
+      },
+    });
+  } catch (error) {
+    throw described(error);
+  }
 }
 
 /** One attempt, plus the single immediate repeat RFC 9449 8 asks for on `use_dpop_nonce`. */
@@ -146,7 +165,11 @@ async function attempt(
   // bytes whatever the server does); a caller's own Accept-Encoding wins.
   if (!hasHeader(settings.headers, 'accept-encoding')) parts.headers['accept-encoding'] = 'identity';
   // A fresh assertion (and jti) for every attempt, retries included (RFC 7523 3).
-  await auth.apply(parts, { tokenEndpoint: endpoint, issuer: request.issuer });
+  const authContext = { tokenEndpoint: endpoint, issuer: request.issuer };
+  await auth.apply(parts, authContext);
+  // Named in error messages, with hints (the assertion aud used, the Basic encoding...).
+  const requestContext: RequestContext = { endpoint: shownUrl(endpoint), auth: auth.describe(authContext) };
+  const where = `token endpoint ${requestContext.endpoint}`;
   const body =
     auth.bodyFormat === 'json' ? jsonBody(parts.params) : new URLSearchParams(parts.params).toString();
   parts.headers['content-type'] =
@@ -167,13 +190,13 @@ async function attempt(
 
   counter.attempts++;
   const sentAt = Date.now();
-  const response = await settings.fetch(endpoint, init);
+  const response = await viaTransport(settings.fetch(endpoint, init));
   counter.status = response.status;
 
   if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
     discardBody(response);
     throw new HttpError(
-      `token endpoint answered ${response.status} (a redirect); redirects are not followed so credentials stay with the configured endpoint: configure the final token endpoint URL`,
+      `token endpoint ${requestContext.endpoint} answered ${response.status} (a redirect); redirects are not followed so credentials stay with the configured endpoint: configure the final token endpoint URL`,
       { status: response.status, code: ErrorCode.REDIRECT },
     );
   }
@@ -194,7 +217,7 @@ async function attempt(
       if (!settings.retry || pause.remainingMs > settings.retry.maxRetryAfterMs) {
         // Not waiting that long. An RFC 6749 5.2 error body is still the answer (OAuthError); the next
         // calls fail fast with M2M_RETRY_LATER until retryAt.
-        const text = await readBodyCapped(response, settings.maxResponseBytes).catch(() => '');
+        const text = await readBodyCapped(response, settings.maxResponseBytes, where).catch(() => '');
         try {
           parseTokenResponse({
             status: response.status,
@@ -203,6 +226,7 @@ async function attempt(
             sentAt,
             acceptedTokenTypes: BEARER_ONLY,
             redact,
+            request: requestContext,
           });
         } catch (error) {
           if (error instanceof OAuthError) throw error;
@@ -212,7 +236,7 @@ async function attempt(
     }
   }
 
-  const text = await readBodyCapped(response, settings.maxResponseBytes);
+  const text = await viaTransport(readBodyCapped(response, settings.maxResponseBytes, where));
   const parsed = parseTokenResponse({
     status: response.status,
     headers: response.headers,
@@ -220,12 +244,13 @@ async function attempt(
     sentAt,
     acceptedTokenTypes: settings.dpop ? BEARER_OR_DPOP : BEARER_ONLY,
     redact,
+    request: requestContext,
   });
   // RFC 9449 5: a DPoP-bound token has token_type DPoP. A server without DPoP support ignores the proof
   // and issues a Bearer token; with DPoP on, that silent downgrade to a stealable token is an error.
   if (settings.dpop && parsed.token.tokenType.toLowerCase() !== settings.dpop.tokenType) {
     throw new HttpError(
-      `token endpoint issued token_type "${parsed.token.tokenType.slice(0, 40)}" although DPoP was requested (RFC 9449 5); the server does not bind tokens to the DPoP key: enable DPoP there, or turn the dpop option off`,
+      `token endpoint ${requestContext.endpoint} issued token_type "${parsed.token.tokenType}" although DPoP was requested (RFC 9449 5); the server does not bind tokens to the DPoP key: enable DPoP there, or turn the dpop option off`,
       { status: response.status, code: ErrorCode.HTTP },
     );
   }

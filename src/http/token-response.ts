@@ -16,6 +16,7 @@ import {
 } from '../redact.js';
 import type { Token } from '../types.js';
 import { decodeJwtClaims } from './jwt-claims.js';
+import { type RequestContext, tokenRequestHint, withClientId } from './token-errors.js';
 
 /** `expires_in` above this (one year) is capped: no cache should trust a token longer. */
 export const MAX_EXPIRES_IN_SECONDS = 365 * 24 * 3600;
@@ -68,6 +69,8 @@ export interface ParseContext {
   readonly acceptedTokenTypes: ReadonlySet<string>;
   /** Removes this client's own credentials (and those sent with this request) from shown text. */
   readonly redact: Redactor;
+  /** Where the request went and who sent it: named in error messages, with hints. */
+  readonly request?: RequestContext;
 }
 
 /** Turns the answer into a Token or throws OAuthError / HttpError. Never includes a token in an error. */
@@ -86,11 +89,19 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
       // The fields come from the server, which may echo what it received: redacted whole, then cut.
       const shown = (text: string | undefined, max: number) =>
         text === undefined ? undefined : scrubAndClip(text, max, ctx.redact);
+      const code = shown(error.data.error, SHOWN_LENGTH.error) as string;
       throw new OAuthError({
-        error: shown(error.data.error, SHOWN_LENGTH.error) as string,
+        error: code,
         errorDescription: shown(error.data.error_description, SHOWN_LENGTH.errorDescription),
         errorUri: shown(error.data.error_uri, SHOWN_LENGTH.errorUri),
         status,
+        ...(ctx.request
+          ? {
+              endpoint: ctx.request.endpoint,
+              clientId: ctx.request.auth.clientId,
+              hint: tokenRequestHint(status, code, ctx.request),
+            }
+          : {}),
       });
     }
   }
@@ -101,14 +112,15 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
           ? 'an empty body'
           : 'a body that is not JSON'
         : 'a JSON body without an OAuth error';
-    throw new HttpError(`token endpoint answered ${status} with ${kind}`, {
+    throw new HttpError(withRequest(ctx, `${where(ctx)} answered ${status} with ${kind}`), {
       status,
       bodySnippet: snippet(ctx.body, json, ctx.redact),
+      hint: ctx.request && tokenRequestHint(status, undefined, ctx.request),
     });
   }
   if (json === undefined) {
     const kind = ctx.body.trim() === '' ? 'an empty body' : 'a body that is not a JSON object';
-    throw invalid(ctx, `token endpoint answered ${status} with ${kind}`);
+    throw invalid(ctx, `${where(ctx)} answered ${status} with ${kind}`);
   }
 
   const parsed = tokenBodySchema.safeParse(json);
@@ -120,11 +132,11 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
       // broken server), and it is not cached.
       throw invalid(
         ctx,
-        'token response has an access_token that is not 1*VSCHAR (printable ASCII, RFC 6749 Appendix A.12); its value is not shown',
+        `${where(ctx)} answered with an access_token that is not 1*VSCHAR (printable ASCII, RFC 6749 Appendix A.12); its value is not shown`,
       );
     }
-    const what = field in json ? `has an invalid ${field}` : `is missing ${field}`;
-    throw invalid(ctx, `token response ${what} (RFC 6749 5.1)`);
+    const what = field in json ? `an invalid ${field}` : `no ${field}`;
+    throw invalid(ctx, `${where(ctx)} answered with a token response that has ${what} (RFC 6749 5.1)`);
   }
   const body = parsed.data;
 
@@ -133,7 +145,7 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
   if (!ctx.acceptedTokenTypes.has(tokenType.toLowerCase())) {
     throw invalid(
       ctx,
-      `token_type "${scrubAndClip(tokenType, SHOWN_LENGTH.tokenType, ctx.redact)}" cannot be used by this client (RFC 6749 7.1)`,
+      `${where(ctx)} answered with token_type "${scrubAndClip(tokenType, SHOWN_LENGTH.tokenType, ctx.redact)}", which this client cannot use (RFC 6749 7.1)`,
     );
   }
 
@@ -143,7 +155,7 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
     if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
       throw invalid(
         ctx,
-        'token response has an invalid expires_in (expected a non-negative number of seconds)',
+        `${where(ctx)} answered with an invalid expires_in (expected a non-negative number of seconds)`,
       );
     }
     expiresInMs = Math.min(seconds, MAX_EXPIRES_IN_SECONDS) * 1000;
@@ -268,8 +280,18 @@ function parseJsonObject(body: string): Record<string, unknown> | undefined {
   }
 }
 
+/** `token endpoint <url>`, or just `token endpoint` without a request context. */
+function where(ctx: ParseContext): string {
+  return ctx.request ? `token endpoint ${ctx.request.endpoint}` : 'token endpoint';
+}
+
+/** The message with the client id appended. */
+function withRequest(ctx: ParseContext, message: string): string {
+  return ctx.request ? withClientId(message, ctx.request) : message;
+}
+
 function invalid(ctx: ParseContext, message: string): HttpError {
-  return new HttpError(message, {
+  return new HttpError(withRequest(ctx, message), {
     status: ctx.status,
     bodySnippet: snippet(ctx.body, parseJsonObject(ctx.body), ctx.redact),
     code: ErrorCode.HTTP,

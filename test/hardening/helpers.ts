@@ -1,69 +1,18 @@
 /**
- * Shared pieces of the hardening tests: a loopback server that answers each request with whatever the
- * test scripted (raw bytes and headers, so it can lie about Content-Length and Content-Encoding), a
- * streaming compressor for decompression bombs, and a peak-RSS probe.
+ * Shared pieces of the hardening tests: the scripted loopback server (test/helpers/scripted-server.ts),
+ * a streaming compressor for decompression bombs, a peak-RSS probe, what a logger could print of an
+ * error, a search for 12-character runs of a credential, and the CLI run in this process.
  */
-import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
-import { closeServer, listenOnLoopback } from '../helpers/ports.js';
 
-export interface ScriptedAnswer {
-  readonly status?: number;
-  readonly headers?: OutgoingHttpHeaders;
-  readonly body?: Buffer | string;
-}
-
-export interface ReceivedRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-export interface ScriptedServer {
-  /** `http://127.0.0.1:PORT` */
-  readonly origin: string;
-  readonly requests: ReceivedRequest[];
-  /** Answers every request (by path) from now on. */
-  answer(respond: (request: ReceivedRequest) => ScriptedAnswer): void;
-  close(): Promise<void>;
-}
-
-/** A loopback HTTP server whose answers are written by the test, byte for byte. */
-export async function startScriptedServer(): Promise<ScriptedServer> {
-  const requests: ReceivedRequest[] = [];
-  let respond: (request: ReceivedRequest) => ScriptedAnswer = () => ({ status: 404 });
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const received: ReceivedRequest = {
-        method: req.method ?? 'GET',
-        path: req.url ?? '/',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      };
-      requests.push(received);
-      const answer = respond(received);
-      // writeHead with a raw header object: no Content-Length is added unless the test set one.
-      res.writeHead(answer.status ?? 200, answer.headers ?? {});
-      // A client that stopped reading (over the cap) resets the connection: that is expected here.
-      res.on('error', () => undefined);
-      res.end(answer.body ?? '');
-    });
-  });
-  const port = await listenOnLoopback(server);
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    requests,
-    answer(next) {
-      respond = next;
-    },
-    close: () => closeServer(server),
-  };
-}
+export {
+  type ReceivedRequest,
+  type ScriptedAnswer,
+  type ScriptedServer,
+  startScriptedServer,
+} from '../helpers/scripted-server.js';
 
 /**
  * Compresses `prefix + size zero-or-`fill` bytes + suffix` with `compressor`, streaming, so that a
