@@ -3,7 +3,7 @@ import { ClientCredentialsClient } from '../index.js';
 import type { Values } from './args.js';
 import { resolveClientConfig } from './client-config.js';
 import { type Io, warn } from './io.js';
-import { eventLine, loggingFetch, type RequestLog } from './verbose.js';
+import { eventLine, KnownCredentials, loggingFetch, type RequestLog } from './verbose.js';
 
 /** What the error report needs to know about the command that failed. */
 export interface CommandState {
@@ -50,7 +50,12 @@ export async function openClient(
   }
   return new ClientCredentialsClient({
     ...o,
-    fetch: loggingFetch((input, init) => globalThis.fetch(input, init), state.log, line),
+    fetch: loggingFetch(
+      (input, init) => globalThis.fetch(input, init),
+      state.log,
+      line,
+      new KnownCredentials([typeof o.clientSecret === 'string' ? o.clientSecret : undefined]),
+    ),
     onEvent: (event) => {
       const text = line && eventLine(event);
       if (text) line(text);

@@ -3,48 +3,84 @@
  * --verbose, shows every request on stderr with credentials redacted, and how long each answer took.
  * Token response bodies are never shown: they hold the access token.
  */
-import type { TokenEvent } from '../index.js';
 
-const REDACTED = '[redacted]';
+import { readBodyCapped } from '../http/read-body.js';
+import { innermostMessage } from '../http/token-errors.js';
+import type { TokenEvent } from '../index.js';
+import { isSensitiveName, knownValues, REDACTED, type Redactor, scrub } from '../redact.js';
+
 /** Headers whose value is a credential. For the Authorization family the scheme stays visible. */
 const SCHEME_HEADERS = new Set(['authorization', 'proxy-authorization']);
 const SECRET_HEADERS = new Set(['cookie', 'set-cookie', 'dpop', 'x-api-key']);
-/** Body fields that are credentials or tokens. */
-const SECRET_FIELD = /secret|assertion|password|token|^code$|^key$/i;
+/** Token response bodies read (from a copy) to learn the tokens to redact: the client's own cap. */
+const MAX_TOKEN_BODY_BYTES = 256 * 1024;
 
 export interface RequestLog {
   /** The URL of the request sent last, for "cannot reach" messages. */
   lastUrl?: string;
 }
 
-export function redactHeader(name: string, value: string): string {
+/**
+ * The credentials this CLI run knows, to be redacted from every line it shows: the client secret, and
+ * what it learns while running (the Basic value and assertion of each request, the tokens of each
+ * token response, the token of each API request). src/redact.ts does the redaction.
+ */
+export class KnownCredentials {
+  readonly #values = new Set<string>();
+  #redact: Redactor = (text) => text;
+
+  constructor(values: Iterable<string | undefined> = []) {
+    for (const value of values) this.add(value);
+  }
+
+  add(value: string | undefined): void {
+    if (value === undefined || value.length < 4 || this.#values.has(value)) return;
+    this.#values.add(value);
+    this.#redact = knownValues(this.#values);
+  }
+
+  /** Known values removed, then credential-looking text (src/redact.ts: scrub). */
+  redact(text: string): string {
+    return scrub(text, this.#redact);
+  }
+}
+
+/**
+ * A header value as shown: the Authorization family keeps its scheme, a few headers are credentials
+ * whole, and every other value has the known credentials and anything credential-shaped removed.
+ */
+export function redactHeader(name: string, value: string, known = new KnownCredentials()): string {
   const lower = name.toLowerCase();
   if (SCHEME_HEADERS.has(lower)) {
     const scheme = value.split(' ')[0] ?? '';
     return scheme && scheme !== value ? `${scheme} ${REDACTED}` : REDACTED;
   }
-  return SECRET_HEADERS.has(lower) ? REDACTED : value;
+  return SECRET_HEADERS.has(lower) ? REDACTED : known.redact(value);
 }
 
 /** A request body with credentials replaced: form and JSON bodies field by field, anything else by its size. */
-export function redactBody(body: unknown, contentType: string | null): string {
+export function redactBody(
+  body: unknown,
+  contentType: string | null,
+  known = new KnownCredentials(),
+): string {
   if (body === undefined || body === null) return '';
   if (typeof body !== 'string') {
     if (body instanceof URLSearchParams)
-      return redactBody(body.toString(), 'application/x-www-form-urlencoded');
+      return redactBody(body.toString(), 'application/x-www-form-urlencoded', known);
     return '[body not shown]';
   }
   if (contentType?.includes('application/x-www-form-urlencoded')) {
     // Shown decoded, for reading; credentials replaced.
     return [...new URLSearchParams(body)]
-      .map(([name, value]) => `${name}=${SECRET_FIELD.test(name) ? REDACTED : value}`)
+      .map(([name, value]) => `${name}=${isSensitiveName(name) ? REDACTED : known.redact(value)}`)
       .join('&');
   }
   if (contentType?.includes('json')) {
     try {
       const json: unknown = JSON.parse(body);
       return JSON.stringify(json, (name, value: unknown) =>
-        name && SECRET_FIELD.test(name) && typeof value === 'string' ? REDACTED : value,
+        name && isSensitiveName(name) && typeof value === 'string' ? REDACTED : value,
       );
     } catch {
       // Not JSON after all: fall through to the size.
@@ -53,11 +89,53 @@ export function redactBody(body: unknown, contentType: string | null): string {
   return `[${Buffer.byteLength(body)} bytes]`;
 }
 
-/** Wraps `base`; logs through `line` when verbose. */
+/** Learns the credentials a request carries: its Authorization value, and sensitive body fields. */
+function learnRequest(known: KnownCredentials, headers: Headers, body: unknown): boolean {
+  for (const name of SCHEME_HEADERS) {
+    const value = headers.get(name);
+    if (value) {
+      known.add(value);
+      known.add(value.slice(value.indexOf(' ') + 1).trim());
+    }
+  }
+  known.add(headers.get('dpop') ?? undefined);
+  if (typeof body !== 'string' && !(body instanceof URLSearchParams)) return false;
+  const text = String(body);
+  let fields: Iterable<[string, unknown]> = [];
+  try {
+    fields = text.trimStart().startsWith('{')
+      ? Object.entries(JSON.parse(text) as Record<string, unknown>)
+      : new URLSearchParams(text);
+  } catch {
+    return false;
+  }
+  let tokenRequest = false;
+  for (const [name, value] of fields) {
+    if (name === 'grant_type') tokenRequest = true;
+    if (isSensitiveName(name) && typeof value === 'string') known.add(value);
+  }
+  return tokenRequest;
+}
+
+/** Learns the tokens of a token response, from a copy of it (read up to the client's own cap). */
+async function learnTokens(known: KnownCredentials, response: Response): Promise<void> {
+  try {
+    const text = await readBodyCapped(response.clone(), MAX_TOKEN_BODY_BYTES, 'token endpoint');
+    const json = JSON.parse(text) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(json)) {
+      if (isSensitiveName(name) && typeof value === 'string') known.add(value);
+    }
+  } catch {
+    // Not a JSON token body (or too large): the client reports that; nothing to learn here.
+  }
+}
+
+/** Wraps `base`; logs through `line` when verbose, redacting `known` (which it also adds to). */
 export function loggingFetch(
   base: typeof globalThis.fetch,
   log: RequestLog,
   line: ((text: string) => void) | undefined,
+  known = new KnownCredentials(),
 ): typeof globalThis.fetch {
   return async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -67,20 +145,27 @@ export function loggingFetch(
     const request = typeof input === 'object' && 'method' in input ? input : undefined;
     const method = init?.method ?? request?.method ?? 'GET';
     const headers = new Headers(init?.headers ?? request?.headers);
-    line(`> ${method.toUpperCase()} ${url}`);
-    for (const [name, value] of headers) line(`> ${name}: ${redactHeader(name, value)}`);
-    const body = redactBody(init?.body ?? (request?.body ? {} : undefined), headers.get('content-type'));
+    const tokenRequest = learnRequest(known, headers, init?.body);
+    line(`> ${method.toUpperCase()} ${known.redact(url)}`);
+    for (const [name, value] of headers) line(`> ${name}: ${redactHeader(name, value, known)}`);
+    const body = redactBody(
+      init?.body ?? (request?.body ? {} : undefined),
+      headers.get('content-type'),
+      known,
+    );
     if (body) line(`> ${body}`);
     const started = performance.now();
     try {
       const response = await base(input, init);
       const ms = Math.round(performance.now() - started);
+      // A token response's headers may echo the token it carries: learn it before showing them.
+      if (tokenRequest && response.ok) await learnTokens(known, response);
       line(`< ${response.status} ${response.statusText} (${ms} ms)`.replace('  ', ' '));
-      for (const [name, value] of response.headers) line(`< ${name}: ${redactHeader(name, value)}`);
+      for (const [name, value] of response.headers) line(`< ${name}: ${redactHeader(name, value, known)}`);
       return response;
     } catch (error) {
       const ms = Math.round(performance.now() - started);
-      line(`< failed after ${ms} ms: ${describeCause(error)}`);
+      line(`< failed after ${ms} ms: ${known.redact(describeCause(error))}`);
       throw error;
     }
   };
@@ -88,15 +173,7 @@ export function loggingFetch(
 
 /** The innermost useful message of a fetch failure (undici puts the socket error in `cause`). */
 export function describeCause(error: unknown): string {
-  let current: unknown = error;
-  let message = error instanceof Error ? error.message : String(error);
-  for (let depth = 0; depth < 5 && current instanceof Error && current.cause !== undefined; depth++) {
-    current = current.cause;
-    if (current instanceof Error && current.message) message = current.message;
-    else if (current instanceof Error && 'code' in current)
-      message = String((current as { code: unknown }).code);
-  }
-  return message;
+  return innermostMessage(error);
 }
 
 /** Retries and failures as `*` lines (events never carry secrets or whole tokens). */
