@@ -132,19 +132,21 @@ export function redactJson(value: unknown, depth = 0): unknown {
   if (depth > 32) return REDACTED;
   if (Array.isArray(value)) return value.map((item) => redactJson(item, depth + 1));
   if (typeof value !== 'object' || value === null) return value;
-  const out: Record<string, unknown> = {};
-  for (const [name, member] of Object.entries(value)) {
-    out[name] =
-      isSensitiveName(name) && typeof member === 'string' ? REDACTED : redactJson(member, depth + 1);
-  }
-  return out;
+  // fromEntries defines own properties: a member named `__proto__` stays a member, never a prototype.
+  return Object.fromEntries(
+    Object.entries(value).map(([name, member]) => [
+      name,
+      isSensitiveName(name) && typeof member === 'string' ? REDACTED : redactJson(member, depth + 1),
+    ]),
+  );
 }
 
 /** A shallow view of a token response with its credential members (string values) redacted. */
 export function redactedView(raw: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const view: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    view[name] = isSensitiveName(name) && typeof value === 'string' ? REDACTED : value;
-  }
-  return view;
+  return Object.fromEntries(
+    Object.entries(raw).map(([name, value]) => [
+      name,
+      isSensitiveName(name) && typeof value === 'string' ? REDACTED : value,
+    ]),
+  );
 }
