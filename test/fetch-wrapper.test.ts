@@ -15,9 +15,7 @@ import {
   ClientCredentialsClient,
   type ClientCredentialsClientOptions,
   ConfigurationError,
-  ErrorCode,
   FORCED_REFRESH_INTERVAL_MS,
-  HttpError,
   OAuthError,
   OriginNotAllowedError,
   type TokenCache,
@@ -149,40 +147,12 @@ describe('the token on API requests', () => {
     expect(bearerOf(api.arrivals[0])).toBe('Bearer tok-1');
   });
 
-  it("leaves a caller's own Authorization header alone and fetches no token", async () => {
-    const client = makeClient();
-    const res = await client.fetch(`${api.url}/x`, { headers: { Authorization: 'Bearer tok-mine' } });
-    const fromRequest = await client.fetch(
-      new Request(`${api.url}/y`, { headers: { authorization: 'Basic dTpw' } }),
-    );
-    expect(res.status).toBe(200);
-    expect(fromRequest.status).toBe(401);
-    expect(api.arrivals.map(bearerOf)).toEqual(['Bearer tok-mine', 'Basic dTpw']);
-    expect(tokens.count).toBe(0);
-  });
-
   it('works with undici’s own fetch as the fetch option', async () => {
     const f = makeClient().createFetch({ fetch: undiciFetch as unknown as typeof fetch });
     const res = await f(`${api.url}/api/routes`, { method: 'POST', body: '{"from":"a","to":"b"}' });
     expect(res.status).toBe(200);
     expect(bearerOf(api.arrivals[0])).toBe('Bearer tok-1');
     expect(api.arrivals[0]!.body.toString()).toBe('{"from":"a","to":"b"}');
-  });
-
-  it('rejects with the token error and sends nothing when the token request fails', async () => {
-    tokens.fail = () => ({ status: 401, body: { error: 'invalid_client', error_description: 'bad secret' } });
-    const client = makeClient();
-    const failure = await client.fetch(`${api.url}/x`).catch((e: unknown) => e);
-    expect(failure).toBeInstanceOf(OAuthError);
-    expect((failure as OAuthError).error).toBe('invalid_client');
-
-    tokens.fail = () => ({ status: 502, body: '<html>bad gateway</html>' });
-    const other = await client
-      .createFetch({ audience: 'urn:other' })(`${api.url}/x`)
-      .catch((e: unknown) => e);
-    expect(other).toBeInstanceOf(HttpError);
-    expect((other as HttpError).status).toBe(502);
-    expect(api.arrivals).toHaveLength(0);
   });
 
   it('an aborted signal rejects with AbortError and sends nothing (no token request either)', async () => {
@@ -207,33 +177,6 @@ describe('the token on API requests', () => {
 });
 
 describe('401: drop the token, get a new one, repeat once', () => {
-  it('an API that rotated keys: the first token is refused, the second accepted', async () => {
-    const client = makeClient();
-    // Warm the cache with tok-1, then the API stops accepting it.
-    expect((await client.fetch(`${api.url}/x`)).status).toBe(200);
-    api.respond = worldMappers((t) => generation(t) >= 2);
-    const res = await client.fetch(`${api.url}/api/routes`);
-    expect(res.status).toBe(200);
-    expect(api.arrivals.map(bearerOf)).toEqual(['Bearer tok-1', 'Bearer tok-1', 'Bearer tok-2']);
-    expect(tokens.count).toBe(2);
-    // The new token is the cached one now.
-    expect((await client.getToken()).accessToken).toBe('tok-2');
-  });
-
-  it('200 concurrent requests that all get a 401 cause exactly one token refresh, and all succeed', async () => {
-    const client = makeClient();
-    api.respond = worldMappers((t) => generation(t) >= 2);
-    const responses = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => client.fetch(`${api.url}/r/${i}`)),
-    );
-    expect(responses.every((r) => r.status === 200)).toBe(true);
-    await Promise.all(responses.map((r) => r.arrayBuffer()));
-    expect(tokens.count).toBe(2); // the first token, and one refresh
-    expect(api.arrivals).toHaveLength(400);
-    expect(api.arrivals.filter((a) => bearerOf(a) === 'Bearer tok-1')).toHaveLength(200);
-    expect(api.arrivals.filter((a) => bearerOf(a) === 'Bearer tok-2')).toHaveLength(200);
-  });
-
   it('with an asynchronous cache (as Redis), 200 concurrent 401s still cause one refresh and all succeed', async () => {
     const store = new Map<string, CachedToken>();
     const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
@@ -288,33 +231,6 @@ describe('401: drop the token, get a new one, repeat once', () => {
       'Bearer tok-1',
       'Bearer tok-2',
     ]);
-  });
-
-  it('a second 401 is returned as the Response, not thrown; the refresh limit then stops refreshes', async () => {
-    // The clocks are frozen ("inside the refresh limit" for sure); timers stay real for the servers.
-    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
-    const client = makeClient();
-    api.respond = () => INVALID_TOKEN; // always 401
-    const first = await client.fetch(`${api.url}/x`);
-    expect(first.status).toBe(401);
-    expect(await first.json()).toEqual({ error: 'invalid_token' });
-    expect(api.arrivals).toHaveLength(2); // exactly two requests: the 401, and the repeat with a new token
-    expect(tokens.count).toBe(2);
-
-    // Later calls inside the limit: one request each, the 401 as the answer, no token request.
-    for (let i = 0; i < 3; i++) {
-      const res = await client.fetch(`${api.url}/x`);
-      expect(res.status).toBe(401);
-      await res.arrayBuffer();
-    }
-    expect(api.arrivals).toHaveLength(5);
-    expect(tokens.count).toBe(2);
-
-    // Once the interval has passed (on the monotonic clock), one more forced refresh is allowed.
-    vi.advanceTimersByTime(FORCED_REFRESH_INTERVAL_MS + 1);
-    expect((await client.fetch(`${api.url}/x`)).status).toBe(401);
-    expect(api.arrivals).toHaveLength(7);
-    expect(tokens.count).toBe(3);
   });
 
   it('1,000 requests against an API that always answers 401 cause a small, bounded number of token requests', async () => {
@@ -458,25 +374,6 @@ describe('request bodies on the repeat', () => {
       ['PUT', 'request body', 'text/plain'],
       ['PUT', 'request body', 'text/plain'],
     ]);
-  });
-
-  it('a ReadableStream body is not repeated: the 401 is returned', async () => {
-    rotatingEcho();
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(new TextEncoder().encode('streamed'));
-        controller.close();
-      },
-    });
-    const res = await makeClient().fetch(`${api.url}/api/routes`, {
-      method: 'POST',
-      body: stream,
-      duplex: 'half',
-    } as RequestInit);
-    expect(res.status).toBe(401);
-    expect(api.arrivals).toHaveLength(1);
-    expect(api.arrivals[0]!.body.toString()).toBe('streamed');
-    expect(tokens.count).toBe(1); // no refresh either
   });
 });
 
@@ -636,20 +533,6 @@ describe('redirects', () => {
 });
 
 describe('allowedOrigins', () => {
-  it('rejects a request to another origin before anything is sent (no token request either)', async () => {
-    const client = makeClient();
-    const f = client.createFetch({ allowedOrigins: [api.url] });
-    const failure = await f(`${other.url}/steal`).catch((e: unknown) => e);
-    expect(failure).toBeInstanceOf(OriginNotAllowedError);
-    expect((failure as OriginNotAllowedError).code).toBe(ErrorCode.ORIGIN_NOT_ALLOWED);
-    expect((failure as OriginNotAllowedError).origin).toBe(other.url);
-    expect(other.arrivals).toHaveLength(0);
-    expect(tokens.count).toBe(0);
-    // The allowed origin works (the entry may have a trailing slash; hosts compare case-insensitively).
-    const g = client.createFetch({ allowedOrigins: [`${api.url.toUpperCase().replace('HTTP', 'http')}/`] });
-    expect((await g(`${api.url}/ok`)).status).toBe(200);
-  });
-
   it('checks every redirect hop: a redirect to an origin outside the list is rejected, nothing reaches it', async () => {
     api.respond = () => ({ status: 302, headers: { location: `${other.url}/x` } });
     const f = makeClient().createFetch({ allowedOrigins: [api.url] });

@@ -36,6 +36,11 @@ export class Lru<V> {
     }
   }
 
+  /** The entry without making it the most recent (eviction then goes by insertion order). */
+  peek(key: string): V | undefined {
+    return this.#slots.get(key);
+  }
+
   /** Like `set`, but a no-op when `key` is already the most recent (the repeated-key hot path). */
   touch(key: string, slot: V): void {
     if (this.#lastKey === key && this.#slots.has(key)) return;
