@@ -38,7 +38,13 @@ export type PrivateKeyInput =
   | CryptoKey
   | { readonly type: string; readonly asymmetricKeyType?: string };
 
-/** An access token as handed to callers. Frozen: it may be shared by many callers. */
+/**
+ * An access token as handed to callers. Frozen: it may be shared by many callers.
+ *
+ * Safe to log: `util.inspect(token)` and `JSON.stringify(token)` (so JSON loggers such as pino) show
+ * `accessToken` and the credential members of `raw` as `[redacted]`. Read `token.accessToken` for the
+ * value; a spread (`{ ...token }`) copies the data without the redacting hooks.
+ */
 export interface Token {
   /** The access token itself. Treat it as a secret. */
   readonly accessToken: string;
