@@ -16,7 +16,8 @@ const library: Options = {
     redis: 'src/redis/index.ts',
     undici: 'src/fetch/undici-entry.ts',
   },
-  dts: true,
+  // `@internal` members (the integrations' seam) stay out of the public types.
+  dts: { compilerOptions: { stripInternal: true } },
   sourcemap: true,
   target: 'node20',
   platform: 'node',

@@ -213,6 +213,7 @@ export class ClientCredentialsClient {
     return `ClientCredentialsClient { endpoint: '${this.#endpointForKey}', clientId: '${o.clientId}', authMethod: '${o.authMethod}' }`;
   }
 
+  /** The non-secret configuration, for JSON loggers: `{ endpoint, clientId, authMethod }`. */
   toJSON(): Record<string, unknown> {
     return {
       endpoint: this.#endpointForKey,

@@ -10,12 +10,28 @@ import { isLoopbackHost } from './util.js';
 
 /** The metadata fields m2m-token uses (RFC 8414 2, RFC 8705 5). Everything else is kept as is. */
 export interface AuthorizationServerMetadata {
+  /** The issuer identifier; equal to the issuer the document was fetched for. */
   readonly issuer: string;
+  /** The token endpoint URL. */
   readonly token_endpoint: string;
+  /** Client authentication methods the token endpoint accepts. */
   readonly token_endpoint_auth_methods_supported?: readonly string[];
+  /** JWS algorithms the token endpoint accepts for client assertions. */
   readonly token_endpoint_auth_signing_alg_values_supported?: readonly string[];
-  readonly mtls_endpoint_aliases?: { readonly token_endpoint?: string };
+  /**
+   * Endpoints to use with mutual TLS (RFC 8705 5).
+   * @see https://www.rfc-editor.org/rfc/rfc8705#section-5
+   */
+  readonly mtls_endpoint_aliases?: {
+    /** The token endpoint for mutual-TLS clients. */
+    readonly token_endpoint?: string;
+  };
+  /**
+   * JWS algorithms the server accepts for DPoP proofs.
+   * @see https://www.rfc-editor.org/rfc/rfc9449#section-5.1
+   */
   readonly dpop_signing_alg_values_supported?: readonly string[];
+  /** Any other metadata the server published. */
   readonly [name: string]: unknown;
 }
 

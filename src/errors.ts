@@ -5,44 +5,118 @@
  * No error message, property or `cause` ever holds a client secret, a private key, a client assertion
  * or an access token: errors are safe to log.
  */
+import type { RedisErrorCode } from './redis/errors.js';
 
-/** Stable error codes. Branch on these (or on the class), not on messages. */
+/**
+ * Bad options: the constructor (or a per-call option, or a key that cannot be imported on first use)
+ * refused them. Thrown as {@link ConfigurationError}, whose `option` names the option.
+ */
+export const M2M_INVALID_CONFIGURATION = 'M2M_INVALID_CONFIGURATION';
+
+/**
+ * The authorization server refused the token request with an error body (`invalid_client`,
+ * `invalid_scope`, ...). Thrown as {@link OAuthError}.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ */
+export const M2M_OAUTH_ERROR = 'M2M_OAUTH_ERROR';
+
+/**
+ * An answer that is not usable: a non-2xx without a valid OAuth error body, or a 2xx body that is not a
+ * valid token response (not JSON, no `access_token` or `token_type`, a token type the client does not
+ * understand). Thrown as {@link HttpError}.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
+ */
+export const M2M_HTTP_ERROR = 'M2M_HTTP_ERROR';
+
+/**
+ * The token endpoint answered with a redirect (3xx). Redirects are never followed from the token
+ * endpoint, so credentials never reach another URL. Thrown as {@link HttpError}.
+ */
+export const M2M_UNEXPECTED_REDIRECT = 'M2M_UNEXPECTED_REDIRECT';
+
+/**
+ * The token endpoint asked the client (429 or 503 with `Retry-After`) to come back later than a call
+ * may wait: calls fail fast until {@link HttpError.retryAt}. Thrown as {@link HttpError}.
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
+ */
+export const M2M_RETRY_LATER = 'M2M_RETRY_LATER';
+
+/**
+ * A token response (or discovery document) was larger than the size cap, counted in decoded bytes
+ * whatever Content-Length and Content-Encoding say. Thrown as {@link HttpError}.
+ */
+export const M2M_RESPONSE_TOO_LARGE = 'M2M_RESPONSE_TOO_LARGE';
+
+/**
+ * The token endpoint or the discovery document could not be reached (connection refused or reset, DNS,
+ * TLS): an {@link M2MTokenError} naming the endpoint, with the runtime's error as `cause`. Retried like
+ * a 5xx. (Calls through `client.fetch()` keep fetch's own errors for the API request itself.)
+ */
+export const M2M_NETWORK_ERROR = 'M2M_NETWORK_ERROR';
+
+/**
+ * The token endpoint or the discovery document did not answer within `timeoutMs` (per attempt): an
+ * {@link M2MTokenError} naming the endpoint, the timeout and the attempts, with the runtime's
+ * TimeoutError as `cause`. Retried like a 5xx.
+ */
+export const M2M_TIMEOUT = 'M2M_TIMEOUT';
+
+/**
+ * The issuer's metadata was missing or invalid (RFC 8414, then OpenID Connect discovery). Thrown as
+ * {@link DiscoveryError}.
+ * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
+ */
+export const M2M_DISCOVERY_FAILED = 'M2M_DISCOVERY_FAILED';
+
+/**
+ * The fetch wrapper (or the undici interceptor) refused to send a request to an origin outside
+ * `allowedOrigins`; nothing was sent. Thrown as {@link OriginNotAllowedError}.
+ */
+export const M2M_ORIGIN_NOT_ALLOWED = 'M2M_ORIGIN_NOT_ALLOWED';
+
+/**
+ * The client was closed (`client.close()` or `await using`): calls made after it, and calls still
+ * waiting for a token request when it was closed, reject with this code (an {@link M2MTokenError}).
+ */
+export const M2M_CLIENT_CLOSED = 'M2M_CLIENT_CLOSED';
+
+/**
+ * The codes of the main entry, grouped: `ErrorCode.RETRY_LATER === M2M_RETRY_LATER`. Branch on these
+ * (or on the class), not on messages, which may change. Each code is documented as its own constant.
+ */
 export const ErrorCode = {
-  /** Bad options: see {@link ConfigurationError.option}. */
-  CONFIGURATION: 'M2M_INVALID_CONFIGURATION',
-  /** The authorization server answered with an RFC 6749 5.2 error body. */
-  OAUTH: 'M2M_OAUTH_ERROR',
-  /** A non-2xx answer without an OAuth error body, or a 2xx body that is not a valid token response. */
-  HTTP: 'M2M_HTTP_ERROR',
-  /** A 3xx from the token endpoint: redirects are never followed, so credentials never go elsewhere. */
-  REDIRECT: 'M2M_UNEXPECTED_REDIRECT',
-  /** The token endpoint asked us (429/503 + Retry-After) to come back later than this call can wait. */
-  RETRY_LATER: 'M2M_RETRY_LATER',
-  /** The token response (or discovery document) was larger than the size cap, counted in decoded bytes. */
-  RESPONSE_TOO_LARGE: 'M2M_RESPONSE_TOO_LARGE',
-  /**
-   * The token endpoint or the discovery document could not be reached (connection refused or reset, DNS,
-   * TLS): an M2MTokenError naming the endpoint, with the runtime's error as `cause`. Retried like a 5xx.
-   */
-  NETWORK: 'M2M_NETWORK_ERROR',
-  /**
-   * The token endpoint or the discovery document did not answer within `timeoutMs` (per attempt): an
-   * M2MTokenError naming the endpoint, the timeout and the attempts, with the runtime's TimeoutError as
-   * `cause`. Retried like a 5xx.
-   */
-  TIMEOUT: 'M2M_TIMEOUT',
-  /** Issuer metadata was missing or invalid. */
-  DISCOVERY: 'M2M_DISCOVERY_FAILED',
-  /** The fetch wrapper refused a request to an origin outside `allowedOrigins`. */
-  ORIGIN_NOT_ALLOWED: 'M2M_ORIGIN_NOT_ALLOWED',
-  /**
-   * The client was closed (`client.close()` or `await using`): calls made after it, and calls still
-   * waiting for a token request when it was closed, reject with this code.
-   */
-  CLIENT_CLOSED: 'M2M_CLIENT_CLOSED',
+  /** {@link M2M_INVALID_CONFIGURATION} */
+  CONFIGURATION: M2M_INVALID_CONFIGURATION,
+  /** {@link M2M_OAUTH_ERROR} */
+  OAUTH: M2M_OAUTH_ERROR,
+  /** {@link M2M_HTTP_ERROR} */
+  HTTP: M2M_HTTP_ERROR,
+  /** {@link M2M_UNEXPECTED_REDIRECT} */
+  REDIRECT: M2M_UNEXPECTED_REDIRECT,
+  /** {@link M2M_RETRY_LATER} */
+  RETRY_LATER: M2M_RETRY_LATER,
+  /** {@link M2M_RESPONSE_TOO_LARGE} */
+  RESPONSE_TOO_LARGE: M2M_RESPONSE_TOO_LARGE,
+  /** {@link M2M_NETWORK_ERROR} */
+  NETWORK: M2M_NETWORK_ERROR,
+  /** {@link M2M_TIMEOUT} */
+  TIMEOUT: M2M_TIMEOUT,
+  /** {@link M2M_DISCOVERY_FAILED} */
+  DISCOVERY: M2M_DISCOVERY_FAILED,
+  /** {@link M2M_ORIGIN_NOT_ALLOWED} */
+  ORIGIN_NOT_ALLOWED: M2M_ORIGIN_NOT_ALLOWED,
+  /** {@link M2M_CLIENT_CLOSED} */
+  CLIENT_CLOSED: M2M_CLIENT_CLOSED,
 } as const;
 
-export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+/**
+ * Every code an {@link M2MTokenError} can carry (those of `RedisErrorCode` in `m2m-token/redis` too), as
+ * a union of literals: a typo such as `case 'M2M_RETRY_LATRE':` in a `switch (error.code)` does not
+ * compile.
+ */
+export type ErrorCodeValue =
+  | (typeof ErrorCode)[keyof typeof ErrorCode]
+  | (typeof RedisErrorCode)[keyof typeof RedisErrorCode];
 
 /**
  * The brand: on each class's prototype, the class chain by literal names (`['OAuthError',
@@ -78,10 +152,18 @@ export class M2MTokenError extends Error {
     brand(M2MTokenError, 'M2MTokenError');
   }
 
-  /** A stable machine-readable code from {@link ErrorCode}. */
-  readonly code: string;
+  /**
+   * A stable machine-readable code (see {@link ErrorCode}): branch on it, not on the message, which
+   * may change.
+   */
+  readonly code: ErrorCodeValue;
 
-  constructor(message: string, code: string, options?: { cause?: unknown }) {
+  /**
+   * @param message what failed; never a secret, key, assertion or token
+   * @param code the stable code
+   * @param options `cause`: the underlying error, kept as the standard `cause`
+   */
+  constructor(message: string, code: ErrorCodeValue, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = brandedName(new.target) ?? new.target.name;
     this.code = code;
@@ -89,6 +171,10 @@ export class M2MTokenError extends Error {
 
   // `this` is the class `instanceof` was asked about (a subclass included): that is the point here.
   // biome-ignore-start lint/complexity/noThisInStatic: see above
+  /**
+   * `instanceof` by brand: true for errors of this class made by any copy of the package (two installs,
+   * or its ESM and CommonJS builds), as undici does.
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
     const own = brandedName(this);
     // A class that is not branded (a user's subclass): the ordinary prototype check.
@@ -109,7 +195,13 @@ export class ConfigurationError extends M2MTokenError {
     brand(ConfigurationError, 'ConfigurationError');
   }
 
+  /** The option at fault, e.g. `clientSecret`, `retry.retries` or `extraParams.grant_type` (never its value). */
   readonly option: string;
+  /**
+   * @param option the option at fault
+   * @param message what is wrong with it (never the value, which may be a secret)
+   * @param options `cause`: the underlying error
+   */
   constructor(option: string, message: string, options?: { cause?: unknown }) {
     super(`options.${option}: ${message}`, ErrorCode.CONFIGURATION, options);
     this.option = option;
@@ -142,6 +234,7 @@ export class OAuthError extends M2MTokenError {
   /** The HTTP status of the answer. */
   readonly status: number;
 
+  /** @param init the fields of the error body, the status, and what the message names */
   constructor(init: {
     error: string;
     errorDescription?: string;
@@ -187,13 +280,18 @@ export class HttpError extends M2MTokenError {
   /** What to check, when m2m-token can tell (see {@link OAuthError.hint}). Also at the end of the message. */
   declare readonly hint?: string;
 
+  /**
+   * @param message what was wrong with the answer
+   * @param init the status, the redacted body start, `retryAt`, the code (default `M2M_HTTP_ERROR`), the
+   *   cause and a hint
+   */
   constructor(
     message: string,
     init: {
       status: number;
       bodySnippet?: string;
       retryAt?: number;
-      code?: string;
+      code?: ErrorCodeValue;
       cause?: unknown;
       hint?: string;
     },
@@ -214,7 +312,13 @@ export class DiscoveryError extends M2MTokenError {
     brand(DiscoveryError, 'DiscoveryError');
   }
 
+  /** The issuer whose metadata could not be used. */
   readonly issuer: string;
+  /**
+   * @param issuer the issuer
+   * @param message what was wrong
+   * @param options `cause`: the underlying error
+   */
   constructor(issuer: string, message: string, options?: { cause?: unknown }) {
     super(`discovery of ${issuer} failed: ${message}`, ErrorCode.DISCOVERY, options);
     this.issuer = issuer;
@@ -227,7 +331,9 @@ export class OriginNotAllowedError extends M2MTokenError {
     brand(OriginNotAllowedError, 'OriginNotAllowedError');
   }
 
+  /** The origin the request was for (scheme, host and port: no path or query). */
   readonly origin: string;
+  /** @param origin the refused origin */
   constructor(origin: string) {
     super(`requests to ${origin} are not allowed by allowedOrigins`, ErrorCode.ORIGIN_NOT_ALLOWED);
     this.origin = origin;

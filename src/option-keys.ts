@@ -80,7 +80,7 @@ export function didYouMean(name: string, known: Iterable<string>): string | unde
   const same = names.find((k) => fold(k) === folded);
   if (same !== undefined) return same;
   // About one edit in three letters, at least one and at most three.
-  const max = Math.min(3, Math.max(1, Math.floor(folded.length / 3)));
+  const max = Math.min(3, Math.max(1, Math.round(folded.length / 3)));
   let best: string | undefined;
   let bestDistance = max + 1;
   for (const candidate of names) {

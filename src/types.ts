@@ -1,5 +1,41 @@
 /** Public types shared by the modules of m2m-token. */
 
+/**
+ * How the client authenticates to the token endpoint.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3
+ * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-2
+ */
+export type AuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'client_secret_json'
+  | 'client_secret_jwt'
+  | 'private_key_jwt'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth';
+
+/** A JWS algorithm for `private_key_jwt` assertions and DPoP proofs. */
+export type AsymmetricAlgorithm =
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
+  | 'EdDSA';
+
+/** A JWS algorithm for `client_secret_jwt` assertions (an HMAC keyed with the client secret). */
+export type SymmetricAlgorithm = 'HS256' | 'HS384' | 'HS512';
+
+/** `true` when `List` names every member of `T` (the lists below are checked against their types). */
+type ListsAll<T extends string, List extends readonly T[]> = [Exclude<T, List[number]>] extends [never]
+  ? true
+  : { readonly missing: Exclude<T, List[number]> };
+
 /** Client authentication methods (RFC 6749 2.3, RFC 7523, RFC 8705, and Auth0's JSON body). */
 export const AUTH_METHODS = [
   'client_secret_basic',
@@ -9,8 +45,8 @@ export const AUTH_METHODS = [
   'private_key_jwt',
   'tls_client_auth',
   'self_signed_tls_client_auth',
-] as const;
-export type AuthMethod = (typeof AUTH_METHODS)[number];
+] as const satisfies readonly AuthMethod[];
+true satisfies ListsAll<AuthMethod, typeof AUTH_METHODS>;
 
 /** Algorithms accepted for `private_key_jwt` assertions (and DPoP proofs). */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -24,19 +60,27 @@ export const ASYMMETRIC_ALGORITHMS = [
   'ES384',
   'ES512',
   'EdDSA',
-] as const;
-export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
+] as const satisfies readonly AsymmetricAlgorithm[];
+true satisfies ListsAll<AsymmetricAlgorithm, typeof ASYMMETRIC_ALGORITHMS>;
 
 /** Algorithms accepted for `client_secret_jwt` assertions. */
-export const SYMMETRIC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
-export type SymmetricAlgorithm = (typeof SYMMETRIC_ALGORITHMS)[number];
+export const SYMMETRIC_ALGORITHMS = [
+  'HS256',
+  'HS384',
+  'HS512',
+] as const satisfies readonly SymmetricAlgorithm[];
+true satisfies ListsAll<SymmetricAlgorithm, typeof SYMMETRIC_ALGORITHMS>;
 
 /** A private key: PEM (PKCS#8, PKCS#1 or SEC1), a private JWK, a Node.js KeyObject or a Web Crypto CryptoKey. */
-export type PrivateKeyInput =
-  | string
-  | JsonWebKey
-  | CryptoKey
-  | { readonly type: string; readonly asymmetricKeyType?: string };
+export type PrivateKeyInput = string | JsonWebKey | CryptoKey | KeyObjectLike;
+
+/** The shape of a Node.js `KeyObject`, as far as the type of {@link PrivateKeyInput} needs it. */
+export interface KeyObjectLike {
+  /** `'private'` for a private key. */
+  readonly type: string;
+  /** `'rsa'`, `'ec'`, `'ed25519'`, ... */
+  readonly asymmetricKeyType?: string;
+}
 
 /**
  * An access token as handed to callers. Frozen: it may be shared by many callers.
@@ -63,6 +107,7 @@ export interface Token {
  * Plain JSON data, so that shared caches can serialise it.
  */
 export interface CachedToken {
+  /** The token handed to callers. */
   readonly token: Token;
   /** Epoch ms when the token request was sent. */
   readonly obtainedAt: number;
@@ -77,8 +122,11 @@ export interface CachedToken {
  * acquisition: the client falls back to a token request and reports a `cache_fault` event.
  */
 export interface TokenCache {
+  /** The entry stored under `key`, or `undefined`. The client checks its usability itself. */
   get(key: string): Promise<CachedToken | undefined> | CachedToken | undefined;
+  /** Stores `value` under `key`; it may be dropped after `ttlMs` (when it stops being usable). */
   set(key: string, value: CachedToken, ttlMs: number): Promise<void> | void;
+  /** Drops the entry under `key` (nothing when there is none). */
   delete(key: string): Promise<void> | void;
   /**
    * Optional delete-if-equal: deletes the entry only while it holds this access token, in one step (the
@@ -95,15 +143,31 @@ export interface TokenCache {
   acquireLock?(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
 }
 
-/** Per-call options of `getToken()`; each overrides the client's default. */
+/**
+ * Per-call options of `getToken()`; each token parameter overrides the client's default, and each
+ * distinct set of them is cached on its own. Unknown keys are a {@link ConfigurationError}.
+ */
 export interface GetTokenOptions {
+  /** The `audience` parameter for this call. */
   audience?: string;
+  /**
+   * The scope for this call: a space-separated string or an array (order and duplicates do not matter).
+   * @see https://www.rfc-editor.org/rfc/rfc6749#section-3.3
+   */
   scope?: string | readonly string[];
+  /**
+   * Resource indicator(s) for this call: absolute URIs without a fragment.
+   * @see https://www.rfc-editor.org/rfc/rfc8707#section-2
+   */
   resource?: string | readonly string[];
+  /** More token request parameters for this call, on top of the client's `extraParams`. */
   extraParams?: Readonly<Record<string, string>>;
-  /** Skip the cached token (a request already in flight is still joined). */
+  /**
+   * Skip the cached token (a request already in flight is still joined).
+   * @default false
+   */
   forceRefresh?: boolean;
-  /** Abandons this caller's wait only; the shared request goes on for the others. */
+  /** Abandons this caller's wait only (rejecting with the signal's reason); the shared request goes on for the others. */
   signal?: AbortSignal;
 }
 
@@ -111,9 +175,13 @@ export interface GetTokenOptions {
 export interface TokenKeyInfo {
   /** The token endpoint, or the issuer before discovery has run. */
   readonly endpoint: string;
+  /** The client id. */
   readonly clientId: string;
+  /** The `audience` asked for, if any. */
   readonly audience?: string;
+  /** The scope asked for (space-separated, sorted), if any. */
   readonly scope?: string;
+  /** The resource indicators asked for, if any. */
   readonly resource?: readonly string[];
 }
 
@@ -128,84 +196,144 @@ export type AuthFallbackForm =
 
 /** A plain description of an error inside an event (never a secret). */
 export interface EventError {
+  /** The error's class name, e.g. `OAuthError`. */
   readonly name: string;
+  /** Its `code`, when it has one (an m2m-token code, or a runtime's such as `ECONNREFUSED`). */
   readonly code?: string;
+  /** Its message (redacted, as every m2m-token message is). */
   readonly message: string;
+  /** The HTTP status, when the error came from an answer. */
   readonly status?: number;
 }
 
-/** Events published through `onEvent` and the `m2m-token` diagnostics channel. */
+/** What every {@link TokenEvent} carries: its type and the token it is about. */
+export interface TokenEventBase<Type extends string> {
+  /** The kind of event: switch on it. */
+  readonly type: Type;
+  /** The token (cache key) the event is about, without any secret. */
+  readonly key: TokenKeyInfo;
+}
+
+/** A usable token was found in the cache. */
+export interface CacheHitEvent extends TokenEventBase<'cache_hit'> {
+  /** When the token expires (epoch ms), when known. */
+  readonly expiresAt?: number;
+}
+
+/** No usable token was in the cache: a token request follows (or is joined). */
+export interface CacheMissEvent extends TokenEventBase<'cache_miss'> {
+  /** Nothing cached, only an expired token, `forceRefresh`, or caching turned off (`cache: false`). */
+  readonly reason: 'absent' | 'expired' | 'forced' | 'disabled';
+}
+
+/** A token request is being sent. */
+export interface TokenRequestStartEvent extends TokenEventBase<'token_request_start'> {
+  /** The client authentication method used. */
+  readonly authMethod: AuthMethod;
+}
+
+/** A token request succeeded. */
+export interface TokenRequestSuccessEvent extends TokenEventBase<'token_request_success'> {
+  /** The client authentication method that worked. */
+  readonly authMethod: AuthMethod;
+  /** From the first attempt to the parsed answer, ms (retries and their waits included). */
+  readonly durationMs: number;
+  /** The HTTP status of the answer. */
+  readonly status: number;
+  /** Attempts made (1 without retries). */
+  readonly attempts: number;
+  /** When the new token expires (epoch ms), when known. */
+  readonly expiresAt?: number;
+}
+
+/** A token request failed (after its retries). */
+export interface TokenRequestFailureEvent extends TokenEventBase<'token_request_failure'> {
+  /** The client authentication method used. */
+  readonly authMethod: AuthMethod;
+  /** From the first attempt to the failure, ms. */
+  readonly durationMs: number;
+  /** The HTTP status of the last answer, when there was one. */
+  readonly status?: number;
+  /** Attempts made. */
+  readonly attempts: number;
+  /** What went wrong. */
+  readonly error: EventError;
+}
+
+/** A token request attempt failed and will be retried after `delayMs`. */
+export interface TokenRequestRetryEvent extends TokenEventBase<'token_request_retry'> {
+  /** The attempt that failed (1 for the first). */
+  readonly attempt: number;
+  /** The wait before the next attempt, ms. */
+  readonly delayMs: number;
+  /** What went wrong. */
+  readonly error: EventError;
+}
+
+/** A background refresh of a token nearing its end started. */
+export type RefreshAheadStartEvent = TokenEventBase<'refresh_ahead_start'>;
+
+/** A background refresh failed; the valid token is kept and the refresh tried again at `retryAt`. */
+export interface RefreshAheadFailureEvent extends TokenEventBase<'refresh_ahead_failure'> {
+  /** What went wrong. */
+  readonly error: EventError;
+  /** When the next background refresh may start (epoch ms). */
+  readonly retryAt: number;
+}
+
+/** The token cache failed; the client carried on without it (a cache never breaks token acquisition). */
+export interface CacheFaultEvent extends TokenEventBase<'cache_fault'> {
+  /** The cache operation that failed. */
+  readonly operation: 'get' | 'set' | 'delete' | 'lock' | 'unlock' | 'decrypt';
+  /** What went wrong. */
+  readonly error: EventError;
+}
+
+/**
+ * Basic auto-detection: the server refused the client with the form `from`, and the client tries `to`
+ * once (see `basicAuthEncoding`). No credential is part of the event.
+ */
+export interface AuthFallbackEvent extends TokenEventBase<'auth_fallback'> {
+  /** The refused form. */
+  readonly from: AuthFallbackForm;
+  /** The form tried next. */
+  readonly to: AuthFallbackForm;
+}
+
+/**
+ * The server granted less than was asked for: a requested scope token is missing from the response's
+ * `scope`. The token is still cached under the requested scope.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-3.3
+ */
+export interface ScopeReducedEvent extends TokenEventBase<'scope_reduced'> {
+  /** The scope sent, space-separated. */
+  readonly requested: string;
+  /** The scope granted (the response's `scope`). */
+  readonly granted: string;
+}
+
+/** Another process held the shared cache's lock for this token: this one waited for its result. */
+export interface LockWaitEvent extends TokenEventBase<'lock_wait'> {
+  /** How long this process waited, ms. */
+  readonly waitedMs: number;
+  /** The other process's token arrived, or the wait timed out (and this process asked itself). */
+  readonly outcome: 'token' | 'timeout';
+}
+
+/**
+ * Events published through the `onEvent` option and the `m2m-token` diagnostics channel. Switch on
+ * `type`; no event carries a secret, an assertion or a whole token.
+ */
 export type TokenEvent =
-  | { readonly type: 'cache_hit'; readonly key: TokenKeyInfo; readonly expiresAt?: number }
-  | {
-      readonly type: 'cache_miss';
-      readonly key: TokenKeyInfo;
-      readonly reason: 'absent' | 'expired' | 'forced' | 'disabled';
-    }
-  | { readonly type: 'token_request_start'; readonly key: TokenKeyInfo; readonly authMethod: AuthMethod }
-  | {
-      readonly type: 'token_request_success';
-      readonly key: TokenKeyInfo;
-      readonly authMethod: AuthMethod;
-      readonly durationMs: number;
-      readonly status: number;
-      readonly attempts: number;
-      readonly expiresAt?: number;
-    }
-  | {
-      readonly type: 'token_request_failure';
-      readonly key: TokenKeyInfo;
-      readonly authMethod: AuthMethod;
-      readonly durationMs: number;
-      readonly status?: number;
-      readonly attempts: number;
-      readonly error: EventError;
-    }
-  | {
-      readonly type: 'token_request_retry';
-      readonly key: TokenKeyInfo;
-      readonly attempt: number;
-      readonly delayMs: number;
-      readonly error: EventError;
-    }
-  | { readonly type: 'refresh_ahead_start'; readonly key: TokenKeyInfo }
-  | {
-      readonly type: 'refresh_ahead_failure';
-      readonly key: TokenKeyInfo;
-      readonly error: EventError;
-      readonly retryAt: number;
-    }
-  | {
-      readonly type: 'cache_fault';
-      readonly key: TokenKeyInfo;
-      readonly operation: 'get' | 'set' | 'delete' | 'lock' | 'unlock' | 'decrypt';
-      readonly error: EventError;
-    }
-  | {
-      /**
-       * Basic auto-detection: the server refused the client with the form `from`, and the client tries
-       * `to` once (see `basicAuthEncoding`). No credential is part of the event.
-       */
-      readonly type: 'auth_fallback';
-      readonly key: TokenKeyInfo;
-      readonly from: AuthFallbackForm;
-      readonly to: AuthFallbackForm;
-    }
-  | {
-      /**
-       * The server granted less than was asked for: a requested scope token is missing from the
-       * response's `scope` (RFC 6749 3.3). The token is still cached under the requested scope.
-       */
-      readonly type: 'scope_reduced';
-      readonly key: TokenKeyInfo;
-      /** The scope sent, space-separated. */
-      readonly requested: string;
-      /** The scope granted (the response's `scope`). */
-      readonly granted: string;
-    }
-  | {
-      readonly type: 'lock_wait';
-      readonly key: TokenKeyInfo;
-      readonly waitedMs: number;
-      readonly outcome: 'token' | 'timeout';
-    };
+  | CacheHitEvent
+  | CacheMissEvent
+  | TokenRequestStartEvent
+  | TokenRequestSuccessEvent
+  | TokenRequestFailureEvent
+  | TokenRequestRetryEvent
+  | RefreshAheadStartEvent
+  | RefreshAheadFailureEvent
+  | CacheFaultEvent
+  | AuthFallbackEvent
+  | ScopeReducedEvent
+  | LockWaitEvent;

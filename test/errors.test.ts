@@ -3,7 +3,8 @@
  * `cause`, and `instanceof` across duplicate installs (a Symbol.for brand, as undici does).
  */
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import * as m2m from '../src/index.js';
 import {
   ConfigurationError,
   DiscoveryError,
@@ -29,6 +30,31 @@ describe('error codes', () => {
       DISCOVERY: 'M2M_DISCOVERY_FAILED',
       ORIGIN_NOT_ALLOWED: 'M2M_ORIGIN_NOT_ALLOWED',
     });
+  });
+
+  it('each is also exported on its own, under its value', () => {
+    const entry = m2m as unknown as Record<string, unknown>;
+    for (const code of Object.values(ErrorCode)) expect(entry[code], code).toBe(code);
+  });
+
+  it('`code` is typed as the union of codes: a misspelt code does not compile', () => {
+    const error = new HttpError('later', { status: 429, code: m2m.M2M_RETRY_LATER });
+    expectTypeOf(error.code).toEqualTypeOf<m2m.ErrorCodeValue>();
+    expectTypeOf<'M2M_RETRY_LATER'>().toExtend<m2m.ErrorCodeValue>();
+    expectTypeOf<'M2M_REDIS_TIMEOUT'>().toExtend<m2m.ErrorCodeValue>();
+    expectTypeOf<'M2M_RETRY_LATRE'>().not.toExtend<m2m.ErrorCodeValue>();
+    const branch = (code: m2m.ErrorCodeValue): string => {
+      switch (code) {
+        case m2m.M2M_RETRY_LATER:
+          return 'later';
+        // @ts-expect-error: not a code (typecheck fails if this compiles)
+        case 'M2M_RETRY_LATRE':
+          return 'typo';
+        default:
+          return 'other';
+      }
+    };
+    expect(branch(error.code)).toBe('later');
   });
 });
 

@@ -12,6 +12,7 @@ import {
   type ClientCredentialsClientOptions,
   ConfigurationError,
   ErrorCode,
+  MemoryTokenCache,
 } from '../src/index.js';
 import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
@@ -131,6 +132,18 @@ describe('constructor options', () => {
     };
     delete (options as Partial<typeof options>).issuer;
     expect(() => new ClientCredentialsClient(options)).not.toThrow();
+  });
+});
+
+describe('MemoryTokenCache options', () => {
+  it('maxEntry (misspelt): ConfigurationError with a did-you-mean', () => {
+    expect(() => new MemoryTokenCache({ maxEntry: 10 } as never)).toThrow(
+      expect.objectContaining({
+        option: 'maxEntry',
+        message: expect.stringContaining('did you mean maxEntries?'),
+      }),
+    );
+    expect(new MemoryTokenCache({ maxEntries: 10 }).maxEntries).toBe(10);
   });
 });
 

@@ -1,10 +1,17 @@
 /** The default TokenCache: an in-process LRU of token entries (the cache folder's stores, keys and lifetime rules). */
 import { ConfigurationError } from '../errors.js';
+import { checkKnownKeys } from '../option-keys.js';
 import type { CachedToken, TokenCache } from '../types.js';
 import { Lru } from './lru.js';
 
+const OPTION_KEYS: ReadonlySet<string> = new Set(['maxEntries']);
+
+/** Options of {@link MemoryTokenCache}. */
 export interface MemoryTokenCacheOptions {
-  /** Most entries kept; the least recently used is dropped first. Default 1000. */
+  /**
+   * Most entries kept (a positive integer); the least recently used is dropped first.
+   * @default 1000
+   */
   maxEntries?: number;
 }
 
@@ -19,10 +26,13 @@ interface Slot {
  * the ttl they were stored with. Synchronous, so a cache hit costs no extra promise.
  */
 export class MemoryTokenCache implements TokenCache {
+  /** The most entries kept. */
   readonly maxEntries: number;
   readonly #slots: Lru<Slot>;
 
+  /** @throws {ConfigurationError} `maxEntries` is not a positive integer, or an option is unknown */
   constructor(options: MemoryTokenCacheOptions = {}) {
+    checkKnownKeys(options, OPTION_KEYS, 'MemoryTokenCache', '', true);
     const maxEntries = options.maxEntries ?? 1000;
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
       throw new ConfigurationError(
@@ -39,6 +49,7 @@ export class MemoryTokenCache implements TokenCache {
     return this.#slots.size;
   }
 
+  /** The entry under `key`, unless it has expired. */
   get(key: string): CachedToken | undefined {
     const slot = this.#slots.get(key);
     if (slot === undefined) return undefined;
@@ -49,6 +60,7 @@ export class MemoryTokenCache implements TokenCache {
     return slot.value;
   }
 
+  /** Stores `value` for `ttlMs` (a ttl of 0 or less drops the entry instead). */
   set(key: string, value: CachedToken, ttlMs: number): void {
     if (!(ttlMs > 0)) {
       this.#slots.delete(key);
@@ -57,6 +69,7 @@ export class MemoryTokenCache implements TokenCache {
     this.#slots.set(key, { value, expiresAt: Date.now() + ttlMs });
   }
 
+  /** Drops the entry under `key`. */
   delete(key: string): void {
     this.#slots.delete(key);
   }

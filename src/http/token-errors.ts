@@ -4,7 +4,7 @@
  * and the CLI), and transport failures as coded errors (M2M_NETWORK_ERROR, M2M_TIMEOUT).
  */
 import type { AuthDescription, TokenRequestParts } from '../auth/types.js';
-import { ErrorCode, M2MTokenError } from '../errors.js';
+import { ErrorCode, type ErrorCodeValue, M2MTokenError } from '../errors.js';
 import { isSensitiveName, type Redactor, scrub } from '../redact.js';
 
 /**
@@ -157,7 +157,7 @@ export function transportError(error: unknown, context: TransportContext): unkno
     context.attempts === undefined
       ? undefined
       : `${context.attempts} attempt${context.attempts === 1 ? '' : 's'}`;
-  let code: string;
+  let code: ErrorCodeValue;
   let message: string;
   if (error.name === 'TimeoutError') {
     code = ErrorCode.TIMEOUT;

@@ -9,8 +9,14 @@
  * Typed structurally so that this package's types never require either package to be installed.
  */
 export type RedisClientLike =
-  | { readonly call: (...args: never[]) => unknown }
-  | { readonly sendCommand: (...args: never[]) => unknown };
+  | {
+      /** ioredis: sends a raw command. */
+      readonly call: (...args: never[]) => unknown;
+    }
+  | {
+      /** node-redis: sends a raw command. */
+      readonly sendCommand: (...args: never[]) => unknown;
+    };
 
 /**
  * Sends one command. `key` is the key it touches (for cluster routing); `signal` aborts a command still

@@ -22,6 +22,7 @@ import { commandSender, isReplyError, type RedisClientLike, replyText, type Send
 import { RedisCacheError, RedisErrorCode } from './errors.js';
 import { LocalLayer } from './local-layer.js';
 
+/** Options of {@link RedisTokenCache}. */
 export interface RedisTokenCacheOptions {
   /** A connected node-redis (`redis` v4/v5) or ioredis client (a cluster client of either works too). */
   client: RedisClientLike;
@@ -50,10 +51,15 @@ export interface RedisTokenCacheOptions {
   onEvent?: (event: TokenEvent) => void;
 }
 
+/** The defaults of {@link RedisTokenCacheOptions} (read-only). */
 export const REDIS_CACHE_DEFAULTS = Object.freeze({
+  /** {@link RedisTokenCacheOptions.keyPrefix} */
   keyPrefix: 'm2m-token:',
+  /** {@link RedisTokenCacheOptions.timeoutMs} */
   timeoutMs: 250,
+  /** {@link RedisTokenCacheOptions.localTtlMs} */
   localTtlMs: 5_000,
+  /** {@link RedisTokenCacheOptions.localMaxEntries} */
   localMaxEntries: 1_000,
 });
 
@@ -89,8 +95,11 @@ const noop = () => {};
  * ```
  */
 export class RedisTokenCache implements TokenCache {
+  /** The prefix of every key this cache writes. */
   readonly keyPrefix: string;
+  /** The timeout of each Redis call, ms. */
   readonly timeoutMs: number;
+  /** How long an entry is served from this process's memory without asking Redis, ms. */
   readonly localTtlMs: number;
   readonly #send: SendCommand;
   readonly #codec: EntryCodec;
@@ -268,6 +277,7 @@ export class RedisTokenCache implements TokenCache {
     return `RedisTokenCache { keyPrefix: '${this.keyPrefix}', encrypted: ${this.encrypted}, timeoutMs: ${this.timeoutMs}, localTtlMs: ${this.localTtlMs} }`;
   }
 
+  /** The configuration for JSON loggers (never the encryption key). */
   toJSON(): Record<string, unknown> {
     return {
       keyPrefix: this.keyPrefix,
