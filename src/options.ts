@@ -282,6 +282,7 @@ export const DEFAULTS = {
     randomize: true,
     /** {@link RetryOptions.maxRetryAfterMs} */
     maxRetryAfterMs: 10_000,
+    /** {@link RetryOptions.maxPauseMs} */
     maxPauseMs: 60_000,
   },
 } as const;
