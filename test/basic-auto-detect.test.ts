@@ -309,6 +309,10 @@ describe('Basic auto-detection: when nothing works', () => {
     const error = await c.getToken().catch((e: unknown) => e);
     expect(server.seen.map((s) => s.form)).toEqual(['basic-encoded', 'basic-raw', 'post']);
     expect(error).toMatchObject({ error: 'invalid_client', errorDescription: 'refused attempt 1' });
+    // The message says what else was tried, so its hint about the encoding is not misread.
+    expect((error as Error).message).toMatch(
+      /also tried client_secret_basic \(raw\) and client_secret_post, refused as well: the encoding is not the cause/,
+    );
     const failure = events.find((e) => e.type === 'token_request_failure');
     expect(failure).toMatchObject({ authMethod: 'client_secret_basic', status: 401, attempts: 3 });
 

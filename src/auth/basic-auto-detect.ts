@@ -125,6 +125,7 @@ export class BasicAutoDetect {
   ): Promise<{ readonly result: T; readonly auth: ClientAuthenticator }> {
     const forms = this.#formsFor(primary, listedMethods);
     let firstRefusal: unknown;
+    const refusedForms: AuthFallbackForm[] = [];
     for (let i = 0; i < forms.length; i++) {
       const form = forms[i] as AuthForm;
       if (i > 0) onFallback?.({ from: (forms[i - 1] as AuthForm).label, to: form.label });
@@ -140,7 +141,12 @@ export class BasicAutoDetect {
         // A later form failing otherwise (a network error, a server without client_secret_post
         // answering 400) ends the detection with the first refusal, the answer about what RFC 6749 asks.
         if (!refused) break;
+        refusedForms.push(form.label);
       }
+    }
+    // The first refusal's hint may point at the encoding; say that the other forms were refused too.
+    if (firstRefusal instanceof Error && refusedForms.length > 1) {
+      firstRefusal.message += ` Basic auto-detection also tried ${refusedForms.slice(1).join(' and ')}, refused as well: the encoding is not the cause; check the client id and secret.`;
     }
     throw firstRefusal;
   }
