@@ -29,6 +29,7 @@ import { MATRIX } from './interop/matrix.js';
 import {
   expectCell,
   expectOneRequestForManyCalls,
+  expectRefusedClientHint,
   expectRetryAfter401,
   type ProtectedApi,
   recordingFetch,
@@ -286,14 +287,37 @@ describe.skipIf(!haveGlewlwyd)(
         });
         expect(cell.status).toBe('works');
         const error = await cc.getToken().catch((e: unknown) => e);
-        // Glewlwyd answers every client-authentication failure with an empty 403.
+        // Glewlwyd answers every client-authentication failure with an empty 403: the same hint as for
+        // invalid_client.
         refusedWith(403)(error);
         expect((error as HttpError).code).toBe('M2M_HTTP_ERROR');
+        expectRefusedClientHint(error, {
+          endpoint: glw.tokenEndpoint,
+          clientId: glw.clients.basic.clientId,
+          method: 'client_secret_basic',
+        });
         expect(wire.tokenRequests).toBe(1);
       },
     });
 
     describe('what Glewlwyd taught us', () => {
+      it('a wrong secret with reserved characters: every Basic form and post refused, the error says so', async () => {
+        const c = glw.clients.reserved;
+        const events: TokenEvent[] = [];
+        const { client: cc, wire } = client(
+          { clientId: c.clientId, clientSecret: `${c.clientSecret}-wrong` },
+          { onEvent: (e) => events.push(e) },
+        );
+        const error = await cc.getToken().catch((e: unknown) => e);
+        refusedWith(403)(error);
+        expect(wire.tokenRequests).toBe(3);
+        expect(events.filter((e) => e.type === 'auth_fallback')).toHaveLength(2);
+        const { message } = error as Error;
+        // The first refusal's hint names basicAuthEncoding; the note says the other forms failed too.
+        expect(message).toContain("options.basicAuthEncoding: 'none'");
+        expect(message).toContain('also tried client_secret_basic (raw) and client_secret_post');
+        expect(message).not.toContain(c.clientSecret!);
+      });
       it('grants api.read for "api.read api.admin": scope_reduced, cached under the requested scope', async () => {
         const events: TokenEvent[] = [];
         const { client: cc, wire } = client(glw.clients.basic, {
@@ -329,8 +353,17 @@ describe.skipIf(!haveGlewlwyd)(
           cache: false as const,
           retry: false as const,
         };
-        // No silent fallback to the token endpoint (rfc7523bis, CVE-2025-27370): an empty 403.
-        refusedWith(403)(await new ClientCredentialsClient(options).getToken().catch((e: unknown) => e));
+        // No silent fallback to the token endpoint (rfc7523bis, CVE-2025-27370): an empty 403, whose
+        // error names the aud that was sent and the option that changes it.
+        const error = await new ClientCredentialsClient(options).getToken().catch((e: unknown) => e);
+        refusedWith(403)(error);
+        expectRefusedClientHint(error, {
+          endpoint: glw.tokenEndpoint,
+          clientId: c.clientId,
+          method: 'private_key_jwt',
+        });
+        expect((error as Error).message).toContain(`aud was the issuer "${glw.issuer}"`);
+        expect((error as Error).message).toContain(`options.assertionAudience: "${glw.tokenEndpoint}"`);
         const token = await new ClientCredentialsClient({
           ...options,
           assertionAudience: glw.tokenEndpoint,

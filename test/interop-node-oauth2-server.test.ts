@@ -26,6 +26,7 @@ import { MATRIX } from './interop/matrix.js';
 import {
   expectCell,
   expectOneRequestForManyCalls,
+  expectRefusedClientHint,
   expectRetryAfter401,
   packageVersion,
   recordingFetch,
@@ -246,6 +247,11 @@ describe('@node-oauth/oauth2-server', () => {
       });
       const error = await cc.getToken().catch((e: unknown) => e);
       refusedWith(401, 'invalid_client')(error);
+      expectRefusedClientHint(error, {
+        endpoint: as.tokenEndpoint,
+        clientId: as.clients.basic.clientId,
+        method: 'client_secret_basic',
+      });
       expect(wire.tokenRequests).toBe(1);
     },
   });

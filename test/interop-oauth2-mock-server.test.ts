@@ -22,6 +22,7 @@ import { type Cell, MATRIX } from './interop/matrix.js';
 import {
   expectCell,
   expectOneRequestForManyCalls,
+  expectRefusedClientHint,
   expectRetryAfter401,
   type ProtectedApi,
   packageVersion,
@@ -245,6 +246,11 @@ describe('oauth2-mock-server', () => {
       const error = await cc.getToken().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OAuthError);
       expect(error).toMatchObject({ error: 'invalid_client', status: 401 });
+      expectRefusedClientHint(error, {
+        endpoint: tokenEndpoint,
+        clientId: CLIENT_ID,
+        method: 'client_secret_basic',
+      });
       expect(wire.tokenRequests).toBe(1);
     },
   });

@@ -25,6 +25,7 @@ import { MATRIX } from './interop/matrix.js';
 import {
   expectCell,
   expectOneRequestForManyCalls,
+  expectRefusedClientHint,
   expectRetryAfter401,
   type ProtectedApi,
   packageVersion,
@@ -298,6 +299,11 @@ describe('oidc-provider: the interop matrix', () => {
           .getToken()
           .catch((e: unknown) => e);
         refusedWith(401, 'invalid_client')(error);
+        expectRefusedClientHint(error, {
+          endpoint: op.tokenEndpoint,
+          clientId: op.clients.basic.clientId,
+          method: 'client_secret_basic',
+        });
         // Not retried (and a plain secret: nothing to auto-detect).
         expect(tokenRequests().length - before).toBe(1);
       },

@@ -184,3 +184,19 @@ export async function expectRetryAfter401(
   expect(last[1]?.token).not.toBe(firstToken);
   expect(wire.tokenRequests - before).toBe(2);
 }
+
+/**
+ * A refused client's error says where and who, and what to check (API.md Round 2): the token endpoint,
+ * the client id, and the hint naming the method that was used (`options.authMethod`).
+ */
+export function expectRefusedClientHint(
+  error: unknown,
+  expected: { endpoint: string; clientId: string; method: string },
+): void {
+  expect(error).toBeInstanceOf(M2MTokenError);
+  const { message } = error as Error;
+  expect(message).toContain(expected.endpoint);
+  expect(message).toContain(`client id "${expected.clientId}"`);
+  expect(message).toMatch(/Check the client id/);
+  expect(message).toContain(`this request used ${expected.method} (options.authMethod)`);
+}
