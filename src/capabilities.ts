@@ -59,10 +59,17 @@ export function builtinFetchTakesDispatcher(): boolean {
 }
 
 /**
- * `import()` of a package that only some runtimes have, written so that bundlers do not follow it (a
- * literal `import('undici')` pulls undici's Node-only internals into a worker bundle and fails there).
- * Only reached after a capability check.
+ * A CommonJS package that only some runtimes have (undici), loaded with a `require` made by
+ * `node:module`'s createRequire. Bundlers follow neither this nor the call (a literal `import('undici')`
+ * pulls undici's Node-only internals into a worker bundle and fails there), and no dynamic `import()`
+ * with a computed specifier is left either (Miniflare refuses those). Only reached after a capability
+ * check; undefined where the runtime has no `node:module`.
  */
-export function importOptional<T>(specifier: string): Promise<T> {
-  return import(/* webpackIgnore: true */ /* @vite-ignore */ specifier) as Promise<T>;
+export function requireOptional<T>(specifier: string): T | undefined {
+  const module = builtinModule<typeof import('node:module')>('node:module');
+  if (typeof module?.createRequire !== 'function') return undefined;
+  // Resolved from this file, so it finds m2m-token's own dependency: __filename in the CommonJS build,
+  // import.meta.url in the ES module build.
+  const base = typeof __filename === 'string' ? __filename : import.meta.url;
+  return module.createRequire(base)(specifier) as T;
 }

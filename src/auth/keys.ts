@@ -211,7 +211,8 @@ export async function importPrivateKey(
   try {
     if (typeof input === 'string') {
       const keyObject = withNodeCrypto((c) => c.createPrivateKey(input));
-      if (keyObject) return importKeyObject(option, keyObject as unknown as KeyObjectLike, requestedAlg);
+      if (keyObject)
+        return await importKeyObject(option, keyObject as unknown as KeyObjectLike, requestedAlg);
       return await importPemWithWebCrypto(option, input, requestedAlg);
     }
     if (isCryptoKey(input)) {
@@ -228,7 +229,7 @@ export async function importPrivateKey(
       }
       return { key: input, alg: pickAlg(option, allowed, requestedAlg) };
     }
-    if (isKeyObject(input)) return importKeyObject(option, input, requestedAlg);
+    if (isKeyObject(input)) return await importKeyObject(option, input, requestedAlg);
     const jwk = input as JWK;
     const alg = pickAlg(option, algsForKeyType(jwk.kty, jwk.crv), requestedAlg ?? jwk.alg);
     const { importJWK } = await loadJose();
@@ -242,10 +243,28 @@ export async function importPrivateKey(
   }
 }
 
-function importKeyObject(option: string, keyObject: KeyObjectLike, requestedAlg?: string): ImportedKey {
+/**
+ * A KeyObject, handed to jose as a CryptoKey made here once through its JWK. jose would otherwise call
+ * `KeyObject.toCryptoKey()` on every new key, which compatibility layers stub (workerd's nodejs_compat
+ * throws "not implemented" there); where there is no toCryptoKey (Node 20) jose takes the same JWK route.
+ * A key that cannot be exported as a JWK (RSA-PSS) stays a KeyObject.
+ */
+async function importKeyObject(
+  option: string,
+  keyObject: KeyObjectLike,
+  requestedAlg?: string,
+): Promise<ImportedKey> {
   if (keyObject.type !== 'private') throw new ConfigurationError(option, 'must be a private key');
   const allowed = algsForKeyType(keyObject.asymmetricKeyType, keyObject.asymmetricKeyDetails?.namedCurve);
-  return { key: keyObject, alg: pickAlg(option, allowed, requestedAlg) };
+  const alg = pickAlg(option, allowed, requestedAlg);
+  let jwk: JWK;
+  try {
+    jwk = keyObject.export({ format: 'jwk' }) as JWK;
+  } catch {
+    return { key: keyObject, alg };
+  }
+  const { importJWK } = await loadJose();
+  return { key: (await importJWK(jwk, alg)) as SigningKey, alg };
 }
 
 /** `x5t#S256`: base64url SHA-256 of the certificate's DER (RFC 7515 4.1.8). */

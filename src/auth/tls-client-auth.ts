@@ -1,4 +1,4 @@
-import { builtinFetchTakesDispatcher, importOptional, nodeCrypto } from '../capabilities.js';
+import { builtinFetchTakesDispatcher, nodeCrypto, requireOptional } from '../capabilities.js';
 import { ConfigurationError } from '../errors.js';
 import type { AuthMethod, PrivateKeyInput } from '../types.js';
 import { checkPrivateKeyShape } from './keys.js';
@@ -88,13 +88,13 @@ function checkFetchCarriesCertificate(method: string, fetch: typeof globalThis.f
 /** An undici Agent that presents the certificate, after checking that the key belongs to it. */
 async function clientCertificateAgent(certificate: string, privateKey: PrivateKeyInput): Promise<unknown> {
   const crypto = nodeCrypto();
-  if (!crypto) {
+  const Agent = crypto && requireOptional<typeof import('undici')>('undici')?.Agent;
+  if (!crypto || !Agent) {
     throw new ConfigurationError(
       'certificate',
-      'needs node:crypto and undici to build the TLS client: pass a `dispatcher` (or a `fetch`) that presents the certificate',
+      'needs node:crypto and undici to build the TLS client here: pass a `dispatcher` (or a `fetch`) that presents the certificate',
     );
   }
-  const { Agent } = await importOptional<typeof import('undici')>('undici');
   const { createPrivateKey, KeyObject, X509Certificate } = crypto;
   let x509: import('node:crypto').X509Certificate;
   try {
