@@ -20,6 +20,8 @@ export interface BenchConfig {
   /** clientSizes: sizes also measured through ClientCredentialsClient.getToken (slower) */
   memory: { sizes: number[]; clientSizes: number[]; deadlineMs: number };
   redis: { enabled: boolean; processes: number; audiences: number; latencyMs: number; deadlineMs: number };
+  /** figure 8: fresh processes per library; build: rebuild dist/ first */
+  coldStart: { rounds: number; build: boolean };
 }
 
 export const FULL: BenchConfig = {
@@ -31,6 +33,7 @@ export const FULL: BenchConfig = {
   signing: { maxMs: 300, maxOps: 100_000 },
   memory: { sizes: [10_000, 100_000], clientSizes: [10_000], deadlineMs: 60_000 },
   redis: { enabled: true, processes: 8, audiences: 20, latencyMs: 20, deadlineMs: 30_000 },
+  coldStart: { rounds: 15, build: true },
 };
 
 export const QUICK: BenchConfig = {
@@ -48,4 +51,5 @@ export const QUICK: BenchConfig = {
   signing: { maxMs: 60, maxOps: 5_000 },
   memory: { sizes: [5_000], clientSizes: [], deadlineMs: 20_000 },
   redis: { enabled: false, processes: 8, audiences: 20, latencyMs: 20, deadlineMs: 10_000 },
+  coldStart: { rounds: 3, build: false },
 };

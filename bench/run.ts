@@ -4,7 +4,7 @@
  *   npm run bench                  full run (about 90 s on 2 cores), writes BENCHMARKS.md
  *   npm run bench -- --quick       a few seconds, for CI: tiny counts, no 100k memory figure, no Redis
  *   npm run bench -- --no-write-md do not write BENCHMARKS.md
- *   npm run bench -- --only=cached,fetch   figures: cached, cold, audiences, fetch, uncached, memory, redis
+ *   npm run bench -- --only=cached,fetch   figures: cached, cold, audiences, fetch, uncached, memory, redis, start
  *
  * The markdown goes to stdout, progress to stderr, the JSON to bench/results/<date>.json. A figure
  * that fails is reported as such; only a crash of the harness exits non-zero.
@@ -16,6 +16,7 @@ import { msalPeer } from './adapters/msal-node.js';
 import { openidClientPeer } from './adapters/openid-client.js';
 import { simpleOauth2Peer } from './adapters/simple-oauth2.js';
 import type { BenchEnv, Peer } from './adapters/types.js';
+import { figureColdStart } from './cold-start.js';
 import { type BenchConfig, FULL, QUICK } from './config.js';
 import {
   authCases,
@@ -40,7 +41,7 @@ import {
   startServerProcess,
 } from './servers.js';
 
-const FIGURES = ['cached', 'cold', 'audiences', 'fetch', 'uncached', 'memory', 'redis'] as const;
+const FIGURES = ['cached', 'cold', 'audiences', 'fetch', 'uncached', 'memory', 'redis', 'start'] as const;
 type Figure = (typeof FIGURES)[number];
 
 function parseArgs(argv: string[]): { cfg: BenchConfig; writeMarkdown: boolean; only: Set<Figure> } {
@@ -117,6 +118,12 @@ async function main(): Promise<void> {
     };
     const ctx: BenchContext = { servers, env, cfg, peers, mapPeer, log };
 
+    if (only.has('start')) {
+      // First, while the machine is quiet: fresh processes, against a server answering at once.
+      log(`figure 8: cold start (${cfg.coldStart.rounds} fresh processes per library)`);
+      await servers.setLatency(0);
+      results.coldStart = await figureColdStart(env, cfg.coldStart, log);
+    }
     if (only.has('cached')) {
       log('figure 1: cached getToken()');
       results.cached = await figureCached(ctx);

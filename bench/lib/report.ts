@@ -1,4 +1,5 @@
 /** Turns the results into the targets check and a markdown document. */
+import type { ColdStartRow } from '../cold-start.js';
 import {
   type CachedRow,
   type ColdRow,
@@ -28,6 +29,7 @@ export interface BenchResults {
   signing?: SigningRow[];
   memory?: MemoryRow[];
   redis?: RedisResult;
+  coldStart?: ColdStartRow[];
   targets?: TargetResult[];
   notes: string[];
 }
@@ -69,6 +71,20 @@ function status(ok: boolean | undefined): TargetResult['status'] {
 
 export function checkTargets(r: BenchResults): TargetResult[] {
   const out: TargetResult[] = [];
+  const start = r.coldStart?.find((row) => row.peer === M2M);
+  if (r.coldStart) {
+    out.push({
+      target:
+        "cold start: `await import('m2m-token')` <= 1.2x openid-client's (median of paired fresh processes)",
+      measured:
+        start?.importVsOpenidClient === undefined
+          ? (start?.error ?? 'not measured')
+          : `${start.importVsOpenidClient.toFixed(2)}x`,
+      status: status(
+        start?.importVsOpenidClient === undefined ? undefined : start.importVsOpenidClient <= 1.2,
+      ),
+    });
+  }
   const cached = (peer: string, variant: CachedRow['variant']) =>
     r.cached?.find((c) => c.peer === peer && c.variant === variant && c.callsPerSec !== undefined);
 
@@ -398,6 +414,41 @@ export function toMarkdown(r: BenchResults, cfgText: { cold: string; audiences: 
         ),
         '',
       );
+  }
+
+  if (r.coldStart) {
+    const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+    const processes = Math.max(...r.coldStart.map((row) => row.processes));
+    parts.push('## 8. Cold start: import, first token, worker bundle size', '');
+    parts.push(
+      `Each library in ${processes} fresh Node processes, run in rounds side by side (order reversed each round): ` +
+        '`await import()` of the library, then import plus its first token (client_secret_basic, the server answering ' +
+        'at once). m2m-token as published (dist/). Medians; "vs openid-client" is the median of the per-round ratios of ' +
+        'import times. Worker bundle: the whole entry bundled with `esbuild --bundle --platform=browser ' +
+        '--conditions=workerd,worker,browser`, minified (gzip -9).',
+      '',
+      table(
+        [
+          'library',
+          'import',
+          'import + first token',
+          'import vs openid-client',
+          'worker bundle (min / gzip)',
+        ],
+        r.coldStart.map((row) => [
+          row.peer,
+          row.importMs === undefined ? (row.error ?? 'n/a') : `${row.importMs.toFixed(1)} ms`,
+          row.firstTokenMs === undefined ? 'n/a' : `${row.firstTokenMs.toFixed(1)} ms`,
+          fmtRatio(row.importVsOpenidClient),
+          row.bundle === undefined
+            ? 'n/a'
+            : 'error' in row.bundle
+              ? row.bundle.error
+              : `${kb(row.bundle.bytes)} / ${kb(row.bundle.gzipBytes)}`,
+        ]),
+      ),
+      '',
+    );
   }
 
   if (r.targets) {
