@@ -63,7 +63,7 @@ export function builtinFetchTakesDispatcher(): boolean {
  * `node:module`'s createRequire. Bundlers follow neither this nor the call (a literal `import('undici')`
  * pulls undici's Node-only internals into a worker bundle and fails there), and no dynamic `import()`
  * with a computed specifier is left either (Miniflare refuses those). Only reached after a capability
- * check; undefined where the runtime has no `node:module`.
+ * check; undefined where the runtime has no `node:module` or the package cannot be found.
  */
 export function requireOptional<T>(specifier: string): T | undefined {
   const module = builtinModule<typeof import('node:module')>('node:module');
@@ -71,5 +71,9 @@ export function requireOptional<T>(specifier: string): T | undefined {
   // Resolved from this file, so it finds m2m-token's own dependency: __filename in the CommonJS build,
   // import.meta.url in the ES module build.
   const base = typeof __filename === 'string' ? __filename : import.meta.url;
-  return module.createRequire(base)(specifier) as T;
+  try {
+    return module.createRequire(base)(specifier) as T;
+  } catch {
+    return undefined;
+  }
 }
