@@ -9,5 +9,7 @@ export default defineConfig({
     // Two cores: keep parallelism modest so timing-sensitive interop tests stay calm.
     maxWorkers: 2,
     unstubGlobals: true,
+    // The default output, plus what was skipped and why (a missing redis-server, openssl, ...).
+    reporters: ['default', './test/helpers/skip-reasons-reporter.ts'],
   },
 });

@@ -21,7 +21,12 @@ import {
   ConfigurationError,
   formUrlEncodeCredential,
 } from '../src/index.js';
-import { certificateThumbprint, getTestCertificates, haveOpenssl } from './helpers/certs.js';
+import {
+  certificateThumbprint,
+  getTestCertificates,
+  haveOpenssl,
+  opensslMissingMessage,
+} from './helpers/certs.js';
 
 // Counts PEM parses: keys.ts reaches node:crypto through process.getBuiltinModule (no import a bundler
 // follows) and calls createPrivateKey once per client.
@@ -634,22 +639,25 @@ describe('private_key_jwt (RFC 7523)', () => {
     expect(new Set(received.map((r) => form(r).get('client_assertion'))).size).toBe(3);
   });
 
-  describe.skipIf(!haveOpenssl)('with a certificate', () => {
-    it('adds x5t#S256, the SHA-256 thumbprint of the certificate (RFC 7515 4.1.8)', async () => {
-      const certs = await getTestCertificates();
-      const { url, received } = tokenEndpoint();
-      await client({
-        tokenEndpoint: url,
-        authMethod: 'private_key_jwt',
-        privateKey: certs.client.key,
-        certificate: certs.client.cert,
-      }).getToken();
-      const assertion = assertionOf(only(received));
-      const header = decodeProtectedHeader(assertion);
-      expect(header['x5t#S256']).toBe(certificateThumbprint(certs.client.cert));
-      await verifyAssertion(assertion, createPublicKey(certs.client.cert), { alg: 'ES256', audience: url });
-    });
-  });
+  describe.skipIf(!haveOpenssl)(
+    `with a certificate${haveOpenssl ? '' : ` (${opensslMissingMessage})`}`,
+    () => {
+      it('adds x5t#S256, the SHA-256 thumbprint of the certificate (RFC 7515 4.1.8)', async () => {
+        const certs = await getTestCertificates();
+        const { url, received } = tokenEndpoint();
+        await client({
+          tokenEndpoint: url,
+          authMethod: 'private_key_jwt',
+          privateKey: certs.client.key,
+          certificate: certs.client.cert,
+        }).getToken();
+        const assertion = assertionOf(only(received));
+        const header = decodeProtectedHeader(assertion);
+        expect(header['x5t#S256']).toBe(certificateThumbprint(certs.client.cert));
+        await verifyAssertion(assertion, createPublicKey(certs.client.cert), { alg: 'ES256', audience: url });
+      });
+    },
+  );
 
   it('imports a PEM key once per client, not per request', async () => {
     const { url, received } = tokenEndpoint();

@@ -11,7 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthServer, startAuthServer } from '../examples/auth-server/server.js';
 import { startWorldMappersApi, type WorldMappersApi } from '../examples/worldmappers-api/server.js';
-import { haveRedisServer, type RedisServer, startRedisServer } from './helpers/redis-server.js';
+import {
+  haveRedisServer,
+  type RedisServer,
+  redisServerMissingMessage,
+  startRedisServer,
+} from './helpers/redis-server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -319,7 +324,7 @@ describe('the examples, run from the command line against the development server
     expect(out.stdout).toMatch(/created route #\d+: Everett, WA -> Lynnwood, WA \(by route-planner\)/);
   });
   it.skipIf(!haveRedisServer)(
-    'redis-fleet: four instances at once and a late one, each with its own RedisTokenCache, make one token request',
+    `redis-fleet: four instances at once and a late one, each with its own RedisTokenCache, make one token request${haveRedisServer ? '' : ` (${redisServerMissingMessage})`}`,
     async () => {
       let redis: RedisServer | undefined;
       try {

@@ -16,7 +16,7 @@ import {
   DiscoveryError,
   ErrorCode,
 } from '../src/index.js';
-import { haveOpenssl } from './helpers/certs.js';
+import { haveOpenssl, opensslMissingMessage } from './helpers/certs.js';
 import { type OidcProviderHarness, startOidcProvider } from './helpers/oidc-provider.js';
 import { closeServer, getFreePort, listenOnLoopback } from './helpers/ports.js';
 
@@ -688,35 +688,38 @@ describe('interop: oidc-provider metadata', () => {
   });
 });
 
-describe.skipIf(!haveOpenssl)('interop: oidc-provider with mutual TLS (RFC 8705)', () => {
-  let op: OidcProviderHarness;
-  const agents: Agent[] = [];
-  beforeAll(async () => {
-    op = await startOidcProvider({ mtls: true });
-  });
-  afterAll(async () => {
-    await Promise.all(agents.map((agent) => agent.close()));
-    await op?.close();
-  });
+describe.skipIf(!haveOpenssl)(
+  `interop: oidc-provider with mutual TLS (RFC 8705)${haveOpenssl ? '' : ` (${opensslMissingMessage})`}`,
+  () => {
+    let op: OidcProviderHarness;
+    const agents: Agent[] = [];
+    beforeAll(async () => {
+      op = await startOidcProvider({ mtls: true });
+    });
+    afterAll(async () => {
+      await Promise.all(agents.map((agent) => agent.close()));
+      await op?.close();
+    });
 
-  it('tls_client_auth is chosen from the metadata and sent to mtls_endpoint_aliases.token_endpoint', async () => {
-    const registered = op.clients.tlsClientAuth!;
-    const agent = new Agent({
-      connect: { ca: op.ca, cert: registered.certificate, key: registered.certificateKey },
+    it('tls_client_auth is chosen from the metadata and sent to mtls_endpoint_aliases.token_endpoint', async () => {
+      const registered = op.clients.tlsClientAuth!;
+      const agent = new Agent({
+        connect: { ca: op.ca, cert: registered.certificate, key: registered.certificateKey },
+      });
+      agents.push(agent);
+      const c = new ClientCredentialsClient({
+        issuer: op.issuer,
+        clientId: registered.clientId,
+        certificate: registered.certificate,
+        dispatcher: agent,
+        fetch: undiciFetch as unknown as typeof fetch,
+      });
+      const token = await c.getToken({ resource: op.resources.jwt });
+      expect(decodeJwt(token.accessToken).cnf).toBeDefined();
+      const seen = op.lastRequest();
+      expect(seen?.via).toBe('mtls');
+      expect(seen?.clientCertificate).toBe(true);
+      expect(op.mtlsTokenEndpoint).toContain(seen?.path ?? '?');
     });
-    agents.push(agent);
-    const c = new ClientCredentialsClient({
-      issuer: op.issuer,
-      clientId: registered.clientId,
-      certificate: registered.certificate,
-      dispatcher: agent,
-      fetch: undiciFetch as unknown as typeof fetch,
-    });
-    const token = await c.getToken({ resource: op.resources.jwt });
-    expect(decodeJwt(token.accessToken).cnf).toBeDefined();
-    const seen = op.lastRequest();
-    expect(seen?.via).toBe('mtls');
-    expect(seen?.clientCertificate).toBe(true);
-    expect(op.mtlsTokenEndpoint).toContain(seen?.path ?? '?');
-  });
-});
+  },
+);
