@@ -61,8 +61,13 @@ const CHECKS = {
   },
 
   async require(_m2m, config, host) {
-    const cjs = host.requireEntry();
+    const cjs = host.requireEntry('m2m-token');
     check(typeof cjs.ClientCredentialsClient === 'function', 'no ClientCredentialsClient from require');
+    check(typeof host.requireEntry('m2m-token/redis').RedisTokenCache === 'function', 'no m2m-token/redis');
+    check(
+      typeof host.requireEntry('m2m-token/undici').bearerInterceptor === 'function',
+      'no m2m-token/undici',
+    );
     expectConfigurationError(
       cjs,
       'tokenEndpoint',
@@ -79,7 +84,7 @@ const CHECKS = {
       retry: false,
     });
     await expectBearer(await client.getToken());
-    return 'required; private_key_jwt through the CommonJS build';
+    return 'main entry, /redis and /undici required; private_key_jwt through the CommonJS build';
   },
 
   async client_secret_basic(m2m, config) {

@@ -15,7 +15,7 @@ const require = createRequire(import.meta.url);
 const host = {
   // Node's fetch is undici: the SDK's own Agent carries the certificate.
   mtls: config.kind === 'node' ? 'builtin' : 'own-fetch',
-  requireEntry: () => require('m2m-token'),
+  requireEntry: (specifier) => require(specifier),
   importUndiciEntry: () => import('m2m-token/undici'),
   importUndici: () => import('undici'),
   importRedisEntry: () => import('m2m-token/redis'),
