@@ -73,8 +73,20 @@ const CHECKS = {
       'tokenEndpoint',
       () => new cjs.ClientCredentialsClient({ clientId: 'a', clientSecret: 'b' }),
     );
-    // The CommonJS build loads jose lazily as well: a JWT method works through it.
     const op = config.op;
+    // jose is loaded only when a JWT method needs it: not for client_secret_basic...
+    const joseLoaded = () => host.loadedFiles().some((file) => /jose-parts-[\w-]+\.cjs$/.test(file));
+    const basic = new cjs.ClientCredentialsClient({
+      tokenEndpoint: op.tokenEndpoint,
+      clientId: op.clients.basic.clientId,
+      clientSecret: op.clients.basic.clientSecret,
+      resource: op.resources.api,
+      scope: 'api:read',
+      retry: false,
+    });
+    await expectBearer(await basic.getToken());
+    check(!joseLoaded(), 'jose was loaded for client_secret_basic');
+    // ...and then it is, lazily, from the CommonJS build (jose 6 itself is ESM-only).
     const client = new cjs.ClientCredentialsClient({
       tokenEndpoint: op.tokenEndpoint,
       clientId: op.clients.es256.clientId,
@@ -84,7 +96,8 @@ const CHECKS = {
       retry: false,
     });
     await expectBearer(await client.getToken());
-    return 'main entry, /redis and /undici required; private_key_jwt through the CommonJS build';
+    check(joseLoaded(), 'the jose chunk was not seen loading');
+    return 'main entry, /redis and /undici required; jose loaded only for private_key_jwt';
   },
 
   async client_secret_basic(m2m, config) {

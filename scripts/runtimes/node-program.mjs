@@ -16,6 +16,7 @@ const host = {
   // Node's fetch is undici: the SDK's own Agent carries the certificate.
   mtls: config.kind === 'node' ? 'builtin' : 'own-fetch',
   requireEntry: (specifier) => require(specifier),
+  loadedFiles: () => Object.keys(require.cache),
   importUndiciEntry: () => import('m2m-token/undici'),
   importUndici: () => import('undici'),
   importRedisEntry: () => import('m2m-token/redis'),
