@@ -308,7 +308,7 @@ describe('the examples, run from the command line against the development server
       {
         M2M_ISSUER: auth.issuer,
         M2M_CLIENT_ID: 'route-planner',
-        M2M_PRIVATE_KEY_FILE: 'examples/auth-server/keys/route-planner.private.pem',
+        M2M_PRIVATE_KEY: 'examples/auth-server/keys/route-planner.private.pem',
         M2M_KEY_ID: 'route-planner-dev-1',
         M2M_AUDIENCE: 'urn:worldmappers',
         M2M_SCOPE: 'read:routes write:routes',

@@ -186,7 +186,7 @@ describe('other answers', () => {
 });
 
 describe('the CLI prints the library hint, with its flags', () => {
-  it('names --auth-method, and options without a flag as such', async () => {
+  it('names the options by their flags (--key-id, --auth-method, --assertion-audience)', async () => {
     const issuer = `${server.origin}/issuer`;
     serve(refusedEmpty403, issuer);
     const { writeFileSync, mkdtempSync } = await import('node:fs');
@@ -205,6 +205,6 @@ describe('the CLI prints the library hint, with its flags', () => {
     );
     expect(lines[1]).toMatch(/^hint: Check the client id, the private key \(and its key id, --key-id\)/);
     expect(lines[1]).toContain('this request used private_key_jwt (--auth-method)');
-    expect(lines[1]).toContain(`the assertionAudience option (no flag): "${server.origin}/token"`);
+    expect(lines[1]).toContain(`needs --assertion-audience: "${server.origin}/token"`);
   });
 });

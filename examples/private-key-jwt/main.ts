@@ -5,12 +5,17 @@
  *   npx tsx --tsconfig examples/tsconfig.json --env-file=examples/private-key-jwt/dev.env \
  *     examples/private-key-jwt/main.ts "Tacoma, WA" "Olympia, WA"
  *
- * Environment: M2M_ISSUER, M2M_CLIENT_ID, M2M_PRIVATE_KEY_FILE, optional M2M_KEY_ID and M2M_SCOPE,
- * M2M_AUDIENCE, WORLDMAPPERS_API_URL.
+ * Environment: M2M_ISSUER, M2M_CLIENT_ID, M2M_PRIVATE_KEY (the key's file name, or the PEM itself, as
+ * for the m2m-token CLI), optional M2M_KEY_ID and M2M_SCOPE, M2M_AUDIENCE, WORLDMAPPERS_API_URL.
  */
 import { readFile } from 'node:fs/promises';
 import { OAuthError } from 'm2m-token';
 import { createRoutePlannerClient } from './route-planner.js';
+
+/** M2M_PRIVATE_KEY names the key's file or holds the PEM itself (containers often get keys that way). */
+async function readPrivateKey(value: string): Promise<string> {
+  return value.trimStart().startsWith('-----BEGIN') ? value : readFile(value, 'utf8');
+}
 
 function env(name: string): string {
   const value = process.env[name];
@@ -22,7 +27,7 @@ async function main([from = 'Tacoma, WA', to = 'Olympia, WA']: string[]): Promis
   const client = createRoutePlannerClient({
     issuer: env('M2M_ISSUER'),
     clientId: env('M2M_CLIENT_ID'),
-    privateKeyPem: await readFile(env('M2M_PRIVATE_KEY_FILE'), 'utf8'),
+    privateKeyPem: await readPrivateKey(env('M2M_PRIVATE_KEY')),
     keyId: process.env.M2M_KEY_ID,
     audience: env('M2M_AUDIENCE'),
     scope: process.env.M2M_SCOPE,

@@ -1,147 +1,15 @@
 /**
- * Command-line arguments: the option table (shared by the parser and --help), parsing with
- * node:util parseArgs, and the environment variable behind each client option.
+ * Command-line arguments: parsing with node:util parseArgs against the tables of flags.ts, and usage
+ * errors that say what to type instead (a did-you-mean for unknown flags, positions counted as typed).
  */
 import { parseArgs } from 'node:util';
+import { didYouMean } from '../option-keys.js';
+import { COMMAND_SPECS, type OptionSpec } from './flags.js';
 
 /** A usage error: exit status 2, a one-line message and a pointer to --help. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
-
-export interface OptionSpec {
-  /** The long name, without `--`. */
-  readonly name: string;
-  readonly short?: string;
-  readonly type: 'string' | 'boolean';
-  readonly multiple?: boolean;
-  /** The environment variable the option falls back to (client options only). */
-  readonly env?: string;
-  /** Placeholder shown in help, e.g. URL. */
-  readonly value?: string;
-  readonly help: string;
-}
-
-/** Options shared by every command: where to get a token and how to authenticate. */
-export const CLIENT_OPTIONS: readonly OptionSpec[] = [
-  {
-    name: 'issuer',
-    type: 'string',
-    env: 'M2M_ISSUER',
-    value: 'URL',
-    help: 'discover the token endpoint from the issuer (RFC 8414, then OpenID Connect)',
-  },
-  {
-    name: 'token-endpoint',
-    type: 'string',
-    env: 'M2M_TOKEN_ENDPOINT',
-    value: 'URL',
-    help: 'the token endpoint',
-  },
-  { name: 'client-id', type: 'string', env: 'M2M_CLIENT_ID', value: 'ID', help: 'the client id' },
-  {
-    name: 'auth-method',
-    type: 'string',
-    env: 'M2M_AUTH_METHOD',
-    value: 'METHOD',
-    help: 'client_secret_basic (default with a secret), client_secret_post, client_secret_json, client_secret_jwt, private_key_jwt (default with a key), tls_client_auth, self_signed_tls_client_auth',
-  },
-  {
-    name: 'audience',
-    type: 'string',
-    env: 'M2M_AUDIENCE',
-    value: 'AUDIENCE',
-    help: 'the audience parameter (Auth0 style)',
-  },
-  {
-    name: 'scope',
-    type: 'string',
-    multiple: true,
-    env: 'M2M_SCOPE',
-    value: 'SCOPE',
-    help: 'a scope; repeatable, or several separated by spaces',
-  },
-  {
-    name: 'resource',
-    type: 'string',
-    multiple: true,
-    env: 'M2M_RESOURCE',
-    value: 'URI',
-    help: 'an RFC 8707 resource indicator; repeatable (spaces separate several in the variable)',
-  },
-  {
-    name: 'private-key',
-    type: 'string',
-    env: 'M2M_PRIVATE_KEY',
-    value: 'FILE',
-    help: 'PEM or JWK private key for private_key_jwt (the variable may hold the key itself)',
-  },
-  { name: 'key-id', type: 'string', env: 'M2M_KEY_ID', value: 'KID', help: 'the kid of client assertions' },
-  {
-    name: 'signing-alg',
-    type: 'string',
-    env: 'M2M_SIGNING_ALG',
-    value: 'ALG',
-    help: 'assertion algorithm (default from the key type; HS256 for client_secret_jwt)',
-  },
-  {
-    name: 'certificate',
-    type: 'string',
-    env: 'M2M_CERTIFICATE',
-    value: 'FILE',
-    help: 'PEM client certificate: tls_client_auth (with --private-key), x5t#S256 in assertions',
-  },
-  {
-    name: 'param',
-    type: 'string',
-    multiple: true,
-    env: 'M2M_PARAM',
-    value: 'NAME=VALUE',
-    help: 'an extra token request parameter; repeatable (the variable takes name=value&name=value)',
-  },
-  {
-    name: 'allow-insecure-http',
-    type: 'boolean',
-    env: 'M2M_ALLOW_INSECURE_HTTP',
-    help: 'allow http: to a host that is not loopback (when a service mesh adds TLS); the variable takes 1/true',
-  },
-  {
-    name: 'timeout',
-    type: 'string',
-    env: 'M2M_TIMEOUT',
-    value: 'SECONDS',
-    help: 'timeout of each request attempt (default 10)',
-  },
-];
-
-/** Where the client secret comes from (never its value on the command line, if it can be helped). */
-export const SECRET_OPTIONS: readonly OptionSpec[] = [
-  {
-    name: 'client-secret-file',
-    type: 'string',
-    env: 'M2M_CLIENT_SECRET_FILE',
-    value: 'FILE',
-    help: 'read the client secret from FILE (one trailing newline is ignored)',
-  },
-  { name: 'client-secret-stdin', type: 'boolean', help: 'read the client secret from standard input' },
-  {
-    name: 'client-secret',
-    type: 'string',
-    env: 'M2M_CLIENT_SECRET',
-    value: 'SECRET',
-    help: 'works, but other processes can see it: prefer the variable, a file or stdin',
-  },
-];
-
-export const COMMON_OPTIONS: readonly OptionSpec[] = [
-  {
-    name: 'verbose',
-    short: 'v',
-    type: 'boolean',
-    help: 'show each request (secrets redacted), retries and timings on stderr',
-  },
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' },
-];
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -150,12 +18,14 @@ export interface ParsedCommand {
   readonly positionals: string[];
 }
 
-/** Parses `args` against `specs`; parseArgs errors become one-line UsageErrors. */
-export function parseCommand(
-  args: readonly string[],
-  specs: readonly OptionSpec[],
-  positionals: number,
-): ParsedCommand {
+export type Command = keyof typeof COMMAND_SPECS;
+
+/**
+ * Parses the arguments of `command` (the words after it); parseArgs errors become one-line
+ * UsageErrors. `positionals` is how many plain words the command takes.
+ */
+export function parseCommand(command: Command, args: readonly string[], positionals: number): ParsedCommand {
+  const specs = COMMAND_SPECS[command];
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const spec of specs) {
     options[spec.name] = {
@@ -164,26 +34,32 @@ export function parseCommand(
       ...(spec.multiple ? { multiple: true } : {}),
     };
   }
-  let parsed: { values: Values; positionals: string[] };
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof options; tokens: true; allowPositionals: true }>>;
   try {
-    parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
-    throw new UsageError(parseArgsMessage(error));
+    throw new UsageError(parseArgsMessage(error, command));
   }
-  if (parsed.positionals.length > positionals) {
+  const words = parsed.tokens.filter((t) => t.kind === 'positional');
+  const extra = words[positionals];
+  if (extra !== undefined) {
+    // Counted as typed after `m2m-token`: the command is word 1.
+    const before = parsed.tokens.find((t) => t.index === extra.index - 1);
+    const flagBefore =
+      before?.kind === 'option' && before.value === undefined ? `; ${before.rawName} takes no value` : '';
     throw new UsageError(
-      `unexpected argument at position ${positionals + 1} (not echoed: it may hold a credential); options start with --`,
+      `unexpected word ${extra.index + 2} (not shown: it may hold a credential)${flagBefore}; options start with --`,
     );
   }
-  return parsed;
+  return { values: parsed.values as Values, positionals: words.map((t) => t.value) };
 }
 
-function parseArgsMessage(error: unknown): string {
+function parseArgsMessage(error: unknown, command: Command): string {
   const e = error as { code?: string; message?: string };
   const quoted = /'([^']*)'/.exec(e.message ?? '')?.[1];
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${quoted ?? ''}`.trim();
+      return quoted ? unknownFlag(quoted, command) : 'unknown option';
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       // "Option '--a <value>' argument missing", "Option '--b' does not take an argument", ambiguous dashes.
       return (
@@ -195,7 +71,22 @@ function parseArgsMessage(error: unknown): string {
   }
 }
 
-/** `--flag`, with its short form when it has one. */
-export function flagName(spec: OptionSpec): string {
-  return spec.short ? `-${spec.short}, --${spec.name}` : `--${spec.name}`;
+/** `unknown option --audiance; did you mean --audience?`, or where the flag belongs when it is the other command's. */
+function unknownFlag(flag: string, command: Command): string {
+  const long = flag.startsWith('--');
+  const name = flag.replace(/^--?/, '');
+  const other: Command = command === 'token' ? 'fetch' : 'token';
+  const find = (specs: readonly OptionSpec[]) =>
+    specs.find((s) => (long ? s.name === name : s.short === name));
+  if (find(COMMAND_SPECS[other]) && !find(COMMAND_SPECS[command])) {
+    const instead =
+      command === 'token' && name === 'H' ? '; a header of token requests is --token-request-header' : '';
+    return `unknown option ${flag}: it is an option of 'm2m-token ${other}', not of '${command}'${instead}`;
+  }
+  if (!long) return `unknown option ${flag}`;
+  const suggestion = didYouMean(
+    name,
+    COMMAND_SPECS[command].map((s) => s.name),
+  );
+  return `unknown option ${flag}${suggestion ? `; did you mean --${suggestion}?` : ''}`;
 }

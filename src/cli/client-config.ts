@@ -7,7 +7,8 @@
  * M2M_TOKEN_ENDPOINT does not clash with --issuer, nor M2M_CLIENT_SECRET with --private-key.
  */
 import type { ClientCredentialsClientOptions } from '../index.js';
-import { CLIENT_OPTIONS, type OptionSpec, SECRET_OPTIONS, UsageError, type Values } from './args.js';
+import { UsageError, type Values } from './args.js';
+import { CLIENT_OPTIONS, type OptionSpec, SECRET_OPTIONS } from './flags.js';
 import { chompNewline, type Io, readNamedFile, readStdin } from './io.js';
 
 export type ClientSettings = Omit<ClientCredentialsClientOptions, 'fetch' | 'onEvent' | 'cache'>;
@@ -18,6 +19,8 @@ export interface ClientConfig {
   readonly secretSource?: string;
   /** True when the secret was given with --client-secret on the command line. */
   readonly secretOnCommandLine: boolean;
+  /** True when DPoP uses a key made for this run only (a printed token is then of no use elsewhere). */
+  readonly ephemeralDpopKey: boolean;
 }
 
 const GROUPS: readonly (readonly string[])[] = [
@@ -25,28 +28,38 @@ const GROUPS: readonly (readonly string[])[] = [
   ['client-secret', 'client-secret-file', 'client-secret-stdin', 'private-key'],
 ];
 
-const SPECS = new Map<string, OptionSpec>([...CLIENT_OPTIONS, ...SECRET_OPTIONS].map((s) => [s.name, s]));
+const SPECS = new Map<string, OptionSpec>(
+  ([...CLIENT_OPTIONS, ...SECRET_OPTIONS] as readonly OptionSpec[]).map((s) => [s.name, s]),
+);
+
+/** The one name of the private key variable; this other spelling is refused with a pointer to it. */
+const PRIVATE_KEY_FILE_VARIABLE = 'M2M_PRIVATE_KEY_FILE';
 
 function given(values: Values, name: string): boolean {
   const value = values[name];
   return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== false;
 }
 
+interface Found {
+  readonly value: string | string[];
+  /** `--flag` or the variable's name. */
+  readonly from: string;
+}
+
 /** Reads the option from the command line, else (unless its group is on the command line) the environment. */
-function lookup(
-  values: Values,
-  env: Io['env'],
-  name: string,
-): { value: string | string[]; from: string } | undefined {
+function lookup(values: Values, env: Io['env'], name: string): Found | undefined {
   const spec = SPECS.get(name);
-  if (given(values, name)) return { value: values[name] as string | string[], from: `--${name}` };
+  if (given(values, name)) {
+    const value = values[name];
+    return { value: typeof value === 'boolean' ? 'true' : (value as string | string[]), from: `--${name}` };
+  }
   const group = GROUPS.find((g) => g.includes(name));
   if (group?.some((member) => given(values, member))) return undefined;
   const fromEnv = spec?.env ? env[spec.env] : undefined;
   return fromEnv !== undefined && fromEnv !== '' ? { value: fromEnv, from: spec?.env as string } : undefined;
 }
 
-function single(found: { value: string | string[] } | undefined): string | undefined {
+function single(found: Found | undefined): string | undefined {
   if (found === undefined) return undefined;
   return Array.isArray(found.value) ? found.value.at(-1) : found.value;
 }
@@ -71,13 +84,15 @@ export async function resolveClientConfig(values: Values, io: Io): Promise<Clien
   if (clientId === undefined) throw new UsageError('missing --client-id ID (or M2M_CLIENT_ID)');
   options.clientId = clientId;
 
-  const simple: Array<[string, string]> = [
+  const strings: Array<[string, string]> = [
     ['auth-method', 'authMethod'],
     ['audience', 'audience'],
     ['key-id', 'keyId'],
     ['signing-alg', 'signingAlgorithm'],
+    ['assertion-audience', 'assertionAudience'],
+    ['basic-auth-encoding', 'basicAuthEncoding'],
   ];
-  for (const [flag, option] of simple) {
+  for (const [flag, option] of strings) {
     const value = single(get(flag));
     if (value !== undefined) options[option] = value;
   }
@@ -85,53 +100,82 @@ export async function resolveClientConfig(values: Values, io: Io): Promise<Clien
   const scope = get('scope');
   if (scope) options.scope = scope.value;
   const resource = get('resource');
-  if (resource)
+  if (resource) {
     options.resource = Array.isArray(resource.value)
       ? resource.value
       : resource.value.split(/\s+/).filter(Boolean);
-
+  }
   const param = get('param');
   if (param) options.extraParams = parseParams(param.value);
+  const headers = get('token-request-header');
+  if (headers) options.headers = parseHeaders(headers);
 
-  const timeout = single(get('timeout'));
-  if (timeout !== undefined) {
-    const seconds = Number(timeout);
-    if (!Number.isFinite(seconds) || seconds <= 0)
-      throw new UsageError(`--timeout must be a positive number of seconds, not '${timeout}'`);
-    options.timeoutMs = Math.round(seconds * 1000);
+  const seconds: Array<[string, string, (s: number) => unknown]> = [
+    ['timeout', 'timeoutMs', (s) => Math.round(s * 1000)],
+    ['assertion-lifetime', 'assertionLifetimeSeconds', (s) => s],
+    ['clock-skew', 'clockSkewSeconds', (s) => s],
+    ['expiry-buffer', 'expiryBufferSeconds', (s) => s],
+  ];
+  for (const [flag, option, convert] of seconds) {
+    const found = get(flag);
+    if (found) options[option] = convert(number(found, 'a number of seconds', (n) => n >= 0));
   }
+  const retry = get('retry');
+  if (retry) options.retry = { retries: number(retry, 'a whole number of retries', Number.isInteger) };
 
-  if (values['allow-insecure-http'] === true) options.allowInsecureHttp = true;
-  else {
-    const flag = io.env.M2M_ALLOW_INSECURE_HTTP;
-    if (flag !== undefined && flag !== '')
-      options.allowInsecureHttp = parseBoolean('M2M_ALLOW_INSECURE_HTTP', flag);
-  }
+  if (flagOrVariable(values, io, 'allow-insecure-http')) options.allowInsecureHttp = true;
+  if (flagOrVariable(values, io, 'no-assertion-typ')) options.assertionTypHeader = false;
 
   const key = get('private-key');
+  if (key === undefined && io.env[PRIVATE_KEY_FILE_VARIABLE] && !GROUPS[1]?.some((m) => given(values, m))) {
+    throw new UsageError(
+      `${PRIVATE_KEY_FILE_VARIABLE} is not read: set M2M_PRIVATE_KEY to the key's file name (or to the PEM or JWK itself)`,
+    );
+  }
   if (key) options.privateKey = await readKey(key.from, single(key) as string);
   const certificate = get('certificate');
   if (certificate) options.certificate = await readMaterial(certificate.from, single(certificate) as string);
+
+  const dpopKey = get('dpop-key');
+  const dpop = dpopKey !== undefined || flagOrVariable(values, io, 'dpop');
+  if (dpopKey) options.dpop = { privateKey: await readKey(dpopKey.from, single(dpopKey) as string) };
+  else if (dpop) options.dpop = true;
 
   const secret = await readSecret(values, io);
   if (secret) options.clientSecret = secret.value;
 
   if (secret === undefined && options.privateKey === undefined && options.certificate === undefined) {
     throw new UsageError(
-      'no client credentials: set M2M_CLIENT_SECRET, or give --client-secret-file FILE, --client-secret-stdin or --private-key FILE',
+      'no client credentials: set M2M_CLIENT_SECRET (or M2M_CLIENT_SECRET_FILE) or M2M_PRIVATE_KEY, or give --client-secret-file FILE, --client-secret-stdin or --private-key FILE',
     );
   }
   return {
     options: options as unknown as ClientSettings,
     ...(secret ? { secretSource: secret.from } : {}),
     secretOnCommandLine: secret?.from === '--client-secret',
+    ephemeralDpopKey: dpop && dpopKey === undefined,
   };
 }
 
-function parseBoolean(name: string, value: string): boolean {
+/** A boolean flag, else its variable (1/true/yes/on or 0/false/no/off). */
+function flagOrVariable(values: Values, io: Io, name: string): boolean {
+  if (values[name] === true) return true;
+  const variable = SPECS.get(name)?.env;
+  const value = variable ? io.env[variable] : undefined;
+  if (value === undefined || value === '') return false;
   if (/^(1|true|yes|on)$/i.test(value)) return true;
   if (/^(0|false|no|off)$/i.test(value)) return false;
-  throw new UsageError(`${name} takes 1/true or 0/false, not '${value}'`);
+  throw new UsageError(`${variable} takes 1/true or 0/false, not '${value}'`);
+}
+
+/** A number of the flag or variable; the value is shown in the error (these are never credentials). */
+function number(found: Found, what: string, valid: (n: number) => boolean): number {
+  const text = Array.isArray(found.value) ? (found.value.at(-1) ?? '') : found.value;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || !valid(n)) {
+    throw new UsageError(`${found.from} takes ${what}, not '${text.slice(0, 40)}'`);
+  }
+  return n;
 }
 
 /** name=value pairs: repeated flags, or one `a=1&b=2` string from the environment. */
@@ -150,6 +194,27 @@ function parseParams(value: string | string[]): Record<string, string> {
     for (const [name, v] of new URLSearchParams(value)) pairs.push([name, v]);
   }
   return Object.fromEntries(pairs);
+}
+
+const TOKEN_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** A `Name: value` header (RFC 9110 5.1 field name); the argument is never echoed. */
+export function parseHeader(text: string, flag: string): [string, string] {
+  const at = text.indexOf(':');
+  const name = at > 0 ? text.slice(0, at).trim() : '';
+  if (!TOKEN_CHARS.test(name)) {
+    throw new UsageError(
+      `${flag} takes 'Name: value' (the argument is not echoed: it may hold a credential)`,
+    );
+  }
+  return [name, text.slice(at + 1).trim()];
+}
+
+/** Headers for token requests: repeated flags, or one per line in the variable. */
+function parseHeaders(found: Found): Record<string, string> {
+  const lines = Array.isArray(found.value) ? found.value : found.value.split(/\r?\n/).filter((l) => l.trim());
+  const flag = found.from.startsWith('--') ? found.from : `each line of ${found.from}`;
+  return Object.fromEntries(lines.map((line) => parseHeader(line, flag)));
 }
 
 /**

@@ -1,27 +1,17 @@
 /** `m2m-token fetch URL`: calls an API through the client's fetch wrapper, like curl with a token. */
 import { once } from 'node:events';
-import { CLIENT_OPTIONS, COMMON_OPTIONS, parseCommand, SECRET_OPTIONS, UsageError } from './args.js';
-import { FETCH_HELP, FETCH_OPTIONS } from './help.js';
+import { parseCommand, UsageError } from './args.js';
+import { parseHeader } from './client-config.js';
+import { FETCH_HELP } from './help.js';
 import { type Io, readNamedFile, readStdin, warn } from './io.js';
 import { type CommandState, openClient, verboseLine } from './session.js';
-
-const SPECS = [...CLIENT_OPTIONS, ...SECRET_OPTIONS, ...FETCH_OPTIONS, ...COMMON_OPTIONS];
-const TOKEN_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-function parseHeader(text: string): [string, string] {
-  const at = text.indexOf(':');
-  const name = at > 0 ? text.slice(0, at).trim() : '';
-  if (!TOKEN_CHARS.test(name))
-    throw new UsageError("-H takes 'Name: value' (the argument is not echoed: it may hold a credential)");
-  return [name, text.slice(at + 1).trim()];
-}
 
 export async function fetchCommand(args: readonly string[], io: Io, state: CommandState): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
     io.stdout.write(FETCH_HELP);
     return 0;
   }
-  const { values, positionals } = parseCommand(args, SPECS, 1);
+  const { values, positionals } = parseCommand('fetch', args, 1);
   state.verbose = values.verbose === true;
   const url = positionals[0];
   if (url === undefined) throw new UsageError('missing URL: m2m-token fetch URL [options]');
@@ -36,7 +26,8 @@ export async function fetchCommand(args: readonly string[], io: Io, state: Comma
   }
 
   const headers = new Headers();
-  for (const text of (values.header as string[] | undefined) ?? []) headers.append(...parseHeader(text));
+  for (const text of (values.header as string[] | undefined) ?? [])
+    headers.append(...parseHeader(text, '-H'));
 
   const data = values.data as string | undefined;
   let body: Uint8Array<ArrayBuffer> | string | undefined;
@@ -59,30 +50,35 @@ export async function fetchCommand(args: readonly string[], io: Io, state: Comma
     headers.set('content-type', 'application/x-www-form-urlencoded');
 
   const client = await openClient(values, io, state);
-  const started = performance.now();
-  const response = await client.fetch(target.href, {
-    method,
-    headers,
-    ...(body !== undefined ? { body } : {}),
-  });
+  try {
+    const started = performance.now();
+    const response = await client.fetch(target.href, {
+      method,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+    });
 
-  if (values.include) {
-    let head = `HTTP/1.1 ${response.status} ${response.statusText}`.trimEnd();
-    for (const [name, value] of response.headers) head += `\n${name}: ${value}`;
-    io.stdout.write(`${head}\n\n`);
-  }
-  if (response.body) {
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
+    if (values.include) {
+      let head = `HTTP/1.1 ${response.status} ${response.statusText}`.trimEnd();
+      for (const [name, value] of response.headers) head += `\n${name}: ${value}`;
+      io.stdout.write(`${head}\n\n`);
     }
+    if (response.body) {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
+      }
+    }
+    if (state.verbose) verboseLine(io)(`* done in ${Math.round(performance.now() - started)} ms`);
+    if (response.status >= 400) {
+      warn(
+        io,
+        `${method} ${target.origin}${target.pathname} answered ${response.status} ${response.statusText}`.trimEnd(),
+      );
+      return 1;
+    }
+    return 0;
+  } finally {
+    // Releases what the client holds (an mTLS Agent) once the body has been read.
+    await client.close();
   }
-  if (state.verbose) verboseLine(io)(`* done in ${Math.round(performance.now() - started)} ms`);
-  if (response.status >= 400) {
-    warn(
-      io,
-      `${method} ${target.origin}${target.pathname} answered ${response.status} ${response.statusText}`.trimEnd(),
-    );
-    return 1;
-  }
-  return 0;
 }

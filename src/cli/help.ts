@@ -1,46 +1,15 @@
-/** --help texts, generated from the option tables so that they cannot drift from the parser. */
-import { CLIENT_OPTIONS, COMMON_OPTIONS, flagName, type OptionSpec, SECRET_OPTIONS } from './args.js';
-
-export const TOKEN_OUTPUT_OPTIONS: readonly OptionSpec[] = [
-  { name: 'json', type: 'boolean', help: 'print the whole token response as JSON' },
-  { name: 'header', type: 'boolean', help: "print 'Authorization: Bearer <token>'" },
-  {
-    name: 'decode',
-    type: 'boolean',
-    help: "show a JWT's header, claims and time left (decoded only: NOT verified)",
-  },
-];
-
-export const FETCH_OPTIONS: readonly OptionSpec[] = [
-  {
-    name: 'request',
-    short: 'X',
-    type: 'string',
-    value: 'METHOD',
-    help: 'HTTP method (default GET, or POST with -d)',
-  },
-  {
-    name: 'header',
-    short: 'H',
-    type: 'string',
-    multiple: true,
-    value: "'Name: value'",
-    help: 'a request header; repeatable',
-  },
-  {
-    name: 'data',
-    short: 'd',
-    type: 'string',
-    value: 'DATA',
-    help: 'request body; @FILE reads a file, @- standard input (Content-Type defaults to form, as with curl)',
-  },
-  {
-    name: 'include',
-    short: 'i',
-    type: 'boolean',
-    help: 'print the status line and response headers before the body',
-  },
-];
+/** --help texts, generated from the tables of flags.ts so that they cannot drift from the parser. */
+import {
+  CLIENT_OPTIONS,
+  COMMON_OPTIONS,
+  FETCH_OPTIONS,
+  flagName,
+  type OptionSpec,
+  RETRY_NOTE,
+  SECRET_OPTIONS,
+  TOKEN_OUTPUT_OPTIONS,
+  WITHOUT_FLAG,
+} from './flags.js';
 
 function table(specs: readonly OptionSpec[], withEnv: boolean): string {
   const rows = specs.map((spec) => {
@@ -54,6 +23,16 @@ function table(specs: readonly OptionSpec[], withEnv: boolean): string {
     .join('\n');
 }
 
+/** The client options without a flag, grouped by reason. */
+function withoutFlags(): string {
+  const byReason = new Map<string, string[]>();
+  for (const [option, reason] of Object.entries(WITHOUT_FLAG)) {
+    byReason.set(reason, [...(byReason.get(reason) ?? []), option]);
+  }
+  const lines = [...byReason].map(([reason, options]) => `  ${options.join(', ')}: ${reason}`);
+  return [...lines, `  retry (other than --retry): ${RETRY_NOTE}`].join('\n');
+}
+
 const CLIENT_SECTION = `Client options (each falls back to the environment variable shown; a flag wins):
 ${table(CLIENT_OPTIONS, true)}
 
@@ -61,6 +40,10 @@ Client secret (one source; never printed, not even with --verbose):
 ${table(SECRET_OPTIONS, true)}
   Options of the endpoint pair (--issuer, --token-endpoint) or of the credentials (secret sources,
   --private-key) given on the command line make the environment be ignored for that group.
+  Boolean variables take 1/true or 0/false.
+
+Library options without a flag, and why:
+${withoutFlags()}
 
 Other options:
 ${table(COMMON_OPTIONS, false)}
@@ -99,7 +82,7 @@ Examples:
     --client-id abc123 --audience https://api.example.com/)" https://api.example.com/data
 
   # The same header, written by m2m-token
-  curl -H "$(m2m-token token --header)" https://api.example.com/data
+  curl -H "$(m2m-token token --auth-header)" https://api.example.com/data
 
   # Discovery from the issuer, two scopes, the whole token response
   m2m-token token --issuer https://idp.example.com/ --client-id abc123 --scope read:secrets --scope write:secrets --json
@@ -124,4 +107,5 @@ Examples:
   m2m-token fetch https://api.example.com/data --audience https://api.example.com/
   m2m-token fetch https://api.example.com/items -X POST -H 'Content-Type: application/json' -d '{"name":"x"}' -i
   m2m-token fetch https://api.example.com/upload -d @payload.json -H 'Content-Type: application/json'
+  m2m-token fetch https://api.example.com/orders --dpop    # DPoP-bound token, a proof with each request
 `;

@@ -6,6 +6,7 @@
  */
 import { ConfigurationError, HttpError, M2MTokenError, OAuthError } from '../index.js';
 import { UsageError } from './args.js';
+import { FLAG_OF } from './flags.js';
 import { describeCause } from './verbose.js';
 
 export const EXIT_OK = 0;
@@ -16,25 +17,6 @@ export interface Failure {
   readonly exitCode: 1 | 2;
   readonly lines: string[];
 }
-
-/** The command-line spelling of each client option, for ConfigurationError messages. */
-const FLAG_OF: Readonly<Record<string, string>> = {
-  tokenEndpoint: '--token-endpoint',
-  issuer: '--issuer',
-  clientId: '--client-id',
-  authMethod: '--auth-method',
-  clientSecret: 'the client secret',
-  privateKey: '--private-key',
-  keyId: '--key-id',
-  signingAlgorithm: '--signing-alg',
-  certificate: '--certificate',
-  audience: '--audience',
-  scope: '--scope',
-  resource: '--resource',
-  extraParams: '--param',
-  timeoutMs: '--timeout',
-  allowInsecureHttp: '--allow-insecure-http',
-};
 
 export interface FailureContext {
   readonly command: string;
@@ -48,10 +30,8 @@ export function describeFailure(error: unknown, context: FailureContext): Failur
   const help = `Try 'm2m-token ${context.command === 'main' ? '' : `${context.command} `}--help'.`;
   if (error instanceof UsageError) return { exitCode: 2, lines: [error.message, help] };
   if (error instanceof ConfigurationError) {
-    const [root, ...rest] = error.option.split('.');
-    const flag = FLAG_OF[root ?? ''] ?? error.option;
     const detail = asFlags(error.message.replace(/^options\.[^:]*:\s*/, ''));
-    return { exitCode: 2, lines: [`${flag}${rest.length ? ` ${rest.join('.')}` : ''}: ${detail}`, help] };
+    return { exitCode: 2, lines: [`${flagOf(error.option)}: ${detail}`, help] };
   }
   // Token requests and discovery: the library's message names the endpoint, the client id and the
   // server's answer; its hint (one source, src/http/token-errors.ts) goes on a line of its own.
@@ -92,8 +72,20 @@ export function describeFailure(error: unknown, context: FailureContext): Failur
  */
 function asFlags(message: string): string {
   return message
-    .replace(/\boptions\.(\w+)/g, (_match, name: string) => FLAG_OF[name] ?? `the ${name} option (no flag)`)
-    .replace(/\b(allowInsecureHttp|authMethod|signingAlgorithm)\b/g, (name) => FLAG_OF[name] ?? name);
+    .replace(/\boptions\.([\w.]+\w)/g, (_match, name: string) => flagOf(name, `the ${name} option (no flag)`))
+    .replace(/\b(allowInsecureHttp|authMethod|signingAlgorithm)\b/g, (name) => flagOf(name));
+}
+
+/**
+ * The flag of an option path (`retry.retries` -> --retry, `dpop.privateKey` -> --dpop-key), else of its
+ * root option followed by the rest of the path, else `fallback`.
+ */
+function flagOf(option: string, fallback = option): string {
+  const exact = FLAG_OF.get(option);
+  if (exact) return exact;
+  const [root, ...rest] = option.split('.');
+  const flag = FLAG_OF.get(root ?? '');
+  return flag ? `${flag}${rest.length ? ` ${rest.join('.')}` : ''}` : fallback;
 }
 
 /** The message without the hint the library appended to it (the CLI shows the hint on its own line). */

@@ -1,5 +1,6 @@
 /** Dispatches `m2m-token COMMAND ...` and turns failures into exit codes and stderr lines. */
 import { readFileSync } from 'node:fs';
+import { didYouMean } from '../option-keys.js';
 import { UsageError } from './args.js';
 import { fetchCommand } from './fetch-command.js';
 import { FETCH_HELP, MAIN_HELP, TOKEN_HELP } from './help.js';
@@ -36,11 +37,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       case undefined:
         throw new UsageError('missing command: m2m-token token|fetch [options]');
       default:
-        throw new UsageError(
-          command.startsWith('-')
-            ? `put the command first: m2m-token token|fetch [options] (got ${command})`
-            : `unknown command '${command}' (token or fetch)`,
-        );
+        throw new UsageError(unknownCommand(command));
     }
   } catch (error) {
     const failure = describeFailure(error, {
@@ -53,6 +50,13 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     io.stderr.write(`m2m-token: ${first}\n${more.map((line) => `${line}\n`).join('')}`);
     return failure.exitCode;
   }
+}
+
+function unknownCommand(command: string): string {
+  if (command.startsWith('-'))
+    return `put the command first: m2m-token token|fetch [options] (got ${command})`;
+  const suggestion = didYouMean(command, ['token', 'fetch', 'help']);
+  return `unknown command '${command.slice(0, 40)}'${suggestion ? `; did you mean '${suggestion}'?` : ''} (token, fetch or help)`;
 }
 
 /** The package version, from the nearest m2m-token package.json above this file (dist/cli.js or src/cli/run.ts). */

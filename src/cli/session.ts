@@ -11,6 +11,8 @@ export interface CommandState {
   verbose: boolean;
   log: RequestLog;
   timeoutMs?: number;
+  /** DPoP with a key made for this run (a printed token is of no use elsewhere). */
+  ephemeralDpopKey?: boolean;
 }
 
 export function newState(command: string): CommandState {
@@ -37,12 +39,14 @@ export async function openClient(
   const line = state.verbose ? verboseLine(io) : undefined;
   const o = config.options;
   state.timeoutMs = o.timeoutMs ?? 10_000;
+  state.ephemeralDpopKey = config.ephemeralDpopKey;
   if (line) {
     const where = o.issuer ? `issuer ${o.issuer}` : `token endpoint ${o.tokenEndpoint}`;
     const credentials = [
       config.secretSource ? `secret from ${config.secretSource}` : undefined,
       o.privateKey !== undefined ? 'private key' : undefined,
       o.certificate !== undefined ? 'certificate' : undefined,
+      o.dpop ? `DPoP${config.ephemeralDpopKey ? ' (a key made for this run)' : ''}` : undefined,
     ]
       .filter(Boolean)
       .join(', ');
