@@ -15,6 +15,8 @@ const library: Options = {
     index: 'src/index.ts',
     redis: 'src/redis/index.ts',
     undici: 'src/fetch/undici-entry.ts',
+    // Optional peers (axios, @opentelemetry/api) stay external: imported only by their own entries.
+    axios: 'src/axios/index.ts',
   },
   // `@internal` members (the integrations' seam) stay out of the public types.
   dts: { compilerOptions: { stripInternal: true } },

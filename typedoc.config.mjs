@@ -10,6 +10,7 @@ const ENTRY_POINTS = {
   '.': 'src/index.ts',
   './redis': 'src/redis/index.ts',
   './undici': 'src/fetch/undici-entry.ts',
+  './axios': 'src/axios/index.ts',
 };
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));

@@ -1,13 +1,15 @@
 /**
- * One scenario table run against every HTTP-client integration (the fetch wrapper and the undici
- * interceptor now; axios joins by adding one entry to INTEGRATIONS), with one set of fixtures: a loopback
+ * One scenario table run against every HTTP-client integration (the fetch wrapper, the undici
+ * interceptor and axios: one entry each in INTEGRATIONS), with one set of fixtures: a loopback
  * token endpoint issuing tok-1, tok-2, ... and a loopback API shaped like the World Mappers API. What is
  * specific to one integration (fetch's Request objects and redirects, undici's composition and held-back
  * 401s, DPoP) stays in fetch-wrapper.test.ts and undici-interceptor.test.ts.
  */
 import { Readable } from 'node:stream';
+import axios from 'axios';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { attachBearer } from '../src/axios/index.js';
 import { bearerInterceptor } from '../src/fetch/undici-entry.js';
 import {
   ClientCredentialsClient,
@@ -143,6 +145,26 @@ const INTEGRATIONS: readonly Integration[] = [
           ...(call.signal ? { signal: call.signal } : {}),
         });
         return { status: res.statusCode, text: await res.body.text() };
+      };
+    },
+  },
+  {
+    name: 'axios',
+    bind(client, options = {}) {
+      const instance = axios.create();
+      attachBearer(instance, client, options);
+      return async (url, call = {}) => {
+        const res = await instance.request<string>({
+          url,
+          method: call.method ?? 'GET',
+          ...(call.headers ? { headers: call.headers } : {}),
+          ...(call.body !== undefined ? { data: call.body === 'stream' ? streamOf() : call.body } : {}),
+          ...(call.signal ? { signal: call.signal } : {}),
+          // Every status is an answer here, as with fetch and undici (axios rejects non-2xx by default).
+          validateStatus: () => true,
+          responseType: 'text',
+        });
+        return { status: res.status, text: res.data };
       };
     },
   },
@@ -283,6 +305,7 @@ describe.each(INTEGRATIONS)('$name', (integration) => {
     controller.abort();
     const error = await pending;
     expect(error).toBeInstanceOf(Error);
-    expect((error as Error).name).toMatch(/AbortError/);
+    // fetch and undici: AbortError; axios reports a caller's abort as its CanceledError.
+    expect((error as Error).name).toMatch(/AbortError|CanceledError/);
   });
 });
