@@ -17,6 +17,7 @@ const library: Options = {
     undici: 'src/fetch/undici-entry.ts',
     // Optional peers (axios, @opentelemetry/api) stay external: imported only by their own entries.
     axios: 'src/axios/index.ts',
+    otel: 'src/otel/index.ts',
   },
   // `@internal` members (the integrations' seam) stay out of the public types.
   dts: { compilerOptions: { stripInternal: true } },

@@ -11,6 +11,7 @@ const ENTRY_POINTS = {
   './redis': 'src/redis/index.ts',
   './undici': 'src/fetch/undici-entry.ts',
   './axios': 'src/axios/index.ts',
+  './otel': 'src/otel/index.ts',
 };
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));

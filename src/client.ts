@@ -14,17 +14,16 @@ import { ConfigurationError } from './errors.js';
 import { EventSink } from './events.js';
 import { type CreateFetchOptions, createAuthorizedFetch } from './fetch/fetch-wrapper.js';
 import { FORCED_REFRESH_INTERVAL_MS } from './fetch/unauthorized-policy.js';
-import { isScopeReduced } from './http/granted-scope.js';
 import { BackoffGate, worstCaseRequestMs } from './http/retry-policy.js';
-import { type AttemptCounter, requestToken, type TokenRequestSettings } from './http/token-request.js';
+import type { TokenRequestSettings } from './http/token-request.js';
 import { kInternals, type TokenSource } from './internal.js';
-import { type ObtainedToken, TokenManager } from './manager/token-manager.js';
+import { TokenManager } from './manager/token-manager.js';
+import { createObtain } from './obtain.js';
 import { checkCallOptions, GET_TOKEN_OPTIONS, INVALIDATE_OPTIONS } from './option-keys.js';
 import { type ClientCredentialsClientOptions, type NormalizedOptions, normalizeOptions } from './options.js';
 import { type ResolvedRequest, SelectionResolver } from './selection.js';
 import { resolveServer, type ServerInfo } from './server.js';
 import type { GetTokenOptions, Token, TokenCache } from './types.js';
-import { describeError } from './util.js';
 
 export { FORCED_REFRESH_INTERVAL_MS };
 
@@ -54,15 +53,12 @@ export class ClientCredentialsClient {
   readonly #fetch: typeof globalThis.fetch;
   readonly #dispatcher: unknown;
   readonly #server: () => Promise<ServerInfo> | ServerInfo;
-  readonly #http: TokenRequestSettings;
   readonly #selections: SelectionResolver;
   readonly #manager: TokenManager;
   readonly #source: TokenSource;
   /** Every authenticator used (discovery may switch): close() releases what they hold (mTLS Agents). */
   readonly #authenticators = new Set<ClientAuthenticator>();
   readonly #endpointForKey: string;
-  /** Basic auto-detection and its memory of what worked (auth/basic-auto-detect.ts). */
-  readonly #basicAutoDetect: BasicAutoDetect;
   #defaultFetch: typeof globalThis.fetch | undefined;
 
   constructor(options: ClientCredentialsClientOptions) {
@@ -81,12 +77,12 @@ export class ClientCredentialsClient {
       checkPrivateKeyShape('privateKey', options.privateKey);
     }
     const auth = options.tokenEndpoint ? createAuthenticator(options, normalized.authMethod) : undefined;
-    this.#basicAutoDetect = new BasicAutoDetect(options);
     this.#server = resolveServer(options, normalized, auth, {
       fetch: this.#fetch,
       dispatcher: options.dispatcher,
+      events: this.#events,
     });
-    this.#http = {
+    const http: TokenRequestSettings = {
       fetch: this.#fetch,
       dispatcher: options.dispatcher,
       timeoutMs: normalized.timeoutMs,
@@ -105,7 +101,13 @@ export class ClientCredentialsClient {
       discovery: normalized.issuer !== undefined,
     });
     this.#manager = new TokenManager({
-      obtain: (request, signal) => this.#obtain(request, signal),
+      obtain: createObtain({
+        server: () => this.#serverInfo(),
+        http,
+        // Basic auto-detection and its memory of what worked (auth/basic-auto-detect.ts).
+        basicAutoDetect: new BasicAutoDetect(options),
+        events: this.#events,
+      }),
       cache,
       ownsCache: options.cache === undefined,
       lifetime: normalized,
@@ -223,80 +225,6 @@ export class ClientCredentialsClient {
   }
 
   // ---------------------------------------------------------------------------------------------
-
-  /**
-   * How a token is obtained for a key (the manager's obtain function): one token request with its
-   * retries and its events. Steps such as an auth fallback plug in here.
-   */
-  async #obtain(request: ResolvedRequest, signal: AbortSignal): Promise<ObtainedToken> {
-    const server = await this.#serverInfo();
-    const events = this.#events;
-    const started = performance.now();
-    const counter: AttemptCounter = { attempts: 0 };
-    if (events.active) {
-      events.emit({ type: 'token_request_start', key: request.info, authMethod: server.auth.method });
-    }
-    try {
-      const { result, auth } = await this.#basicAutoDetect.send(
-        server.auth,
-        server.listedAuthMethods,
-        (auth) =>
-          requestToken(
-            { endpoint: server.tokenEndpoint, issuer: server.issuer, params: request.params, signal },
-            auth,
-            this.#http,
-            counter,
-            events.active
-              ? (notice) =>
-                  events.emit({
-                    type: 'token_request_retry',
-                    key: request.info,
-                    attempt: notice.attempt,
-                    delayMs: notice.delayMs,
-                    error: describeError(notice.error),
-                  })
-              : undefined,
-          ),
-        events.active
-          ? (notice) => events.emit({ type: 'auth_fallback', key: request.info, ...notice })
-          : undefined,
-      );
-      if (events.active) {
-        const requested = request.params.find(([name]) => name === 'scope')?.[1];
-        if (isScopeReduced(requested, result.token.scope)) {
-          events.emit({
-            type: 'scope_reduced',
-            key: request.info,
-            requested: requested as string,
-            granted: result.token.scope as string,
-          });
-        }
-        events.emit({
-          type: 'token_request_success',
-          key: request.info,
-          authMethod: auth.method,
-          durationMs: performance.now() - started,
-          status: result.status,
-          attempts: counter.attempts,
-          expiresAt: result.token.expiresAt,
-        });
-      }
-      return { token: result.token, sentAt: result.sentAt };
-    } catch (error) {
-      if (events.active) {
-        events.emit({
-          type: 'token_request_failure',
-          key: request.info,
-          authMethod: server.auth.method,
-          durationMs: performance.now() - started,
-          status: counter.status,
-          attempts: counter.attempts,
-          error: describeError(error),
-        });
-      }
-      throw error;
-    }
-  }
 
   #serverInfo(): Promise<ServerInfo> {
     const info = this.#server();

@@ -4,9 +4,11 @@
  */
 import * as z from 'zod/mini';
 import { DiscoveryError } from './errors.js';
+import { type EventSink, nextRequestId } from './events.js';
 import { readBodyCapped } from './http/read-body.js';
 import { shownUrl, transportError, viaTransport } from './http/token-errors.js';
-import { isLoopbackHost } from './util.js';
+import type { TokenKeyInfo } from './types.js';
+import { describeError, isLoopbackHost } from './util.js';
 
 /** The metadata fields m2m-token uses (RFC 8414 2, RFC 8705 5). Everything else is kept as is. */
 export interface AuthorizationServerMetadata {
@@ -95,7 +97,11 @@ export function wellKnownUrls(issuer: string): string[] {
  * @throws {M2MTokenError} `M2M_NETWORK_ERROR` / `M2M_TIMEOUT`: the URL could not be reached or did not answer
  *   in time (the runtime's error as `cause`)
  */
-export async function discover(issuer: string, http: DiscoveryHttp): Promise<AuthorizationServerMetadata> {
+export async function discover(
+  issuer: string,
+  http: DiscoveryHttp,
+  onAnswer?: (url: string, status: number) => void,
+): Promise<AuthorizationServerMetadata> {
   const misses: string[] = [];
   for (const url of wellKnownUrls(issuer)) {
     const init: RequestInit & { dispatcher?: unknown } = {
@@ -112,6 +118,7 @@ export async function discover(issuer: string, http: DiscoveryHttp): Promise<Aut
       throw failed(error);
     });
     const status = response.status;
+    onAnswer?.(url, status);
     if (response.type === 'opaqueredirect' || (status >= 300 && status < 500 && status !== 429)) {
       void response.body?.cancel().catch(() => undefined); // not awaited: a teed stream never settles
       misses.push(`${url} answered ${status === 0 ? 'a redirect' : status}`);
@@ -209,6 +216,9 @@ export interface MetadataCacheOptions {
   readonly ttlMs?: number;
   /** How long an expired document is still used while refreshes fail (default {@link DISCOVERY_MAX_STALE_MS}). */
   readonly maxStaleMs?: number;
+  /** Where `discovery_start` / `discovery_success` / `discovery_failure` go, about `key`. */
+  readonly events?: EventSink;
+  readonly key?: TokenKeyInfo;
 }
 
 /**
@@ -221,6 +231,8 @@ export class MetadataCache {
   readonly #http: DiscoveryHttp;
   readonly #ttlMs: number;
   readonly #maxStaleMs: number;
+  readonly #events: EventSink | undefined;
+  readonly #key: TokenKeyInfo;
   #value: { metadata: AuthorizationServerMetadata; until: number } | undefined;
   #pending: Promise<AuthorizationServerMetadata> | undefined;
 
@@ -229,6 +241,8 @@ export class MetadataCache {
     this.#http = http;
     this.#ttlMs = options.ttlMs ?? DISCOVERY_TTL_MS;
     this.#maxStaleMs = options.maxStaleMs ?? DISCOVERY_MAX_STALE_MS;
+    this.#events = options.events;
+    this.#key = options.key ?? { endpoint: issuer, clientId: '' };
   }
 
   /** The cached metadata when fresh (synchronously), else a promise of it. */
@@ -240,11 +254,42 @@ export class MetadataCache {
   }
 
   async #fetch(previous: { metadata: AuthorizationServerMetadata; until: number } | undefined) {
+    const events = this.#events;
+    const requestId = nextRequestId();
+    const started = performance.now();
+    let answered: { url: string; status: number } | undefined;
+    const issuer = this.#issuer;
+    if (events?.active) events.emit({ type: 'discovery_start', key: this.#key, requestId, issuer });
     try {
-      const metadata = await discover(this.#issuer, this.#http);
+      const metadata = await discover(issuer, this.#http, (url, status) => {
+        answered = { url, status };
+      });
       this.#value = { metadata, until: Date.now() + this.#ttlMs };
+      if (events?.active) {
+        events.emit({
+          type: 'discovery_success',
+          key: this.#key,
+          requestId,
+          issuer,
+          url: answered?.url ?? issuer,
+          status: answered?.status ?? 200,
+          durationMs: performance.now() - started,
+          tokenEndpoint: metadata.token_endpoint,
+        });
+      }
       return metadata;
     } catch (error) {
+      if (events?.active) {
+        events.emit({
+          type: 'discovery_failure',
+          key: this.#key,
+          requestId,
+          issuer,
+          ...(answered ?? {}),
+          durationMs: performance.now() - started,
+          error: describeError(error),
+        });
+      }
       if (previous && Date.now() < previous.until + this.#maxStaleMs) return previous.metadata;
       throw error;
     } finally {

@@ -16,6 +16,21 @@ interface Channel {
 
 let channel: Channel | null | undefined;
 
+/**
+ * Request ids: a random prefix per copy of this module (two copies of the package publish on the same
+ * channel) and a counter. Made only when someone listens.
+ */
+const idPrefix = Math.floor(Math.random() * 0x1000000)
+  .toString(36)
+  .padStart(5, '0');
+let idCounter = 0;
+
+/** A new id for a token request or a discovery, unique within the process. */
+export function nextRequestId(): string {
+  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${idPrefix}-${idCounter.toString(36)}`;
+}
+
 function getChannel(): Channel | null {
   if (channel !== undefined) return channel;
   try {

@@ -46,6 +46,9 @@ export type {
   CacheFaultEvent,
   CacheHitEvent,
   CacheMissEvent,
+  DiscoveryFailureEvent,
+  DiscoveryStartEvent,
+  DiscoverySuccessEvent,
   EventError,
   GetTokenOptions,
   KeyObjectLike,
@@ -64,4 +67,5 @@ export type {
   TokenRequestRetryEvent,
   TokenRequestStartEvent,
   TokenRequestSuccessEvent,
+  TokenRequestTrigger,
 } from './types.js';

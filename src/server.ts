@@ -6,6 +6,7 @@ import { type ClientAuthenticator, createAuthenticator } from './auth/index.js';
 import { importPrivateKey } from './auth/keys.js';
 import { type AuthorizationServerMetadata, MetadataCache } from './discovery.js';
 import { ConfigurationError, DiscoveryError } from './errors.js';
+import type { EventSink } from './events.js';
 import type { ClientCredentialsClientOptions, NormalizedOptions } from './options.js';
 import { ASYMMETRIC_ALGORITHMS, type AuthMethod, SYMMETRIC_ALGORITHMS } from './types.js';
 
@@ -197,7 +198,7 @@ export function resolveServer(
   options: ClientCredentialsClientOptions,
   normalized: NormalizedOptions,
   auth: ClientAuthenticator | undefined,
-  http: { fetch: typeof globalThis.fetch; dispatcher?: unknown },
+  http: { fetch: typeof globalThis.fetch; dispatcher?: unknown; events?: EventSink },
 ): () => ServerInfo | Promise<ServerInfo> {
   if (normalized.tokenEndpoint !== undefined && auth !== undefined) {
     const info: ServerInfo = Object.freeze({ tokenEndpoint: normalized.tokenEndpoint, auth });
@@ -205,12 +206,16 @@ export function resolveServer(
   }
   const issuer = normalized.issuer as string;
   checkIssuer(issuer);
-  const metadataCache = new MetadataCache(issuer, {
-    fetch: http.fetch,
-    dispatcher: http.dispatcher,
-    timeoutMs: normalized.timeoutMs,
-    allowInsecureHttp: normalized.allowInsecureHttp,
-  });
+  const metadataCache = new MetadataCache(
+    issuer,
+    {
+      fetch: http.fetch,
+      dispatcher: http.dispatcher,
+      timeoutMs: normalized.timeoutMs,
+      allowInsecureHttp: normalized.allowInsecureHttp,
+    },
+    { events: http.events, key: { endpoint: issuer, clientId: normalized.clientId } },
+  );
   let current: { metadata: AuthorizationServerMetadata; configured: Configured } | undefined;
   let building: { metadata: AuthorizationServerMetadata; promise: Promise<ServerInfo> } | undefined;
   const build = (metadata: AuthorizationServerMetadata): ServerInfo | Promise<ServerInfo> => {

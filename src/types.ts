@@ -226,14 +226,33 @@ export interface CacheMissEvent extends TokenEventBase<'cache_miss'> {
   readonly reason: 'absent' | 'expired' | 'forced' | 'disabled';
 }
 
+/**
+ * Why a token request is made: no usable cached token (`miss`), a background refresh before expiry
+ * (`refresh_ahead`), `getToken({ forceRefresh: true })` (`forced`), or a resource server refused the
+ * token (`rejected`: the 401 policy of `client.fetch()` and the integrations).
+ */
+export type TokenRequestTrigger = 'miss' | 'refresh_ahead' | 'forced' | 'rejected';
+
 /** A token request is being sent. */
 export interface TokenRequestStartEvent extends TokenEventBase<'token_request_start'> {
   /** The client authentication method used. */
   readonly authMethod: AuthMethod;
+  /**
+   * Names this token request in its other events (success or failure, retries, auth fallbacks,
+   * credential rotations): unique within the process, so that a listener can match an end to its start
+   * (as `m2m-token/otel` does for spans).
+   */
+  readonly requestId: string;
+  /** The token endpoint the request goes to (origin and path; the discovered one with `issuer`). */
+  readonly endpoint: string;
+  /** Why the token is requested. */
+  readonly trigger: TokenRequestTrigger;
 }
 
 /** A token request succeeded. */
 export interface TokenRequestSuccessEvent extends TokenEventBase<'token_request_success'> {
+  /** The request, as named by its `token_request_start`. */
+  readonly requestId: string;
   /** The client authentication method that worked. */
   readonly authMethod: AuthMethod;
   /** From the first attempt to the parsed answer, ms (retries and their waits included). */
@@ -248,6 +267,8 @@ export interface TokenRequestSuccessEvent extends TokenEventBase<'token_request_
 
 /** A token request failed (after its retries). */
 export interface TokenRequestFailureEvent extends TokenEventBase<'token_request_failure'> {
+  /** The request, as named by its `token_request_start`. */
+  readonly requestId: string;
   /** The client authentication method used. */
   readonly authMethod: AuthMethod;
   /** From the first attempt to the failure, ms. */
@@ -262,6 +283,8 @@ export interface TokenRequestFailureEvent extends TokenEventBase<'token_request_
 
 /** A token request attempt failed and will be retried after `delayMs`. */
 export interface TokenRequestRetryEvent extends TokenEventBase<'token_request_retry'> {
+  /** The request, as named by its `token_request_start`. */
+  readonly requestId: string;
   /** The attempt that failed (1 for the first). */
   readonly attempt: number;
   /** The wait before the next attempt, ms. */
@@ -294,6 +317,8 @@ export interface CacheFaultEvent extends TokenEventBase<'cache_fault'> {
  * once (see `basicAuthEncoding`). No credential is part of the event.
  */
 export interface AuthFallbackEvent extends TokenEventBase<'auth_fallback'> {
+  /** The token request in which it happened, as named by its `token_request_start`. */
+  readonly requestId: string;
   /** The refused form. */
   readonly from: AuthFallbackForm;
   /** The form tried next. */
@@ -321,6 +346,49 @@ export interface LockWaitEvent extends TokenEventBase<'lock_wait'> {
 }
 
 /**
+ * Discovery of the issuer's metadata (RFC 8414, then OpenID Connect Discovery) begins. `key` names the
+ * issuer (as `endpoint`) and the client id.
+ */
+export interface DiscoveryStartEvent extends TokenEventBase<'discovery_start'> {
+  /** Names this discovery in its end event (unique within the process). */
+  readonly requestId: string;
+  /** The configured issuer. */
+  readonly issuer: string;
+}
+
+/** Discovery found the issuer's metadata. */
+export interface DiscoverySuccessEvent extends TokenEventBase<'discovery_success'> {
+  /** As in `discovery_start`. */
+  readonly requestId: string;
+  /** The configured issuer. */
+  readonly issuer: string;
+  /** The well-known URL whose document was used. */
+  readonly url: string;
+  /** Its HTTP status. */
+  readonly status: number;
+  /** From the first fetch to the validated document, ms. */
+  readonly durationMs: number;
+  /** The token endpoint the document names. */
+  readonly tokenEndpoint: string;
+}
+
+/** Discovery failed (the next call tries again). */
+export interface DiscoveryFailureEvent extends TokenEventBase<'discovery_failure'> {
+  /** As in `discovery_start`. */
+  readonly requestId: string;
+  /** The configured issuer. */
+  readonly issuer: string;
+  /** The last well-known URL that answered, when one did. */
+  readonly url?: string;
+  /** Its HTTP status. */
+  readonly status?: number;
+  /** From the first fetch to the failure, ms. */
+  readonly durationMs: number;
+  /** What went wrong. */
+  readonly error: EventError;
+}
+
+/**
  * Events published through the `onEvent` option and the `m2m-token` diagnostics channel. Switch on
  * `type`; no event carries a secret, an assertion or a whole token.
  */
@@ -336,4 +404,7 @@ export type TokenEvent =
   | CacheFaultEvent
   | AuthFallbackEvent
   | ScopeReducedEvent
-  | LockWaitEvent;
+  | LockWaitEvent
+  | DiscoveryStartEvent
+  | DiscoverySuccessEvent
+  | DiscoveryFailureEvent;

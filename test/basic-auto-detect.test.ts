@@ -121,7 +121,7 @@ describe('Basic auto-detection: a server that compares raw Basic values', () => 
     expect(fallbacks(events)).toEqual(['client_secret_basic (form-urlencoded) -> client_secret_basic (raw)']);
     const fallback = events.find((e) => e.type === 'auth_fallback');
     expect(fallback).toMatchObject({ key: { endpoint: ENDPOINT, clientId: ID } });
-    expect(Object.keys(fallback as object).sort()).toEqual(['from', 'key', 'to', 'type']);
+    expect(Object.keys(fallback as object).sort()).toEqual(['from', 'key', 'requestId', 'to', 'type']);
 
     // Remembered: later requests (any key) send the raw form alone.
     await c.getToken({ scope: 'other' });

@@ -60,3 +60,82 @@ describe('observability', () => {
     expect(JSON.stringify(events)).not.toContain('fail-secret');
   });
 });
+
+describe('events that tell one request’s story', () => {
+  it('a token request’s events share one requestId, name the endpoint and say why it was made', async () => {
+    const events: TokenEvent[] = [];
+    const endpoint = fakeTokenEndpoint();
+    const client = new ClientCredentialsClient({
+      tokenEndpoint: `${ENDPOINT}?tenant=1`,
+      clientId: 'svc',
+      clientSecret: 'diag-secret',
+      fetch: endpoint.fetch,
+      onEvent: (e) => events.push(e),
+    });
+    await Promise.all([client.getToken({ audience: 'urn:a' }), client.getToken({ audience: 'urn:b' })]);
+    await client.getToken({ audience: 'urn:a', forceRefresh: true });
+    const starts = events.filter((e) => e.type === 'token_request_start');
+    expect(starts.map((e) => [e.key.audience, e.trigger, e.endpoint])).toEqual([
+      ['urn:a', 'miss', ENDPOINT],
+      ['urn:b', 'miss', ENDPOINT],
+      ['urn:a', 'forced', ENDPOINT],
+    ]);
+    const ids = starts.map((e) => e.requestId);
+    expect(new Set(ids).size).toBe(3);
+    const successes = events.filter((e) => e.type === 'token_request_success');
+    expect(successes.map((e) => [e.key.audience, e.requestId])).toEqual([
+      ['urn:a', ids[0]],
+      ['urn:b', ids[1]],
+      ['urn:a', ids[2]],
+    ]);
+  });
+
+  it('discovery_start / discovery_success / discovery_failure, with the URL used and its status', async () => {
+    const events: TokenEvent[] = [];
+    const issuer = 'https://idp.example.com/';
+    const fetch: typeof globalThis.fetch = async (input) => {
+      const url = String(input);
+      if (url.endsWith('/oauth-authorization-server')) return new Response('{}', { status: 404 });
+      if (url.endsWith('/openid-configuration')) {
+        return Response.json({ issuer, token_endpoint: ENDPOINT });
+      }
+      return Response.json({ access_token: 'token-1', token_type: 'Bearer', expires_in: 60 });
+    };
+    const client = new ClientCredentialsClient({
+      issuer,
+      clientId: 'svc',
+      clientSecret: 'diag-secret',
+      fetch,
+      onEvent: (e) => events.push(e),
+    });
+    await client.getToken();
+    const [start, success] = events.filter((e) => e.type.startsWith('discovery_'));
+    expect(start).toMatchObject({
+      type: 'discovery_start',
+      issuer,
+      key: { endpoint: issuer, clientId: 'svc' },
+    });
+    expect(success).toMatchObject({
+      type: 'discovery_success',
+      requestId: (start as { requestId: string }).requestId,
+      url: `${issuer}.well-known/openid-configuration`,
+      status: 200,
+      tokenEndpoint: ENDPOINT,
+    });
+
+    const failing = new ClientCredentialsClient({
+      issuer: 'https://down.example.com/',
+      clientId: 'svc',
+      clientSecret: 'diag-secret',
+      fetch: async () => new Response('no', { status: 404 }),
+      onEvent: (e) => events.push(e),
+    });
+    await expect(failing.getToken()).rejects.toThrow();
+    expect(events.find((e) => e.type === 'discovery_failure')).toMatchObject({
+      type: 'discovery_failure',
+      issuer: 'https://down.example.com/',
+      status: 404,
+      error: { code: 'M2M_DISCOVERY_FAILED' },
+    });
+  });
+});

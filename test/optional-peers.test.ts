@@ -38,9 +38,14 @@ describe('optional peer dependencies stay in their own entries', () => {
     expect(imported.filter((p) => OPTIONAL_PEERS.test(p))).toEqual([]);
   });
 
-  it('m2m-token/axios imports axios (and only for itself)', async () => {
+  it('m2m-token/axios imports axios, and not @opentelemetry/*', async () => {
     const imported = await packagesImportedBy('src/axios/index.ts');
     expect(imported).toContain('axios');
     expect(imported.filter((p) => /^@opentelemetry\//.test(p))).toEqual([]);
+  });
+
+  it('m2m-token/otel imports @opentelemetry/api only (no SDK), and not axios', async () => {
+    const imported = await packagesImportedBy('src/otel/index.ts');
+    expect(imported.filter((p) => OPTIONAL_PEERS.test(p))).toEqual(['@opentelemetry/api']);
   });
 });

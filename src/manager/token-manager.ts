@@ -12,7 +12,7 @@ import { MemoryTokenCache } from '../cache/memory-cache.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { EventSink } from '../events.js';
 import type { ResolvedRequest } from '../selection.js';
-import type { CachedToken, Token, TokenCache, TokenKeyInfo } from '../types.js';
+import type { CachedToken, Token, TokenCache, TokenKeyInfo, TokenRequestTrigger } from '../types.js';
 import { describeError, raceSignal } from '../util.js';
 import {
   accepts,
@@ -41,9 +41,14 @@ export interface ObtainedToken {
 
 /**
  * How to obtain a token for a key: one token request with its retries. `signal` aborts when the
- * manager closes; its reason is then what the obtain function should reject with.
+ * manager closes; its reason is then what the obtain function should reject with. `trigger` says why
+ * the token is requested (for events).
  */
-export type ObtainToken = (request: ResolvedRequest, signal: AbortSignal) => Promise<ObtainedToken>;
+export type ObtainToken = (
+  request: ResolvedRequest,
+  signal: AbortSignal,
+  trigger: TokenRequestTrigger,
+) => Promise<ObtainedToken>;
 
 export interface TokenManagerOptions {
   readonly obtain: ObtainToken;
@@ -341,7 +346,7 @@ export class TokenManager {
     }
     let entry: CachedToken;
     try {
-      const obtained = await raceSignal(this.#obtain(request, signal), signal);
+      const obtained = await raceSignal(this.#obtain(request, signal, triggerOf(mode)), signal);
       entry = toCachedToken(obtained.token, obtained.sentAt, this.#lifetime);
     } catch (error) {
       if (release !== undefined) flight.store = this.#track(this.#unlock(request, release));
@@ -486,4 +491,11 @@ export class TokenManager {
       this.#events.emit({ type: 'cache_fault', key: info, operation, error: describeError(error) });
     }
   }
+}
+
+/** Why a flight of this mode requests a token (the `trigger` of `token_request_start`). */
+function triggerOf(mode: Mode): TokenRequestTrigger {
+  if (mode.kind === 'normal') return 'miss';
+  if (mode.kind === 'refresh') return 'refresh_ahead';
+  return mode.rejected !== undefined ? 'rejected' : 'forced';
 }

@@ -1,0 +1,106 @@
+/**
+ * The obtain function the token manager is given (docs/architecture.md): one token request for a key,
+ * the steps around it (Basic auto-detection, ...) and the events that tell its story, each naming the
+ * request by a `requestId` so that a listener can match its end to its start.
+ */
+import type { BasicAutoDetect } from './auth/basic-auto-detect.js';
+import { type EventSink, nextRequestId } from './events.js';
+import { isScopeReduced } from './http/granted-scope.js';
+import { shownUrl } from './http/token-errors.js';
+import { type AttemptCounter, requestToken, type TokenRequestSettings } from './http/token-request.js';
+import type { ObtainToken } from './manager/token-manager.js';
+import type { ServerInfo } from './server.js';
+import { describeError } from './util.js';
+
+export interface ObtainContext {
+  /** Where token requests go and how the client authenticates there (discovery may run first). */
+  readonly server: () => Promise<ServerInfo>;
+  readonly http: TokenRequestSettings;
+  readonly basicAutoDetect: BasicAutoDetect;
+  readonly events: EventSink;
+}
+
+/** Builds the obtain function of a client. */
+export function createObtain(context: ObtainContext): ObtainToken {
+  const { http, basicAutoDetect, events } = context;
+  return async (request, signal, trigger) => {
+    const server = await context.server();
+    const started = performance.now();
+    const counter: AttemptCounter = { attempts: 0 };
+    // Events are built only when someone listens; the id always (a listener may arrive meanwhile).
+    const requestId = nextRequestId();
+    if (events.active) {
+      events.emit({
+        type: 'token_request_start',
+        key: request.info,
+        authMethod: server.auth.method,
+        requestId,
+        endpoint: shownUrl(server.tokenEndpoint),
+        trigger,
+      });
+    }
+    try {
+      const { result, auth } = await basicAutoDetect.send(
+        server.auth,
+        server.listedAuthMethods,
+        (auth) =>
+          requestToken(
+            { endpoint: server.tokenEndpoint, issuer: server.issuer, params: request.params, signal },
+            auth,
+            http,
+            counter,
+            events.active
+              ? (notice) =>
+                  events.emit({
+                    type: 'token_request_retry',
+                    key: request.info,
+                    requestId,
+                    attempt: notice.attempt,
+                    delayMs: notice.delayMs,
+                    error: describeError(notice.error),
+                  })
+              : undefined,
+          ),
+        events.active
+          ? (notice) => events.emit({ type: 'auth_fallback', key: request.info, requestId, ...notice })
+          : undefined,
+      );
+      if (events.active) {
+        const requested = request.params.find(([name]) => name === 'scope')?.[1];
+        if (isScopeReduced(requested, result.token.scope)) {
+          events.emit({
+            type: 'scope_reduced',
+            key: request.info,
+            requested: requested as string,
+            granted: result.token.scope as string,
+          });
+        }
+        events.emit({
+          type: 'token_request_success',
+          key: request.info,
+          requestId,
+          authMethod: auth.method,
+          durationMs: performance.now() - started,
+          status: result.status,
+          attempts: counter.attempts,
+          expiresAt: result.token.expiresAt,
+        });
+      }
+      return { token: result.token, sentAt: result.sentAt };
+    } catch (error) {
+      if (events.active) {
+        events.emit({
+          type: 'token_request_failure',
+          key: request.info,
+          requestId,
+          authMethod: server.auth.method,
+          durationMs: performance.now() - started,
+          status: counter.status,
+          attempts: counter.attempts,
+          error: describeError(error),
+        });
+      }
+      throw error;
+    }
+  };
+}
