@@ -61,6 +61,12 @@ export class ClientCredentialsClient {
   readonly #endpointForKey: string;
   #defaultFetch: typeof globalThis.fetch | undefined;
 
+  /**
+   * Validates the options synchronously; nothing is sent until the first token is needed.
+   *
+   * @throws {ConfigurationError} a bad or unknown option, named by `option` (a missing `clientId`, no
+   *   secret for a client_secret_* method, both or neither of `tokenEndpoint`/`issuer`, ...)
+   */
   constructor(options: ClientCredentialsClientOptions) {
     const normalized = normalizeOptions(options);
     this.#options = normalized;
@@ -142,7 +148,13 @@ export class ClientCredentialsClient {
    * @throws {OAuthError} the server refused (RFC 6749 5.2)
    * @throws {HttpError} an unusable answer
    * @throws {ConfigurationError} bad per-call options or an unreadable key
+   * @throws {M2MTokenError} code `M2M_NETWORK_ERROR` or `M2M_TIMEOUT`: the token endpoint could not be reached
    * @throws {M2MTokenError} code `M2M_CLIENT_CLOSED` after {@link ClientCredentialsClient.close}
+   * @example
+   * ```ts
+   * const { accessToken } = await client.getToken({ audience: 'urn:other-api', scope: ['read:routes'] });
+   * ```
+   * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4.2
    */
   getToken(options?: GetTokenOptions): Promise<Token> {
     if (options === undefined) return this.#manager.get(this.#selections.defaults);
@@ -160,6 +172,8 @@ export class ClientCredentialsClient {
   /**
    * Drops the cached token for these (or the default) parameters. A token request for them still under
    * way when this is called reaches its callers but is not cached.
+   *
+   * @throws {ConfigurationError} bad or unknown options
    */
   async invalidate(options: Omit<GetTokenOptions, 'forceRefresh' | 'signal'> = {}): Promise<void> {
     checkCallOptions(options, INVALIDATE_OPTIONS);
@@ -192,14 +206,31 @@ export class ClientCredentialsClient {
 
   /**
    * A fetch that sends `Authorization: Bearer <token>` for the default audience/scope, retries once on a
-   * 401, and never sends the token to another origin on a redirect. Same arguments as `fetch`.
+   * 401, and never sends the token to another origin on a redirect. Same arguments as `fetch`; the API
+   * request's own failures are fetch's errors.
+   *
+   * @throws the token errors of {@link ClientCredentialsClient.getToken}
+   * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
    */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     this.#defaultFetch ??= createAuthorizedFetch(this.#source, {});
     return this.#defaultFetch(input, init);
   }
 
-  /** A fetch-compatible function bound to an audience/scope/resource, with an optional origin allowlist. */
+  /**
+   * A fetch-compatible function bound to an audience/scope/resource, with an optional origin allowlist
+   * (a request to any other origin rejects with {@link OriginNotAllowedError} before anything is sent).
+   *
+   * @throws {ConfigurationError} bad or unknown options (at once, not on the first call)
+   * @example
+   * ```ts
+   * const worldMappers = client.createFetch({
+   *   audience: 'urn:worldmappers',
+   *   allowedOrigins: ['https://api.example.com'],
+   * });
+   * const res = await worldMappers('https://api.example.com/api/routes');
+   * ```
+   */
   createFetch(options: CreateFetchOptions = {}): typeof globalThis.fetch {
     return createAuthorizedFetch(this.#source, options);
   }
