@@ -1,8 +1,23 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Tests that do not exercise the SDK (src/): the bench harness, the example servers and the demo,
+ * the README/table generators and the test reporter. They do not depend on the Node version, so CI
+ * runs them once (`npm test` on Node 20) and runs only the `sdk` project on the other Node versions
+ * (`npm test -- --project sdk`). A new test file belongs to `sdk` unless it is listed here.
+ */
+const TOOLING = [
+  'test/harness.test.ts', // bench/ harness
+  'test/examples-auth-server.test.ts', // examples/auth-server
+  'test/examples-worldmappers-api.test.ts', // examples/worldmappers-api (plain fetch, no SDK)
+  'test/demo.test.ts', // examples/ run from the command line
+  'test/interop-readme.test.ts', // the interop table generator
+  'test/runtime-table.test.ts', // the runtime table generator
+  'test/skip-reasons.test.ts', // test/helpers/skip-reasons-reporter.ts
+];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
@@ -11,5 +26,16 @@ export default defineConfig({
     unstubGlobals: true,
     // The default output, plus what was skipped and why (a missing redis-server, openssl, ...).
     reporters: ['default', './test/helpers/skip-reasons-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'sdk',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...TOOLING],
+        },
+      },
+      { extends: true, test: { name: 'tooling', include: TOOLING } },
+    ],
   },
 });
