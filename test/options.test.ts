@@ -12,6 +12,7 @@ import {
   DEFAULTS,
   ErrorCode,
 } from '../src/index.js';
+import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 const ENDPOINT = 'https://idp.auth.localhost/oauth/token';
 const base = { tokenEndpoint: ENDPOINT, clientId: 'opt-client', clientSecret: 'opt-secret' };
@@ -303,19 +304,50 @@ describe('accepted options and defaults', () => {
     expect(() => new ClientCredentialsClient(options as ClientCredentialsClientOptions)).not.toThrow();
   });
 
-  it('does not keep a reference to a mutable options object', async () => {
+  it('does not keep a reference to a mutable options object: changes after the constructor reach no request', async () => {
+    const endpoint = fakeTokenEndpoint();
     const options = {
-      ...base,
+      tokenEndpoint: ENDPOINT,
+      clientId: 'opt-client',
+      clientSecret: 'opt-secret',
+      audience: 'urn:api',
       scope: ['a'],
+      resource: ['https://api.example.test/'],
       extraParams: { organization: 'org_1' } as Record<string, string>,
+      headers: { 'x-tenant': 't1' } as Record<string, string>,
+      fetch: endpoint.fetch,
     };
     const c = new ClientCredentialsClient(options);
-    options.extraParams.grant_type = 'password';
+    options.tokenEndpoint = 'https://elsewhere.auth.localhost/oauth/token';
+    options.clientSecret = 'changed-secret';
+    options.audience = 'urn:other';
     options.scope.push('b');
-    // Nothing changed for the client: a per-call resolution still validates and the defaults are the originals.
+    options.resource.push('https://other.example.test/');
+    options.extraParams.organization = 'org_2';
+    options.extraParams.grant_type = 'password';
+    options.headers['x-tenant'] = 't2';
+    options.headers['x-added'] = 'yes';
+
+    // The defaults, and a per-call selection resolved against them after the change.
+    await c.getToken();
+    await c.getToken({ audience: 'urn:per-call' });
+    expect(endpoint.requests).toHaveLength(2);
+    for (const [i, sent] of endpoint.requests.entries()) {
+      expect(sent.url).toBe(ENDPOINT);
+      expect(sent.headers.get('authorization')).toBe(`Basic ${btoa('opt-client:opt-secret')}`);
+      expect(Object.fromEntries(sent.params)).toEqual({
+        grant_type: 'client_credentials',
+        audience: i === 0 ? 'urn:api' : 'urn:per-call',
+        scope: 'a',
+        resource: 'https://api.example.test/',
+        organization: 'org_1',
+      });
+      expect(sent.headers.get('x-tenant')).toBe('t1');
+      expect(sent.headers.has('x-added')).toBe(false);
+    }
+    // Per-call resolution still validates against the original defaults.
     await expect(c.getToken({ extraParams: { grant_type: 'x' } })).rejects.toMatchObject({
       option: 'extraParams.grant_type',
     });
-    expect(inspect(c)).not.toContain('password');
   });
 });
