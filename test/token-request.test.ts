@@ -38,6 +38,7 @@ beforeAll(() =>
 afterEach(() => {
   server.resetHandlers();
   vi.restoreAllMocks();
+  vi.useRealTimers();
   for (const release of releases.splice(0)) release();
 });
 afterAll(async () => {
@@ -85,6 +86,11 @@ function client(url: string, options: Partial<ClientCredentialsClientOptions> = 
     retry: { retries: 2, minTimeout: 1, maxTimeout: 5, randomize: false },
     ...options,
   });
+}
+
+/** Milliseconds between consecutive arrivals (exact under fake timers). */
+function gaps(arrivals: readonly Arrival[]): number[] {
+  return arrivals.slice(1).map((a, i) => a.at - arrivals[i]!.at);
 }
 
 function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -188,37 +194,30 @@ describe('retries', () => {
     expect(arrivals).toHaveLength(1);
   });
 
-  it('backs off exponentially, capped by maxTimeout (delays given to setTimeout)', async () => {
-    const delays: number[] = [];
-    const realSetTimeout = globalThis.setTimeout;
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
-      if (typeof ms === 'number') delays.push(ms);
-      return realSetTimeout(fn, ms);
-    }) as typeof setTimeout);
+  it('backs off exponentially, capped by maxTimeout: the server sees the attempts 21, 63 and 100 ms apart', async () => {
+    vi.useFakeTimers();
     const { url, arrivals } = endpoint(() => fail(500));
-    await failure(
+    const settled = failure(
       client(url, {
         retry: { retries: 3, minTimeout: 21, factor: 3, maxTimeout: 100, randomize: false },
       }).getToken(),
     );
-    expect(arrivals).toHaveLength(4);
-    expect(delays.filter((d) => [21, 63, 100].includes(d))).toEqual([21, 63, 100]);
+    await vi.runAllTimersAsync();
+    await settled;
+    expect(gaps(arrivals)).toEqual([21, 63, 100]);
   });
 
   it('adds jitter: each delay is multiplied by a random factor between 1 and 2', async () => {
-    const delays: number[] = [];
-    const realSetTimeout = globalThis.setTimeout;
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
-      if (typeof ms === 'number') delays.push(ms);
-      return realSetTimeout(fn, ms);
-    }) as typeof setTimeout);
+    vi.useFakeTimers();
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
-    const { url } = endpoint(() => fail(500));
-    await failure(
+    const { url, arrivals } = endpoint(() => fail(500));
+    const settled = failure(
       client(url, { retry: { retries: 2, minTimeout: 22, factor: 2, maxTimeout: 1000 } }).getToken(),
     );
+    await vi.runAllTimersAsync();
+    await settled;
     // randomize defaults to true: 22 * 1.5 and 44 * 1.5.
-    expect(delays.filter((d) => [33, 66].includes(d))).toEqual([33, 66]);
+    expect(gaps(arrivals)).toEqual([33, 66]);
   });
 
   it('reports each retry as an event, and the attempts on success', async () => {
@@ -240,24 +239,32 @@ describe('retries', () => {
 
 describe('Retry-After (RFC 9110 10.2.3)', () => {
   it('waits the given seconds before the next attempt', async () => {
+    vi.useFakeTimers();
     const { url, arrivals } = endpoint((i) =>
-      i === 1 ? fail(503, undefined, { 'retry-after': '1' }) : HttpResponse.json(TOKEN),
+      i === 1 ? fail(503, undefined, { 'retry-after': '3' }) : HttpResponse.json(TOKEN),
     );
-    await client(url).getToken();
-    expect(arrivals).toHaveLength(2);
-    expect(arrivals[1]!.at - arrivals[0]!.at).toBeGreaterThanOrEqual(995);
+    const token = client(url).getToken();
+    await vi.advanceTimersByTimeAsync(2_999);
+    expect(arrivals).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(token).resolves.toMatchObject({ accessToken: 'request-token' });
+    expect(gaps(arrivals)).toEqual([3_000]);
   });
 
   it('waits until an HTTP date', async () => {
-    const date = new Date(Math.ceil((Date.now() + 1_200) / 1000) * 1000);
+    vi.useFakeTimers({ now: new Date('2030-05-01T12:00:00.000Z') });
+    const date = new Date('2030-05-01T12:00:04.000Z');
     const { url, arrivals } = endpoint((i) =>
       i === 1
         ? fail(429, { error: 'slow_down' }, { 'retry-after': date.toUTCString() })
         : HttpResponse.json(TOKEN),
     );
-    await client(url).getToken();
-    expect(arrivals).toHaveLength(2);
-    expect(arrivals[1]!.at).toBeGreaterThanOrEqual(date.getTime() - 5);
+    const token = client(url).getToken();
+    await vi.advanceTimersByTimeAsync(3_999);
+    expect(arrivals).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(token).resolves.toMatchObject({ accessToken: 'request-token' });
+    expect(arrivals.map((a) => a.at)).toEqual([date.getTime() - 4_000, date.getTime()]);
   });
 
   it('fails fast with M2M_RETRY_LATER and retryAt when the wait is over retry.maxRetryAfterMs', async () => {
@@ -297,17 +304,21 @@ describe('Retry-After (RFC 9110 10.2.3)', () => {
   });
 
   it("makes this client's new requests to that endpoint wait for the pause (within the cap)", async () => {
+    vi.useFakeTimers();
     const { url, arrivals } = endpoint((i) =>
-      i === 1 ? fail(429, { error: 'slow_down' }, { 'retry-after': '1' }) : HttpResponse.json(TOKEN),
+      i === 1 ? fail(429, { error: 'slow_down' }, { 'retry-after': '5' }) : HttpResponse.json(TOKEN),
     );
     const c = client(url, { retry: { retries: 0 } });
     // One attempt only: the 429 is the answer to this call.
     await expect(c.getToken()).rejects.toMatchObject({ status: 429 });
     // The next call of the same client waits for the pause, then sends.
-    const next = await c.getToken();
-    expect(next.accessToken).toBe('request-token');
-    expect(arrivals).toHaveLength(2);
-    expect(arrivals[1]!.at - arrivals[0]!.at).toBeGreaterThanOrEqual(995);
+    await vi.advanceTimersByTimeAsync(1_000);
+    const next = c.getToken();
+    await vi.advanceTimersByTimeAsync(3_999);
+    expect(arrivals).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(next).resolves.toMatchObject({ accessToken: 'request-token' });
+    expect(gaps(arrivals)).toEqual([5_000]);
   });
 
   it('fails new requests fast while a longer pause is in force; other clients and endpoints are not affected', async () => {
