@@ -4,11 +4,13 @@
  * stores already under way are awaited; the mTLS Agent the client made is closed, a given dispatcher
  * is not.
  */
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { Agent } from 'undici';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type CachedToken, ClientCredentialsClient, ErrorCode, type TokenCache } from '../src/index.js';
-import { tokenSourceOf } from '../src/internal.js';
 import { getTestCertificates, haveOpenssl, opensslMissingMessage } from './helpers/certs.js';
+import { closeServer, listenOnLoopback } from './helpers/ports.js';
 import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 function makeClient(endpoint = fakeTokenEndpoint(), extra: Record<string, unknown> = {}) {
@@ -51,7 +53,7 @@ describe('client.close()', () => {
     }) as typeof globalThis.fetch;
     const client = makeClient(endpoint, { fetch });
     const waiting = Array.from({ length: 5 }, () => client.getToken());
-    await new Promise((r) => setTimeout(r, 10));
+    await vi.waitFor(() => expect(endpoint.count).toBe(1));
     await client.close(); // without the abort, the callers would wait out the 60 s request
     for (const call of waiting) await expect(call).rejects.toMatchObject(closed);
     expect(aborted).toMatchObject(closed);
@@ -101,22 +103,39 @@ describe('client.close()', () => {
   });
 
   it.skipIf(!haveOpenssl)(
-    `closes the mTLS Agent it made for tls_client_auth${haveOpenssl ? '' : ` (${opensslMissingMessage})`}`,
+    `closes the mTLS Agent it made for tls_client_auth: the server sees its kept-alive connection end${haveOpenssl ? '' : ` (${opensslMissingMessage})`}`,
     async () => {
       const certs = await getTestCertificates();
-      const client = new ClientCredentialsClient({
-        tokenEndpoint: ENDPOINT,
-        clientId: 'svc',
-        authMethod: 'tls_client_auth',
-        certificate: certs.client.cert,
-        privateKey: certs.client.key,
-        fetch: fakeTokenEndpoint().fetch,
+      // Over loopback http the Agent still carries the request (its TLS options unused): what the
+      // server observes is the Agent's kept-alive connection, held for a minute unless it is closed.
+      const sockets: Socket[] = [];
+      const server = createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ access_token: 'mtls-token', token_type: 'Bearer', expires_in: 3600 }));
+        });
       });
-      await client.getToken();
-      const agent = (await tokenSourceOf(client).dispatcher()) as Agent;
-      expect(agent.closed).toBe(false);
-      await client.close();
-      expect(agent.closed).toBe(true);
+      server.keepAliveTimeout = 60_000;
+      server.on('connection', (socket) => sockets.push(socket));
+      const port = await listenOnLoopback(server);
+      try {
+        const client = new ClientCredentialsClient({
+          tokenEndpoint: `http://127.0.0.1:${port}/token`,
+          clientId: 'svc',
+          authMethod: 'tls_client_auth',
+          certificate: certs.client.cert,
+          privateKey: certs.client.key,
+        });
+        await client.getToken();
+        expect(sockets).toHaveLength(1);
+        expect(sockets[0]!.closed).toBe(false);
+        await client.close();
+        // Generous: only a connection left open (the server's minute) fails this.
+        await vi.waitFor(() => expect(sockets[0]!.closed).toBe(true), { timeout: 10_000 });
+      } finally {
+        await closeServer(server);
+      }
     },
   );
 });
