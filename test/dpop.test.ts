@@ -5,6 +5,7 @@
  */
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { inspect } from 'node:util';
 import {
   calculateJwkThumbprint,
   createLocalJWKSet,
@@ -26,9 +27,11 @@ import {
   ConfigurationError,
   ErrorCode,
   HttpError,
+  M2MTokenError,
   MemoryTokenCache,
   OAuthError,
   type TokenCache,
+  type TokenEvent,
 } from '../src/index.js';
 import {
   type CheckedProof,
@@ -38,6 +41,7 @@ import {
   startDpopResourceServer,
   verifyDpopProof,
 } from './helpers/dpop-resource-server.js';
+import { exposures, leakedRuns } from './helpers/leaks.js';
 import { type OidcProviderHarness, startOidcProvider } from './helpers/oidc-provider.js';
 import { closeServer, listenOnLoopback } from './helpers/ports.js';
 
@@ -492,23 +496,33 @@ describe('DPoP keys (RFC 9449 4.2) and cache keys', () => {
     expect(as.requests).toHaveLength(0);
   });
 
-  it('never shows the private key: the proof header, errors and inspect output hold public members only', async () => {
+  it('never shows the private key: not in the proof, nor the client, token, events or errors as a logger prints them', async () => {
     const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
       type: 'pkcs8',
       format: 'pem',
     }) as string;
     const d = (createPrivateKey(pem).export({ format: 'jwk' }) as JWK).d!;
-    const c = client({ dpop: { privateKey: pem } });
-    await c.getToken();
+    const events: TokenEvent[] = [];
+    const c = client({ dpop: { privateKey: pem }, onEvent: (e) => events.push(e) });
+    const token = await c.getToken();
+    // A server that downgrades to Bearer: the next token request fails with a DPoP error.
+    as.mode.tokenType = 'Bearer';
+    const error = await c.getToken({ forceRefresh: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(M2MTokenError);
     const header = decodeProtectedHeader(as.requests[0]!.headers.dpop as string);
-    expect(JSON.stringify(header)).not.toContain(d);
-    const { inspect } = await import('node:util');
-    const internals = (c as unknown as Record<symbol, unknown>)[Symbol.for('m2m-token.internals')];
-    for (const shown of [inspect(c, { depth: 5 }), inspect(internals, { depth: 5 })]) {
-      expect(shown).not.toContain(d);
-      expect(shown).not.toContain('PRIVATE KEY');
-    }
-    expect(inspect(internals, { depth: 5 })).toContain('DpopProofs { keyBinding:');
+    expect(header.jwk).toMatchObject({ kty: 'EC', crv: 'P-256' });
+    const shown = [
+      JSON.stringify(header),
+      exposures(c),
+      JSON.stringify(c),
+      exposures(token),
+      JSON.stringify(token),
+      exposures(error),
+      inspect(events, { depth: Number.POSITIVE_INFINITY, showHidden: true }),
+    ].join('\n');
+    expect(shown).not.toContain(d);
+    expect(shown).not.toContain('PRIVATE KEY');
+    expect(leakedRuns(shown, pem.replace(/-----[A-Z ]+-----|\s/g, ''))).toEqual([]);
   });
 });
 

@@ -17,6 +17,7 @@ import {
   formUrlEncodeCredential,
   type TokenEvent,
 } from '../src/index.js';
+import { exposures } from './helpers/leaks.js';
 
 const releases: Array<() => void> = [];
 const server = setupServer(
@@ -66,28 +67,6 @@ function forbiddenStrings(assertions: readonly string[], usesSecret: boolean): s
     KEY_JWK.d!,
     ...assertions.flatMap((a) => [a, a.split('.')[2]!]),
   ];
-}
-
-/** What a logger could print of an error, its properties and its causes. */
-function exposures(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
-    if (typeof current === 'object') {
-      const e = current as Record<PropertyKey, unknown> & { message?: unknown; stack?: unknown };
-      parts.push(String(e.message), String(e.stack));
-      const own: Record<string, unknown> = {};
-      for (const key of Reflect.ownKeys(e)) own[String(key)] = e[key as string];
-      parts.push(JSON.stringify(own, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) ?? '');
-      parts.push(inspect(current, { showHidden: true, depth: Number.POSITIVE_INFINITY, getters: true }));
-      parts.push(format('%o', current), format('%s', current));
-      current = e.cause;
-    } else {
-      parts.push(String(current));
-      break;
-    }
-  }
-  return parts.join('\n');
 }
 
 function expectClean(text: string, assertions: readonly string[], usesSecret = true): void {

@@ -5,8 +5,8 @@
  */
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { inspect } from 'node:util';
 
+export { exposures, leakedRuns } from '../helpers/leaks.js';
 export {
   type ReceivedRequest,
   type ScriptedAnswer,
@@ -75,39 +75,6 @@ export async function measure<T>(fn: () => Promise<T>): Promise<Measured<T>> {
 }
 
 export const MiB = 1024 * 1024;
-
-/** Everything a logger could print of an error: message, stack, own properties, inspect, the causes. */
-export function exposures(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
-    if (typeof current !== 'object') {
-      parts.push(String(current));
-      break;
-    }
-    const e = current as Record<PropertyKey, unknown>;
-    parts.push(String(e.message), String(e.stack));
-    const own: Record<string, unknown> = {};
-    for (const key of Reflect.ownKeys(e)) own[String(key)] = e[key as string];
-    parts.push(JSON.stringify(own) ?? '');
-    parts.push(inspect(current, { showHidden: true, depth: Number.POSITIVE_INFINITY }));
-    current = e.cause;
-  }
-  return parts.join('\n');
-}
-
-/**
- * The 12-character runs of `value` that occur in `text` (issue 12.6: "no 12-character run of a secret,
- * assertion or token anywhere"). Empty when none leaked.
- */
-export function leakedRuns(text: string, value: string, length = 12): string[] {
-  const found: string[] = [];
-  for (let i = 0; i + length <= value.length; i++) {
-    const run = value.slice(i, i + length);
-    if (text.includes(run)) found.push(run);
-  }
-  return found;
-}
 
 export interface CliResult {
   readonly code: number;
