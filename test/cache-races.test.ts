@@ -168,10 +168,10 @@ describe('18.3: forceRefresh gets a token obtained after the call began', () => 
     shared.lockByOther(true);
     const client = makeClient(endpoint, { cache: shared.cache });
     const normal = client.getToken(); // waits for the lock holder
-    await new Promise((r) => setTimeout(r, 30));
+    await vi.waitFor(() => expect(shared.lockTtls.length).toBeGreaterThanOrEqual(1));
     const forced = client.getToken({ forceRefresh: true });
     // The holder stores a token it obtained before the forced call began, and releases the lock.
-    await new Promise((r) => setTimeout(r, 30));
+    await vi.waitFor(() => expect(shared.lockTtls.length).toBeGreaterThanOrEqual(3));
     shared.store.set(shared.lockKeys[0] as string, entry('stale-shared', Date.now() - 60_000));
     shared.lockByOther(false);
     expect((await normal).accessToken).toBe('stale-shared');
