@@ -9,6 +9,7 @@ import { BasicAutoDetect } from './auth/basic-auto-detect.js';
 import { type ClientAuthenticator, createAuthenticator } from './auth/index.js';
 import { checkPrivateKeyShape } from './auth/keys.js';
 import { MemoryTokenCache } from './cache/memory-cache.js';
+import { credentialsOf, rotatingCredentialOf } from './credentials/index.js';
 import { createDpopProofSource } from './dpop.js';
 import { ConfigurationError } from './errors.js';
 import { EventSink } from './events.js';
@@ -79,15 +80,21 @@ export class ClientCredentialsClient {
     this.#dispatcher = options.dispatcher;
     const dpop = options.dpop ? createDpopProofSource(options.dpop) : undefined;
 
-    if (options.privateKey !== undefined && normalized.authMethod === 'private_key_jwt') {
-      checkPrivateKeyShape('privateKey', options.privateKey);
+    if (typeof options.privateKey !== 'function' && options.privateKey !== undefined) {
+      if (normalized.authMethod === 'private_key_jwt') checkPrivateKeyShape('privateKey', options.privateKey);
     }
-    const auth = options.tokenEndpoint ? createAuthenticator(options, normalized.authMethod) : undefined;
-    this.#server = resolveServer(options, normalized, auth, {
-      fetch: this.#fetch,
-      dispatcher: options.dispatcher,
-      events: this.#events,
-    });
+    // An assertion made elsewhere, and secrets or keys given as functions (src/credentials).
+    const credentials = credentialsOf(options);
+    const auth = options.tokenEndpoint
+      ? createAuthenticator(options, normalized.authMethod, credentials)
+      : undefined;
+    this.#server = resolveServer(
+      options,
+      normalized,
+      auth,
+      { fetch: this.#fetch, dispatcher: options.dispatcher, events: this.#events },
+      credentials,
+    );
     const http: TokenRequestSettings = {
       fetch: this.#fetch,
       dispatcher: options.dispatcher,
@@ -111,7 +118,8 @@ export class ClientCredentialsClient {
         server: () => this.#serverInfo(),
         http,
         // Basic auto-detection and its memory of what worked (auth/basic-auto-detect.ts).
-        basicAutoDetect: new BasicAutoDetect(options),
+        basicAutoDetect: new BasicAutoDetect(options, credentials.secret),
+        rotating: rotatingCredentialOf(credentials),
         events: this.#events,
       }),
       cache,

@@ -46,6 +46,7 @@ export type {
   CacheFaultEvent,
   CacheHitEvent,
   CacheMissEvent,
+  CredentialRotatedEvent,
   DiscoveryFailureEvent,
   DiscoveryStartEvent,
   DiscoverySuccessEvent,

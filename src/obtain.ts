@@ -1,9 +1,19 @@
 /**
  * The obtain function the token manager is given (docs/architecture.md): one token request for a key,
- * the steps around it (Basic auto-detection, ...) and the events that tell its story, each naming the
- * request by a `requestId` so that a listener can match its end to its start.
+ * the steps around it and the events that tell its story, each naming the request by a `requestId` so
+ * that a listener can match its end to its start. The steps, outermost first:
+ *
+ * 1. credential rotation: after a refused client, a secret or key given as a function is asked for
+ *    again and, if it changed, the request is repeated once (credentials/rotating.ts);
+ * 2. Basic auto-detection: after a refused client, the other Basic forms (auth/basic-auto-detect.ts);
+ * 3. the token request with its retries (http/token-request.ts).
+ *
+ * "Refused" is one rule for both steps (isRefusedClient): `invalid_client`, or a 401/403 to the token
+ * request (Glewlwyd answers an empty 403). A rotation is tried after the detection has tried every
+ * form with the old value, and once only: a wrong secret costs at most one more round, never a loop.
  */
-import type { BasicAutoDetect } from './auth/basic-auto-detect.js';
+import { type BasicAutoDetect, isRefusedClient } from './auth/basic-auto-detect.js';
+import type { RotatingCredential } from './credentials/index.js';
 import { type EventSink, nextRequestId } from './events.js';
 import { isScopeReduced } from './http/granted-scope.js';
 import { shownUrl } from './http/token-errors.js';
@@ -17,12 +27,14 @@ export interface ObtainContext {
   readonly server: () => Promise<ServerInfo>;
   readonly http: TokenRequestSettings;
   readonly basicAutoDetect: BasicAutoDetect;
+  /** The secret or key given as a function, if any. */
+  readonly rotating?: Pick<RotatingCredential<unknown>, 'option' | 'generation' | 'renew'>;
   readonly events: EventSink;
 }
 
 /** Builds the obtain function of a client. */
 export function createObtain(context: ObtainContext): ObtainToken {
-  const { http, basicAutoDetect, events } = context;
+  const { http, basicAutoDetect, rotating, events } = context;
   return async (request, signal, trigger) => {
     const server = await context.server();
     const started = performance.now();
@@ -39,8 +51,8 @@ export function createObtain(context: ObtainContext): ObtainToken {
         trigger,
       });
     }
-    try {
-      const { result, auth } = await basicAutoDetect.send(
+    const send = () =>
+      basicAutoDetect.send(
         server.auth,
         server.listedAuthMethods,
         (auth) =>
@@ -65,6 +77,26 @@ export function createObtain(context: ObtainContext): ObtainToken {
           ? (notice) => events.emit({ type: 'auth_fallback', key: request.info, requestId, ...notice })
           : undefined,
       );
+    try {
+      let sent: Awaited<ReturnType<typeof send>>;
+      const seen = rotating?.generation ?? 0;
+      try {
+        sent = await send();
+      } catch (error) {
+        if (rotating === undefined || !isRefusedClient(error)) throw error;
+        const renewal = await rotating.renew(seen);
+        if (!renewal.changed) throw error;
+        if (renewal.fresh && events.active) {
+          events.emit({
+            type: 'credential_rotated',
+            key: request.info,
+            requestId,
+            credential: rotating.option,
+          });
+        }
+        sent = await send();
+      }
+      const { result, auth } = sent;
       if (events.active) {
         const requested = request.params.find(([name]) => name === 'scope')?.[1];
         if (isScopeReduced(requested, result.token.scope)) {

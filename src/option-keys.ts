@@ -34,6 +34,14 @@ const ALIASES: Readonly<Record<string, string>> = {
   retries: 'retry',
   maxretries: 'retries',
   origins: 'allowedOrigins',
+  assertion: 'clientAssertion',
+  clientassertionpath: 'clientAssertionFile',
+  assertionfile: 'clientAssertionFile',
+  assertionpath: 'clientAssertionFile',
+  tokenfile: 'clientAssertionFile',
+  federatedtokenfile: 'clientAssertionFile',
+  azurefederatedtokenfile: 'clientAssertionFile',
+  serviceaccounttokenfile: 'clientAssertionFile',
 };
 
 /** Lower case without `_` and `-`: `client_id`, `clientID` and `client-id` all read as `clientid`. */

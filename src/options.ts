@@ -118,14 +118,44 @@ export interface ClientCredentialsClientOptions {
    * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3
    */
   authMethod?: AuthMethod;
-  /** For the client_secret_* methods. Kept in a private closure, never logged. */
-  clientSecret?: string;
+  /**
+   * For the client_secret_* methods. Kept in a private closure, never logged.
+   *
+   * Or a function (sync or async) that returns it, for a secret that rotates (a mounted Kubernetes
+   * secret, a vault): called on the first token request and its value kept; after the server refuses
+   * the client (`invalid_client`, or a 401/403 to the token request) it is called once more and, if the
+   * value changed, the request is repeated once (event `credential_rotated`). Each value it returns is
+   * checked as the constructor checks a string.
+   */
+  clientSecret?: string | (() => string | Promise<string>);
   /**
    * For private_key_jwt (and the TLS key of tls_client_auth): PKCS#8/PKCS#1/SEC1 PEM, private JWK,
    * KeyObject or CryptoKey. Imported once.
+   *
+   * For private_key_jwt, also a function (sync or async) returning one, called and renewed as a
+   * `clientSecret` function is (see there).
    * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
    */
-  privateKey?: PrivateKeyInput;
+  privateKey?: PrivateKeyInput | (() => PrivateKeyInput | Promise<PrivateKeyInput>);
+  /**
+   * A client assertion made elsewhere (workload identity federation: a CI provider's OIDC token, a
+   * SPIFFE JWT-SVID, a token from a metadata service), sent as `client_assertion` with
+   * `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer` and `client_id`.
+   * A function (sync or async) is called for every attempt of every token request (an assertion may be
+   * single-use); a string is sent as it is. The client then has no secret and no key of its own.
+   * @default authMethod `private_key_jwt`
+   * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
+   */
+  clientAssertion?: string | (() => string | Promise<string>);
+  /**
+   * A file holding the client assertion, read for every attempt of every token request: a Kubernetes
+   * projected service-account token (kubelet rotates it by an atomic symlink swap), the file named by
+   * `AZURE_FEDERATED_TOKEN_FILE`, a SPIFFE helper's JWT-SVID. Surrounding whitespace is ignored. The file
+   * need not exist yet when the client is made (a sidecar may write it later); a token request that
+   * cannot read it fails with a ConfigurationError naming this option.
+   * @default authMethod `private_key_jwt`
+   */
+  clientAssertionFile?: string;
   /**
    * JWS `kid` of client assertions. Default: the `kid` of a private JWK given as `privateKey` (servers
    * that hold several keys per client pick the key by it); none for PEM, KeyObject and CryptoKey keys.
@@ -329,6 +359,8 @@ const nonNegative = z.number().check(z.gte(0));
 const nonEmpty = z.string().check(z.minLength(1, 'must be a non-empty string'));
 const stringOrList = z.union([z.string(), z.array(z.string())]);
 const isFunction = (v: unknown) => typeof v === 'function';
+const isNonEmptyStringOrFunction = (v: unknown) =>
+  (typeof v === 'string' && v.length > 0) || typeof v === 'function';
 
 const retrySchema = z.object({
   retries: z.optional(z.int().check(z.gte(0), z.lte(10))),
@@ -345,8 +377,14 @@ const schema = z.object({
   issuer: z.optional(nonEmpty),
   clientId: nonEmpty,
   authMethod: z.optional(z.enum(AUTH_METHODS)),
-  clientSecret: z.optional(nonEmpty),
+  clientSecret: z.optional(
+    z.custom(isNonEmptyStringOrFunction, 'must be a non-empty string, or a function returning one'),
+  ),
   privateKey: z.optional(z.unknown()),
+  clientAssertion: z.optional(
+    z.custom(isNonEmptyStringOrFunction, 'must be a non-empty string (a JWT), or a function returning one'),
+  ),
+  clientAssertionFile: z.optional(nonEmpty),
   keyId: z.optional(nonEmpty),
   signingAlgorithm: z.optional(z.enum([...ASYMMETRIC_ALGORITHMS, ...SYMMETRIC_ALGORITHMS])),
   certificate: z.optional(
@@ -440,6 +478,7 @@ export function normalizeOptions(input: ClientCredentialsClientOptions): Normali
   if (o.tokenEndpoint) checkEndpointUrl('tokenEndpoint', o.tokenEndpoint, allowInsecureHttp);
   if (o.issuer) checkEndpointUrl('issuer', o.issuer, allowInsecureHttp);
 
+  checkAssertionOptions(o);
   const authMethod = resolveAuthMethod(o);
   checkCredentials(o, authMethod);
   if (typeof o.dpop === 'object') checkDpopOptions(o.dpop);
@@ -591,8 +630,58 @@ export function checkEndpointUrl(option: string, value: string, allowInsecureHtt
   return url;
 }
 
+/** Options that configure assertions this client signs, or a credential of its own. */
+const OWN_CREDENTIAL_OPTIONS = [
+  'clientSecret',
+  'privateKey',
+  'certificate',
+  'keyId',
+  'signingAlgorithm',
+  'assertionAudience',
+  'assertionTypHeader',
+  'assertionLifetimeSeconds',
+  'clockSkewSeconds',
+  'basicAuthEncoding',
+] as const;
+
+/**
+ * `clientAssertion` / `clientAssertionFile`: one of them, sent as private_key_jwt, and nothing that
+ * would be a second credential or would configure an assertion this client signs (a client uses one
+ * authentication method per request, RFC 6749 2.3; the assertion's claims are its issuer's).
+ */
+function checkAssertionOptions(o: ClientCredentialsClientOptions): void {
+  const option =
+    o.clientAssertion !== undefined
+      ? 'clientAssertion'
+      : o.clientAssertionFile !== undefined
+        ? 'clientAssertionFile'
+        : undefined;
+  if (option === undefined) return;
+  if (o.clientAssertion !== undefined && o.clientAssertionFile !== undefined) {
+    throw new ConfigurationError(
+      'clientAssertionFile',
+      'give either clientAssertion or clientAssertionFile, not both',
+    );
+  }
+  for (const other of OWN_CREDENTIAL_OPTIONS) {
+    if (o[other] !== undefined) {
+      throw new ConfigurationError(
+        option,
+        `cannot be combined with ${other}: a client assertion made elsewhere is the client's only credential, and its claims (iss, sub, aud, exp) are set by its issuer`,
+      );
+    }
+  }
+  if (o.authMethod !== undefined && o.authMethod !== 'private_key_jwt') {
+    throw new ConfigurationError(
+      'authMethod',
+      `${option} is sent as private_key_jwt (RFC 7523 2.2); remove authMethod or set it to 'private_key_jwt'`,
+    );
+  }
+}
+
 function resolveAuthMethod(o: ClientCredentialsClientOptions): AuthMethod {
   if (o.authMethod) return o.authMethod;
+  if (o.clientAssertion !== undefined || o.clientAssertionFile !== undefined) return 'private_key_jwt';
   if (o.clientSecret !== undefined && o.privateKey !== undefined) {
     throw new ConfigurationError(
       'authMethod',
@@ -602,11 +691,33 @@ function resolveAuthMethod(o: ClientCredentialsClientOptions): AuthMethod {
   if (o.privateKey !== undefined) return 'private_key_jwt';
   if (o.clientSecret !== undefined) return 'client_secret_basic';
   if (o.certificate !== undefined) return 'tls_client_auth';
-  throw new ConfigurationError('clientSecret', 'a clientSecret, a privateKey or a certificate is required');
+  throw new ConfigurationError(
+    'clientSecret',
+    'a clientSecret, a privateKey, a certificate, or a clientAssertion / clientAssertionFile is required',
+  );
 }
 
 // RFC 6749 Appendix A: client_id and client_secret are VSCHAR (%x20-7E).
 const VSCHAR = /^[\x20-\x7e]*$/;
+
+/**
+ * The checks of a client secret, for the constructor and for each value a `clientSecret` function
+ * returns (`where` then says so): a non-empty string of printable ASCII. Messages give a position,
+ * never the value.
+ */
+export function checkClientSecret(value: unknown, where = ''): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigurationError('clientSecret', `must be a non-empty string${where}`);
+  }
+  const bad = firstNonVschar(value);
+  if (bad !== -1) {
+    throw new ConfigurationError(
+      'clientSecret',
+      `contains a character outside printable ASCII at position ${bad}${where} (RFC 6749 Appendix A allows only %x20-7E); check for a trailing newline, smart quotes or a non-ASCII letter`,
+    );
+  }
+  return value;
+}
 
 function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod): void {
   const badIdChar = firstNonVschar(o.clientId);
@@ -624,13 +735,8 @@ function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod)
       if (o.clientSecret === undefined) {
         throw new ConfigurationError('clientSecret', `is required for ${method}`);
       }
-      const bad = firstNonVschar(o.clientSecret);
-      if (bad !== -1) {
-        throw new ConfigurationError(
-          'clientSecret',
-          `contains a character outside printable ASCII at position ${bad} (RFC 6749 Appendix A allows only %x20-7E); check for a trailing newline, smart quotes or a non-ASCII letter`,
-        );
-      }
+      // A function's values are checked as it returns them.
+      if (typeof o.clientSecret === 'string') checkClientSecret(o.clientSecret);
       if (o.privateKey !== undefined) {
         throw new ConfigurationError(
           'privateKey',
@@ -649,8 +755,19 @@ function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod)
       break;
     }
     case 'private_key_jwt': {
-      if (o.privateKey === undefined)
-        throw new ConfigurationError('privateKey', 'is required for private_key_jwt');
+      if (o.clientAssertion !== undefined || o.clientAssertionFile !== undefined) break;
+      if (o.privateKey === undefined) {
+        throw new ConfigurationError(
+          'privateKey',
+          'is required for private_key_jwt (or a clientAssertion / clientAssertionFile made elsewhere)',
+        );
+      }
+      if (typeof o.privateKey === 'function' && o.certificate !== undefined) {
+        throw new ConfigurationError(
+          'certificate',
+          "cannot be combined with a privateKey function: the certificate's x5t#S256 would no longer match a rotated key",
+        );
+      }
       if (o.clientSecret !== undefined) {
         throw new ConfigurationError(
           'clientSecret',
@@ -672,6 +789,12 @@ function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod)
       }
       if (o.certificate !== undefined && o.privateKey === undefined && o.dispatcher === undefined) {
         throw new ConfigurationError('privateKey', `the certificate's private key is required for ${method}`);
+      }
+      if (typeof o.privateKey === 'function') {
+        throw new ConfigurationError(
+          'privateKey',
+          `a function is taken for private_key_jwt only; for ${method} pass the key itself (the TLS client is made once), or a dispatcher that presents the certificate`,
+        );
       }
       if (o.clientSecret !== undefined) {
         throw new ConfigurationError('clientSecret', `is not used by ${method}`);

@@ -4,11 +4,17 @@
  */
 import { type ClientAuthenticator, createAuthenticator } from './auth/index.js';
 import { importPrivateKey } from './auth/keys.js';
+import type { ClientCredentials } from './credentials/index.js';
 import { type AuthorizationServerMetadata, MetadataCache } from './discovery.js';
 import { ConfigurationError, DiscoveryError } from './errors.js';
 import type { EventSink } from './events.js';
 import type { ClientCredentialsClientOptions, NormalizedOptions } from './options.js';
-import { ASYMMETRIC_ALGORITHMS, type AuthMethod, SYMMETRIC_ALGORITHMS } from './types.js';
+import {
+  ASYMMETRIC_ALGORITHMS,
+  type AuthMethod,
+  type PrivateKeyInput,
+  SYMMETRIC_ALGORITHMS,
+} from './types.js';
 
 export interface ServerInfo {
   readonly tokenEndpoint: string;
@@ -40,6 +46,9 @@ function allowedAuthMethods(options: ClientCredentialsClientOptions, fallback: A
   const methods: AuthMethod[] = [fallback];
   if (options.clientSecret !== undefined) {
     methods.push(...SECRET_METHODS);
+  } else if (options.clientAssertion !== undefined || options.clientAssertionFile !== undefined) {
+    // An assertion made elsewhere is sent as private_key_jwt, and only so.
+    methods.push('private_key_jwt');
   } else {
     if (options.privateKey !== undefined) methods.push('private_key_jwt');
     // tls_client_auth needs the certificate's key too, unless a dispatcher presents the certificate.
@@ -91,8 +100,11 @@ async function chooseSigningAlgorithm(
   metadata: AuthorizationServerMetadata,
   options: ClientCredentialsClientOptions,
   method: AuthMethod,
+  credentials: ClientCredentials,
 ): Promise<AlgorithmChoice> {
   if (method !== 'private_key_jwt' && method !== 'client_secret_jwt') return { ok: true };
+  // An assertion made elsewhere is signed by its issuer, with its own algorithm.
+  if (credentials.assertion !== undefined) return { ok: true };
   const requested = options.signingAlgorithm;
   const listed = metadata.token_endpoint_auth_signing_alg_values_supported;
   if (requested !== undefined || listed === undefined || listed.length === 0)
@@ -107,7 +119,11 @@ async function chooseSigningAlgorithm(
         };
   }
   // The key's algorithm is only known once it is imported (a ConfigurationError for a bad key propagates).
-  const key = options.privateKey as NonNullable<ClientCredentialsClientOptions['privateKey']>;
+  // A key given as a function: its current value (the function is called once, then kept).
+  const key =
+    credentials.privateKey !== undefined
+      ? await credentials.privateKey.current()
+      : (options.privateKey as PrivateKeyInput);
   const { alg: keyDefault } = await importPrivateKey('privateKey', key);
   if (listed.includes(keyDefault)) return { ok: true, alg: keyDefault };
   for (const alg of listed) {
@@ -141,13 +157,14 @@ async function configureFor(
   options: ClientCredentialsClientOptions,
   normalized: NormalizedOptions,
   previous: Configured | undefined,
+  credentials: ClientCredentials,
 ): Promise<Configured> {
   const methods = options.authMethod
     ? [options.authMethod]
     : candidateAuthMethods(metadata, options, normalized.authMethod);
   const refusals: string[] = [];
   for (const method of methods) {
-    const choice = await chooseSigningAlgorithm(metadata, options, method);
+    const choice = await chooseSigningAlgorithm(metadata, options, method, credentials);
     if (!choice.ok) {
       refusals.push(choice.reason);
       continue;
@@ -161,6 +178,7 @@ async function configureFor(
               ? options
               : { ...options, signingAlgorithm: alg as ClientCredentialsClientOptions['signingAlgorithm'] },
             method,
+            credentials,
           );
     const isMtls = method === 'tls_client_auth' || method === 'self_signed_tls_client_auth';
     // RFC 8705 5: with mutual TLS, use the mtls_endpoint_aliases token endpoint when there is one.
@@ -199,6 +217,7 @@ export function resolveServer(
   normalized: NormalizedOptions,
   auth: ClientAuthenticator | undefined,
   http: { fetch: typeof globalThis.fetch; dispatcher?: unknown; events?: EventSink },
+  credentials: ClientCredentials = {},
 ): () => ServerInfo | Promise<ServerInfo> {
   if (normalized.tokenEndpoint !== undefined && auth !== undefined) {
     const info: ServerInfo = Object.freeze({ tokenEndpoint: normalized.tokenEndpoint, auth });
@@ -221,7 +240,7 @@ export function resolveServer(
   const build = (metadata: AuthorizationServerMetadata): ServerInfo | Promise<ServerInfo> => {
     if (current?.metadata === metadata) return current.configured.info;
     if (building?.metadata === metadata) return building.promise;
-    const promise = configureFor(metadata, options, normalized, current?.configured).then(
+    const promise = configureFor(metadata, options, normalized, current?.configured, credentials).then(
       (configured) => {
         current = { metadata, configured };
         if (building?.promise === promise) building = undefined;

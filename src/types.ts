@@ -346,6 +346,17 @@ export interface LockWaitEvent extends TokenEventBase<'lock_wait'> {
 }
 
 /**
+ * The server refused the client, its secret or key (given as a function) was asked for again and had
+ * changed: the request is repeated once with the new value. No value is part of the event.
+ */
+export interface CredentialRotatedEvent extends TokenEventBase<'credential_rotated'> {
+  /** The token request in which it happened, as named by its `token_request_start`. */
+  readonly requestId: string;
+  /** The option whose function returned a new value. */
+  readonly credential: 'clientSecret' | 'privateKey';
+}
+
+/**
  * Discovery of the issuer's metadata (RFC 8414, then OpenID Connect Discovery) begins. `key` names the
  * issuer (as `endpoint`) and the client id.
  */
@@ -407,4 +418,5 @@ export type TokenEvent =
   | LockWaitEvent
   | DiscoveryStartEvent
   | DiscoverySuccessEvent
-  | DiscoveryFailureEvent;
+  | DiscoveryFailureEvent
+  | CredentialRotatedEvent;

@@ -113,6 +113,8 @@ describe('help and usage', () => {
       authMethod: true,
       clientSecret: true,
       privateKey: true,
+      clientAssertion: true,
+      clientAssertionFile: true,
       keyId: true,
       signingAlgorithm: true,
       certificate: true,
@@ -657,7 +659,7 @@ describe('m2m-token token', () => {
     const none = await runCli(['token'], { env: noSecret() });
     expect(none.code).toBe(2);
     expect(none.stderr.split('\n')[0]).toBe(
-      'm2m-token: no client credentials: set M2M_CLIENT_SECRET (or M2M_CLIENT_SECRET_FILE) or M2M_PRIVATE_KEY, or give --client-secret-file FILE, --client-secret-stdin or --private-key FILE',
+      'm2m-token: no client credentials: set M2M_CLIENT_SECRET (or M2M_CLIENT_SECRET_FILE), M2M_PRIVATE_KEY or M2M_CLIENT_ASSERTION_FILE, or give --client-secret-file FILE, --client-secret-stdin, --private-key FILE or --client-assertion-file FILE',
     );
     expect(server.seen).toHaveLength(0);
   });

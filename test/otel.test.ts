@@ -7,7 +7,10 @@
  * use each client authentication method.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Context, context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   AggregationTemporality,
@@ -389,8 +392,14 @@ describe('metrics', () => {
 
 describe('no secret, assertion or token in anything exported', () => {
   let pem: string;
+  let assertionFile: string;
+  /** The start of a JWT-shaped assertion made elsewhere (the loopback endpoint does not verify it). */
+  const FEDERATED = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ';
   beforeAll(async () => {
     pem = await exportPKCS8((await generateKeyPair('ES256', { extractable: true })).privateKey);
+    const dir = await mkdtemp(join(tmpdir(), 'm2m-otel-'));
+    assertionFile = join(dir, 'token');
+    await writeFile(assertionFile, `${FEDERATED}.projected-token-signature\n`);
   });
 
   const METHODS: ReadonlyArray<readonly [string, () => Partial<ClientCredentialsClientOptions>]> = [
@@ -399,6 +408,19 @@ describe('no secret, assertion or token in anything exported', () => {
     ['client_secret_json', () => ({ authMethod: 'client_secret_json' })],
     ['client_secret_jwt', () => ({ authMethod: 'client_secret_jwt' })],
     ['private_key_jwt', () => ({ clientSecret: undefined, privateKey: pem })],
+    [
+      'private_key_jwt, key from a function',
+      () => ({ clientSecret: undefined, privateKey: async () => pem }),
+    ],
+    ['client_secret_basic, secret from a function', () => ({ clientSecret: () => 'telemetry-secret-value' })],
+    [
+      'clientAssertion (workload identity)',
+      () => ({ clientSecret: undefined, clientAssertion: () => `${FEDERATED}.${crypto.randomUUID()}` }),
+    ],
+    [
+      'clientAssertionFile (workload identity)',
+      () => ({ clientSecret: undefined, clientAssertionFile: assertionFile }),
+    ],
   ];
 
   it.each(METHODS)(

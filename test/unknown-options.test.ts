@@ -100,7 +100,11 @@ describe('constructor options', () => {
 
   it('accepts every documented option (no false alarm)', () => {
     const options: Required<
-      Omit<ClientCredentialsClientOptions, 'privateKey' | 'certificate' | 'dispatcher'>
+      Omit<
+        ClientCredentialsClientOptions,
+        // Other credentials, exclusive with a secret; tested with their methods.
+        'privateKey' | 'certificate' | 'dispatcher' | 'clientAssertion' | 'clientAssertionFile'
+      >
     > = {
       tokenEndpoint: ENDPOINT,
       issuer: undefined as unknown as string,

@@ -10,7 +10,8 @@
  *   3. client_secret_post                      after that, once, only when `authMethod` was not set
  *
  * Only when `basicAuthEncoding` was not set and the encoded credentials differ from the raw ones (for
- * any other client both forms are the same bytes, so there is nothing to detect). What the user set
+ * any other client both forms are the same bytes, so there is nothing to detect). A `clientSecret`
+ * function is judged by its current value, and every form sends its current value. What the user set
  * explicitly is never switched. A client id holding ':' skips the raw form (RFC 7617 2: the first ':'
  * is the separator, so a raw id would be split). With discovery, client_secret_post is tried only when
  * the server lists it (or lists nothing).
@@ -25,12 +26,15 @@
  * wrong secret costs at most three requests per call, never a loop). Once a form worked it is used
  * alone for every later request of this client.
  */
+
+import type { RotatingCredential } from '../credentials/index.js';
 import { ErrorCode, HttpError, OAuthError } from '../errors.js';
 import { refusesClient } from '../http/token-errors.js';
 import type { ClientCredentialsClientOptions } from '../options.js';
 import type { AuthFallbackForm, AuthMethod } from '../types.js';
 import { clientSecretBasic, formUrlEncodeCredential } from './client-secret-basic.js';
 import { clientSecretPost } from './client-secret-post.js';
+import { rotatingAuthenticator } from './rotating-authenticator.js';
 import type { ClientAuthenticator } from './types.js';
 
 interface AuthForm {
@@ -68,6 +72,8 @@ export function encodingChangesCredentials(clientId: string, clientSecret: strin
  */
 export class BasicAutoDetect {
   readonly #options: ClientCredentialsClientOptions;
+  /** A `clientSecret` given as a function. */
+  readonly #secret: RotatingCredential<string> | undefined;
   readonly #eligible: boolean;
   /** The fallbacks of one primary authenticator (discovery may replace the primary). */
   #chain: { readonly primary: ClientAuthenticator; readonly forms: readonly AuthForm[] } | undefined;
@@ -76,14 +82,16 @@ export class BasicAutoDetect {
   /** Settles when the detection under way ends: concurrent first requests (other keys) wait for it. */
   #detecting: Promise<unknown> | undefined;
 
-  constructor(options: ClientCredentialsClientOptions) {
+  constructor(options: ClientCredentialsClientOptions, secret?: RotatingCredential<string>) {
     this.#options = options;
-    const secret = options.clientSecret;
+    this.#secret = secret;
+    const value = options.clientSecret;
     this.#eligible =
       options.basicAuthEncoding === undefined &&
       (options.authMethod === undefined || options.authMethod === 'client_secret_basic') &&
-      typeof secret === 'string' &&
-      encodingChangesCredentials(options.clientId, secret);
+      (typeof value === 'string'
+        ? encodingChangesCredentials(options.clientId, value)
+        : secret !== undefined);
   }
 
   /**
@@ -97,7 +105,12 @@ export class BasicAutoDetect {
     attempt: (auth: ClientAuthenticator) => Promise<T>,
     onFallback?: (notice: AuthFallbackNotice) => void,
   ): Promise<{ readonly result: T; readonly auth: ClientAuthenticator }> {
-    if (!this.#eligible || primary.method !== 'client_secret_basic') {
+    if (
+      !this.#eligible ||
+      primary.method !== 'client_secret_basic' ||
+      (this.#secret !== undefined &&
+        !encodingChangesCredentials(this.#options.clientId, await this.#secret.current()))
+    ) {
       return { result: await attempt(primary), auth: primary };
     }
     // Another key's first request is detecting: its answer decides ours (one wait, never a loop).
@@ -154,17 +167,25 @@ export class BasicAutoDetect {
   #formsFor(primary: ClientAuthenticator, listedMethods: readonly string[] | undefined): readonly AuthForm[] {
     if (this.#chain?.primary === primary) return this.#chain.forms;
     const o = this.#options;
+    const secret = this.#secret;
+    const withSecret = (method: AuthMethod, build: (value: string) => ClientAuthenticator) =>
+      secret !== undefined
+        ? rotatingAuthenticator(method, o.clientId, secret, build)
+        : build(o.clientSecret as string);
     const forms: AuthForm[] = [{ label: 'client_secret_basic (form-urlencoded)', auth: primary }];
     // RFC 7617 2: a raw id holding ':' would move the separator.
     if (!o.clientId.includes(':')) {
       forms.push({
         label: 'client_secret_basic (raw)',
-        auth: clientSecretBasic(o.clientId, o.clientSecret as string, 'none'),
+        auth: withSecret('client_secret_basic', (value) => clientSecretBasic(o.clientId, value, 'none')),
       });
     }
     const post: AuthMethod = 'client_secret_post';
     if (o.authMethod === undefined && (listedMethods === undefined || listedMethods.includes(post))) {
-      forms.push({ label: post, auth: clientSecretPost(o.clientId, o.clientSecret as string) });
+      forms.push({
+        label: post,
+        auth: withSecret(post, (value) => clientSecretPost(o.clientId, value)),
+      });
     }
     this.#chain = { primary, forms };
     return forms;

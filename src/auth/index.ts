@@ -1,54 +1,74 @@
 /** Chooses and builds the client authenticator for the configured method. */
+import type { ClientCredentials } from '../credentials/index.js';
 import type { ClientCredentialsClientOptions } from '../options.js';
 import { DEFAULTS } from '../options.js';
-import type { AuthMethod } from '../types.js';
+import type { AuthMethod, PrivateKeyInput } from '../types.js';
+import { clientAssertion } from './client-assertion.js';
 import { clientSecretBasic } from './client-secret-basic.js';
 import { clientSecretJwt } from './client-secret-jwt.js';
 import { clientSecretJson, clientSecretPost } from './client-secret-post.js';
 import type { AssertionSettings } from './jwt-assertion.js';
 import { checkPrivateKeyShape, ownKeyId } from './keys.js';
 import { privateKeyJwt } from './private-key-jwt.js';
+import { rotatingAuthenticator } from './rotating-authenticator.js';
 import { tlsClientAuth } from './tls-client-auth.js';
 import type { ClientAuthenticator } from './types.js';
 
 export type { AuthContext, ClientAuthenticator, TokenRequestParts } from './types.js';
 
-/** Builds the authenticator. Options were validated by normalizeOptions(); key shapes are checked here. */
+/**
+ * Builds the authenticator. Options were validated by normalizeOptions(); key shapes are checked here.
+ * `credentials` (built once per client, src/credentials) holds an assertion made elsewhere and the
+ * secret or key given as a function: the authenticator then takes each request's value from there.
+ */
 export function createAuthenticator(
   o: ClientCredentialsClientOptions,
   method: AuthMethod,
+  credentials: ClientCredentials = {},
 ): ClientAuthenticator {
-  const assertion = (): AssertionSettings => ({
+  const assertion = (key?: PrivateKeyInput): AssertionSettings => ({
     clientId: o.clientId,
     audience: o.assertionAudience,
     // A private JWK's own kid is the default (API.md Round 2); an explicit keyId always wins.
-    keyId: o.keyId ?? ownKeyId(o.privateKey),
+    keyId: o.keyId ?? ownKeyId(key),
     typHeader: o.assertionTypHeader ?? true,
     lifetimeSeconds: o.assertionLifetimeSeconds ?? DEFAULTS.assertionLifetimeSeconds,
     clockSkewSeconds: o.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
   });
-  const secret = o.clientSecret as string;
+  /** The method's authenticator for the secret: the option's string, or a function's current value. */
+  const withSecret = (build: (secret: string) => ClientAuthenticator): ClientAuthenticator =>
+    credentials.secret !== undefined
+      ? rotatingAuthenticator(method, o.clientId, credentials.secret, build)
+      : build(o.clientSecret as string);
   switch (method) {
     case 'client_secret_basic':
-      return clientSecretBasic(o.clientId, secret, o.basicAuthEncoding);
+      return withSecret((secret) => clientSecretBasic(o.clientId, secret, o.basicAuthEncoding));
     case 'client_secret_post':
-      return clientSecretPost(o.clientId, secret);
+      return withSecret((secret) => clientSecretPost(o.clientId, secret));
     case 'client_secret_json':
-      return clientSecretJson(o.clientId, secret);
+      return withSecret((secret) => clientSecretJson(o.clientId, secret));
     case 'client_secret_jwt':
-      return clientSecretJwt(assertion(), secret, (o.signingAlgorithm as 'HS256' | undefined) ?? 'HS256');
+      return withSecret((secret) =>
+        clientSecretJwt(assertion(), secret, (o.signingAlgorithm as 'HS256' | undefined) ?? 'HS256'),
+      );
     case 'private_key_jwt': {
+      if (credentials.assertion !== undefined) return clientAssertion(o.clientId, credentials.assertion);
+      const signer = (key: PrivateKeyInput) =>
+        privateKeyJwt(assertion(key), key, {
+          signingAlgorithm: o.signingAlgorithm,
+          certificate: o.certificate,
+        });
+      if (credentials.privateKey !== undefined) {
+        return rotatingAuthenticator(method, o.clientId, credentials.privateKey, signer);
+      }
       checkPrivateKeyShape('privateKey', o.privateKey);
-      return privateKeyJwt(assertion(), o.privateKey!, {
-        signingAlgorithm: o.signingAlgorithm,
-        certificate: o.certificate,
-      });
+      return signer(o.privateKey as PrivateKeyInput);
     }
     case 'tls_client_auth':
     case 'self_signed_tls_client_auth':
       return tlsClientAuth(method, o.clientId, {
         certificate: o.certificate,
-        privateKey: o.privateKey,
+        privateKey: o.privateKey as PrivateKeyInput | undefined,
         dispatcher: o.dispatcher,
         fetch: o.fetch,
       });

@@ -58,6 +58,8 @@ export interface AuthDescription {
     readonly name: 'form-urlencoded' | 'none' | 'custom';
     readonly changedCredentials: boolean;
   };
+  /** private_key_jwt with an assertion made elsewhere: the option it comes from. */
+  readonly assertionSource?: 'clientAssertion' | 'clientAssertionFile';
 }
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

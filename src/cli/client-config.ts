@@ -25,7 +25,7 @@ export interface ClientConfig {
 
 const GROUPS: readonly (readonly string[])[] = [
   ['issuer', 'token-endpoint'],
-  ['client-secret', 'client-secret-file', 'client-secret-stdin', 'private-key'],
+  ['client-secret', 'client-secret-file', 'client-secret-stdin', 'private-key', 'client-assertion-file'],
 ];
 
 const SPECS = new Map<string, OptionSpec>(
@@ -133,6 +133,9 @@ export async function resolveClientConfig(values: Values, io: Io): Promise<Clien
     );
   }
   if (key) options.privateKey = await readKey(key.from, single(key) as string);
+  // Read by the client for the token request (not here): the file is the credential's only copy.
+  const assertionFile = single(get('client-assertion-file'));
+  if (assertionFile !== undefined) options.clientAssertionFile = assertionFile;
   const certificate = get('certificate');
   if (certificate) options.certificate = await readMaterial(certificate.from, single(certificate) as string);
 
@@ -144,9 +147,14 @@ export async function resolveClientConfig(values: Values, io: Io): Promise<Clien
   const secret = await readSecret(values, io);
   if (secret) options.clientSecret = secret.value;
 
-  if (secret === undefined && options.privateKey === undefined && options.certificate === undefined) {
+  if (
+    secret === undefined &&
+    options.privateKey === undefined &&
+    options.certificate === undefined &&
+    options.clientAssertionFile === undefined
+  ) {
     throw new UsageError(
-      'no client credentials: set M2M_CLIENT_SECRET (or M2M_CLIENT_SECRET_FILE) or M2M_PRIVATE_KEY, or give --client-secret-file FILE, --client-secret-stdin or --private-key FILE',
+      'no client credentials: set M2M_CLIENT_SECRET (or M2M_CLIENT_SECRET_FILE), M2M_PRIVATE_KEY or M2M_CLIENT_ASSERTION_FILE, or give --client-secret-file FILE, --client-secret-stdin, --private-key FILE or --client-assertion-file FILE',
     );
   }
   return {

@@ -102,6 +102,14 @@ export const CLIENT_OPTIONS = [
     sets: 'privateKey',
   },
   {
+    name: 'client-assertion-file',
+    type: 'string',
+    env: 'M2M_CLIENT_ASSERTION_FILE',
+    value: 'FILE',
+    help: 'a client assertion made elsewhere, read for the token request: a Kubernetes projected service-account token, AZURE_FEDERATED_TOKEN_FILE (workload identity: no secret or key)',
+    sets: 'clientAssertionFile',
+  },
+  {
     name: 'key-id',
     type: 'string',
     env: 'M2M_KEY_ID',
@@ -261,6 +269,8 @@ export const WITHOUT_FLAG: Readonly<Record<Exclude<ClientOption, FlaggedRoot>, s
   fetch: "the CLI uses Node's fetch; for a private CA set NODE_EXTRA_CA_CERTS=ca.pem",
   dispatcher: "the CLI uses Node's fetch; for a private CA set NODE_EXTRA_CA_CERTS=ca.pem",
   onEvent: '--verbose shows every event and request',
+  clientAssertion:
+    'an assertion on the command line would be visible to other processes: use --client-assertion-file',
 };
 
 /** Only for retry: the members other than `retries` keep their defaults. */

@@ -82,8 +82,9 @@ export function tokenRequestHint(
 }
 
 function refusedClientHint({ endpoint, auth }: RequestContext): string {
-  const credential =
-    auth.method === 'private_key_jwt'
+  const credential = auth.assertionSource
+    ? `the client assertion (options.${auth.assertionSource}: its iss, sub, aud and exp, and that the server trusts its issuer for this client)`
+    : auth.method === 'private_key_jwt'
       ? 'the private key (and its key id, options.keyId)'
       : auth.method === 'tls_client_auth' || auth.method === 'self_signed_tls_client_auth'
         ? 'the client certificate'

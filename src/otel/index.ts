@@ -211,6 +211,11 @@ class Telemetry {
           'm2m_token.auth_fallback.to': event.to,
         });
         return;
+      case 'credential_rotated':
+        this.#open.peek(event.requestId)?.span.addEvent('m2m-token credential rotated', {
+          'm2m_token.credential': event.credential,
+        });
+        return;
       case 'token_request_success':
         this.#end(event.requestId, this.#requestDuration, event.durationMs, {
           status: event.status,

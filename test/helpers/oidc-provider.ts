@@ -21,6 +21,9 @@
  *   resources              extra/overriding resource servers, identifier -> oidc-provider ResourceServer
  *   defaultResource        resource used when a request has none (default: none -> opaque token, no scope)
  *   issuerPath             e.g. '/tenant-a': issuer `http://127.0.0.1:PORT/tenant-a`, routes below it
+ *   fetch                  how oidc-provider fetches (a client's jwks_uri): default its own, which refuses
+ *                          loopback addresses (SSRF protection); a test serving a jwks_uri on loopback
+ *                          passes one without that dispatcher
  *   oauthMetadata          also serve the metadata at the RFC 8414 3.1 location of a path issuer,
  *                          /.well-known/oauth-authorization-server{issuerPath}. oidc-provider itself serves the
  *                          same document at {issuer}/.well-known/openid-configuration and
@@ -78,6 +81,7 @@ export interface StartOidcProviderOptions {
   defaultResource?: string;
   issuerPath?: string;
   oauthMetadata?: boolean;
+  fetch?: Configuration['fetch'];
 }
 
 export interface ClientKey {
@@ -449,6 +453,7 @@ export async function startOidcProvider(
     cookies: { keys: [randomSecret()] },
     clockTolerance: options.clockToleranceSeconds ?? 5,
     clientBasedCORS: () => false,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
     // The mTLS methods must be listed explicitly; an unlisted method only fails when the client is first
     // used (400 invalid_client_metadata at the token endpoint).
     clientAuthMethods: [
