@@ -5,18 +5,25 @@
  * It starts the development authorization server and the World Mappers API on free loopback ports,
  * runs the Gift Deliveries client (examples/gift-deliveries) against them and narrates every step:
  * the token request, a call served from the cache, a route the client may use, one it may not (403),
- * a key rotation handled by the SDK's 401 retry, and a second client using private_key_jwt.
+ * a key rotation handled by the SDK's 401 retry, a second client using private_key_jwt, and a workload
+ * with no secret and no key of its own that authenticates with its cluster's projected service-account
+ * token (workload identity federation), through a rotation of that token file.
  * Everything is closed at the end; the exit code is 0 when every step went as described, else 1.
  *
  * Nothing here prints a secret or a whole access token: tokens are shown as their first characters
  * and their decoded claims.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import type { TokenEvent } from 'm2m-token';
 import { type AuthServer, startAuthServer, type TokenIssuedEvent } from './auth-server/server.js';
 import { configFromEnv, GiftDeliveries, WorldMappersApiError } from './gift-deliveries/client.js';
 import { createRoutePlannerClient } from './private-key-jwt/route-planner.js';
+import { type Cluster, startCluster } from './workload-identity/cluster.js';
+import { createLabelPrinterClient } from './workload-identity/label-printer.js';
+import { ProjectedTokenVolume } from './workload-identity/projected-token.js';
 import { startWorldMappersApi, type WorldMappersApi } from './worldmappers-api/server.js';
 
 const AUTH_SERVER_CONFIG = new URL('./auth-server/config.json', import.meta.url);
@@ -102,9 +109,16 @@ function narrateTokenEvent(event: TokenEvent): void {
   }
 }
 
+/** The ids of the cluster tokens the auth server accepted, in order (never the tokens). */
+const federatedTokenIds: string[] = [];
+
 function narrateTokenIssued(event: TokenIssuedEvent): void {
+  const how = event.federated
+    ? `a token of ${event.federated.issuer} for ${event.federated.subject} (token id ${event.federated.tokenId?.slice(0, 8)}…)`
+    : event.authMethod;
+  if (event.federated?.tokenId) federatedTokenIds.push(event.federated.tokenId);
   say(
-    `[auth server] ${event.clientId} authenticated with ${event.authMethod}; ` +
+    `[auth server] ${event.clientId} authenticated with ${how}; ` +
       `issued a token for ${event.audience}, scope "${event.scope}"`,
   );
 }
@@ -182,7 +196,7 @@ async function readGiftDeliveriesSecret(): Promise<string> {
   return secret;
 }
 
-async function demo(auth: AuthServer, api: WorldMappersApi): Promise<void> {
+async function demo(auth: AuthServer, api: WorldMappersApi, cluster: Cluster): Promise<void> {
   const log: HttpLog = { apiStatuses: [] };
   const tokenRequests = () => auth.stats.tokenRequests;
 
@@ -277,6 +291,55 @@ async function demo(auth: AuthServer, api: WorldMappersApi): Promise<void> {
   expectThat(created.status === 201, `201 Created, got ${created.status}`);
   say(`= ${JSON.stringify(await created.json())}`);
 
+  step(
+    7,
+    'Label Printer runs in a cluster with no secret and no key of its own: its credential is the service-account token the cluster projects into a file (workload identity federation, RFC 7523).',
+  );
+  const volumeDir = await mkdtemp(join(tmpdir(), 'm2m-token-demo-'));
+  try {
+    const volume = new ProjectedTokenVolume(join(volumeDir, 'tokens'));
+    const serviceAccountToken = () =>
+      cluster.issueServiceAccountToken({
+        namespace: 'shipping',
+        serviceAccount: 'label-printer',
+        audience: auth.issuer, // the projected volume's audience: this authorization server
+      });
+    await volume.write(await serviceAccountToken());
+    say(`kubelet wrote ${volume.path} (a symlink to ..data/token), signed by the cluster ${cluster.issuer}:`);
+    say(`sub ${cluster.subjectOf('shipping', 'label-printer')}, aud ${auth.issuer}, valid for an hour`);
+    say(`the auth server trusts that issuer (its JWKS: ${cluster.jwksUri}) for the client label-printer`);
+    const printer = createLabelPrinterClient({
+      tokenEndpoint: auth.tokenEndpoint,
+      clientId: 'label-printer',
+      tokenFile: volume.path,
+      audience: AUDIENCE,
+      scope: 'read:routes',
+      onEvent: narrateTokenEvent,
+      fetch: narratedFetch(log),
+    });
+    const printerFetch = printer.createFetch({ allowedOrigins: [new URL(api.url).origin] });
+    const listed = await printerFetch(`${api.url}/api/routes`);
+    expectThat(listed.status === 200, `200 OK, got ${listed.status}`);
+    const { routes } = (await listed.json()) as { routes: unknown[] };
+    say(`= ${routes.length} routes, with the cluster's token as the only credential`);
+
+    say(
+      'kubelet rotates the token: a new one in a new directory, then one atomic swap of the ..data symlink.',
+    );
+    await volume.write(await serviceAccountToken());
+    await printer.invalidate(); // as if the access token had expired: the next call asks again
+    const again = await printerFetch(`${api.url}/api/routes`);
+    expectThat(again.status === 200, `200 OK after the rotation, got ${again.status}`);
+    expectThat(
+      federatedTokenIds.length === 2 && federatedTokenIds[0] !== federatedTokenIds[1],
+      `the auth server saw two different cluster tokens, saw ${federatedTokenIds.length}`,
+    );
+    say('the next token request read the new file: no restart, no secret, no key.');
+    await printer.close();
+  } finally {
+    await rm(volumeDir, { recursive: true, force: true });
+  }
+
   const { tokenRequests: total, tokensIssued, tokenErrors } = auth.stats;
   console.log('\nSummary');
   say(`auth server: ${total} token requests, ${tokensIssued} tokens issued, ${tokenErrors} refused`);
@@ -293,20 +356,31 @@ async function main(): Promise<void> {
   console.log('m2m-token demo: the Auth0 machine-to-machine sample, on this machine\n');
   let auth: AuthServer | undefined;
   let api: WorldMappersApi | undefined;
+  let cluster: Cluster | undefined;
   let failure: { error: unknown } | undefined;
   try {
-    auth = await startAuthServer({ port: 0, log: false, onTokenIssued: narrateTokenIssued });
+    cluster = await startCluster();
+    auth = await startAuthServer({
+      port: 0,
+      log: false,
+      onTokenIssued: narrateTokenIssued,
+      // Workload identity: the auth server trusts the cluster's service-account tokens.
+      trustedIssuers: [{ issuer: cluster.issuer, jwksUri: cluster.jwksUri }],
+    });
     api = await startWorldMappersApi({ issuer: auth.issuer, audience: AUDIENCE });
     console.log(`auth server        ${auth.issuer}  (development only; signs RS256 access tokens)`);
     console.log(
       `World Mappers API  ${api.url}  (checks signature, iss, aud ${AUDIENCE} and the scope per route)\n`,
     );
-    await demo(auth, api);
+    console.log(
+      `cluster            ${cluster.url}  (development only; signs service-account tokens as ${cluster.issuer})`,
+    );
+    await demo(auth, api, cluster);
   } catch (error) {
     failure = { error };
   }
   // Close whatever was started, even after a failure, so that no server outlives the demo.
-  const closing = await Promise.allSettled([api?.close(), auth?.close()]);
+  const closing = await Promise.allSettled([api?.close(), auth?.close(), cluster?.close()]);
   if (failure) throw failure.error;
   const notClosed = closing.find((result) => result.status === 'rejected');
   if (notClosed) throw notClosed.reason;

@@ -211,7 +211,31 @@ describe('npm run demo', () => {
     expect(text).toMatch(
       /← 201 Created\n {3}= \{"id":3,"from":"Tacoma, WA","to":"Olympia, WA","createdBy":"route-planner"\}/,
     );
-    expect(demo.stdout).toMatch(/auth server: 3 token requests, 3 tokens issued, 0 refused/);
+  });
+
+  it('step 7: a workload with no secret and no key gets tokens with its projected token file, through a rotation', () => {
+    const text = section(demo.stdout, 7);
+    expect(text).toMatch(/kubelet wrote .*\/tokens\/token \(a symlink to \.\.data\/token\)/);
+    // What the SDK sent: the cluster's token as client assertion, no secret, no Basic header.
+    const posts = [...text.matchAll(/→ POST \/oauth\/token {2}\(([^)]*)\)/g)].map((m) => m[1]);
+    expect(posts).toHaveLength(2);
+    for (const post of posts) {
+      expect(post).toBe(
+        'application/x-www-form-urlencoded: grant_type, audience, scope, client_id, client_assertion_type, client_assertion',
+      );
+    }
+    expect(text).not.toMatch(/client_secret|Authorization: Basic/);
+    const accepted = [
+      ...text.matchAll(
+        /\[auth server\] label-printer authenticated with a token of https:\/\/kubernetes\.default\.svc\.cluster\.local for system:serviceaccount:shipping:label-printer \(token id (\w+)…\)/g,
+      ),
+    ].map((m) => m[1]);
+    // Two different cluster tokens: the second token request read the rotated file.
+    expect(accepted).toHaveLength(2);
+    expect(accepted[0]).not.toBe(accepted[1]);
+    expect(text.match(/← 200 OK/g)).toHaveLength(2);
+    expect(text).toMatch(/the next token request read the new file: no restart, no secret, no key\./);
+    expect(demo.stdout).toMatch(/auth server: 5 token requests, 5 tokens issued, 0 refused/);
   });
 
   it('prints no secret and no whole token', () => {
@@ -225,9 +249,9 @@ describe('npm run demo', () => {
   it('leaves no process and no server behind', async () => {
     expect(await groupGone(demo.pid)).toBe(true);
     const ports = [
-      ...demo.stdout.matchAll(/^(?:auth server|World Mappers API) +http:\/\/127\.0\.0\.1:(\d+)/gm),
+      ...demo.stdout.matchAll(/^(?:auth server|World Mappers API|cluster) +http:\/\/127\.0\.0\.1:(\d+)/gm),
     ].map((m) => Number(m[1]));
-    expect(ports).toHaveLength(2);
+    expect(ports).toHaveLength(3);
     for (const port of ports) expect(await refusesConnections(port)).toBe(true);
   });
 });

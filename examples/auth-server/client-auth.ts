@@ -3,11 +3,20 @@
  *
  * Accepted: HTTP Basic (client_secret_basic), client_id/client_secret in a form body
  * (client_secret_post) or in a JSON body (as Auth0 accepts), and a signed JWT assertion
- * (private_key_jwt). A request must use exactly one of them.
+ * (private_key_jwt): signed by the client's own registered key, or, for a federated client, a token a
+ * trusted issuer signed for it (workload identity federation: a cluster's service-account token).
+ * A request must use exactly one of them.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createLocalJWKSet, decodeJwt, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import type { ClientConfig } from './config.js';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  errors,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
+import type { ClientConfig, TrustedIssuerConfig } from './config.js';
 import { invalidRequest, OAuthErrorResponse } from './oauth-error.js';
 
 export type ClientAuthMethod =
@@ -35,6 +44,11 @@ export const ASSERTION_ALGORITHMS = [
 
 /** A client assertion may not be valid for longer than this. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
+/**
+ * A federated token (a projected service-account token) may be valid for longer: kubelet asks for an
+ * hour by default and reuses the token until 80% of it has passed. Up to a day is accepted here.
+ */
+export const MAX_FEDERATED_LIFETIME_SECONDS = 86_400;
 const CLOCK_TOLERANCE_SECONDS = 30;
 
 export interface ClientAuthenticator {
@@ -46,18 +60,42 @@ export interface ClientAuthenticator {
     authorization: string | undefined,
     params: Record<string, string>,
     json: boolean,
-  ): Promise<{ client: ClientConfig; method: ClientAuthMethod }>;
+  ): Promise<ClientAuthentication>;
+}
+
+export interface ClientAuthentication {
+  client: ClientConfig;
+  method: ClientAuthMethod;
+  /** For a federated client: the token's issuer, subject and id (never the token). */
+  federated?: { issuer: string; subject: string; tokenId?: string };
 }
 
 export function createClientAuthenticator(options: {
   clients: ClientConfig[];
   /** Accepted client assertion audiences (RFC 7523 3, item 3): the issuer and the token endpoint URL. */
   assertionAudiences: string[];
+  /** Issuers whose tokens federated clients present, with their JWKS. */
+  trustedIssuers?: TrustedIssuerConfig[];
 }): ClientAuthenticator {
   const clients = new Map(options.clients.map((client) => [client.clientId, client]));
   const keySets = new Map<string, JWTVerifyGetKey>();
   for (const client of options.clients) {
     if (client.jwks) keySets.set(client.clientId, createLocalJWKSet(client.jwks));
+  }
+  // A trusted issuer's keys are fetched from its JWKS URI (and fetched again for an unknown kid, so a
+  // key rotation at the issuer is followed).
+  const issuerKeySets = new Map<string, JWTVerifyGetKey>();
+  for (const trusted of options.trustedIssuers ?? []) {
+    issuerKeySets.set(
+      trusted.issuer,
+      createRemoteJWKSet(new URL(trusted.jwksUri), { cooldownDuration: 1000 }),
+    );
+  }
+  /** A federated client presents a token whose `sub` is its subject at the issuer, not its client id. */
+  const federatedBySubject = new Map<string, ClientConfig>();
+  for (const client of options.clients) {
+    const fc = client.federatedCredential;
+    if (fc) federatedBySubject.set(`${fc.issuer} ${fc.subject ?? client.clientId}`, client);
   }
   const seenAssertions = new ReplayCache();
 
@@ -78,15 +116,18 @@ export function createClientAuthenticator(options: {
     }
     if (!assertion) throw invalidRequest('client_assertion is missing');
 
-    let unverifiedSubject: unknown;
+    let unverified: { sub?: unknown; iss?: unknown };
     try {
-      unverifiedSubject = decodeJwt(assertion).sub;
+      unverified = decodeJwt(assertion);
     } catch {
       throw fail('client_assertion is not a JWT');
     }
-    // RFC 7523 3.1: client_id is optional; when present it must name the same client as `sub`.
-    const clientId = params.client_id ?? unverifiedSubject;
+    // RFC 7523 3.1: client_id is optional; when present it must name the same client as `sub` (for a
+    // federated client: the client whose federated credential names that issuer and subject).
+    const federated = federatedBySubject.get(`${String(unverified.iss)} ${String(unverified.sub)}`);
+    const clientId = params.client_id ?? federated?.clientId ?? unverified.sub;
     const client = typeof clientId === 'string' ? clients.get(clientId) : undefined;
+    if (client?.federatedCredential) return authenticateFederated(client, assertion);
     const keySet = client && keySets.get(client.clientId);
     if (!client || !keySet) throw fail('Client authentication failed');
 
@@ -114,6 +155,48 @@ export function createClientAuthenticator(options: {
       throw fail('client_assertion was already used (jti replay)');
     }
     return { client, method: 'private_key_jwt' as const };
+  };
+
+  /**
+   * Workload identity federation: the assertion is a token the client's trusted issuer signed (its
+   * JWKS), naming this client's subject (`sub`), for this server (`aud`), unexpired (`exp`). Such a
+   * token is reused by the workload until its issuer rotates it, so it is not refused as a replay.
+   */
+  const authenticateFederated = async (
+    client: ClientConfig,
+    assertion: string,
+  ): Promise<ClientAuthentication> => {
+    const fail = (why: string) => clientAuthFailed('private_key_jwt', why);
+    const fc = client.federatedCredential!;
+    const keySet = issuerKeySets.get(fc.issuer);
+    if (!keySet) throw fail(`the issuer ${fc.issuer} is not trusted by this server (no JWKS configured)`);
+    const subject = fc.subject ?? client.clientId;
+    let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
+    try {
+      ({ payload } = await jwtVerify(assertion, keySet, {
+        issuer: fc.issuer,
+        subject,
+        audience: options.assertionAudiences,
+        algorithms: ASSERTION_ALGORITHMS,
+        requiredClaims: ['exp'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      }));
+    } catch (error) {
+      throw fail(`federated client_assertion rejected: ${describeJoseError(error)}`);
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (payload.exp! - now > MAX_FEDERATED_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS) {
+      throw fail(`federated client_assertion expires more than ${MAX_FEDERATED_LIFETIME_SECONDS} s from now`);
+    }
+    return {
+      client,
+      method: 'private_key_jwt',
+      federated: {
+        issuer: fc.issuer,
+        subject,
+        ...(typeof payload.jti === 'string' ? { tokenId: payload.jti } : {}),
+      },
+    };
   };
 
   return {

@@ -21,7 +21,28 @@ export interface ResourceServerConfig {
   tokenLifetimeSeconds?: number;
 }
 
-/** A machine-to-machine application. It authenticates with a secret, a registered public key set, or either. */
+/**
+ * Workload identity federation: the client authenticates with a token another issuer signed for it (a
+ * cluster's service-account token), sent as its client assertion (RFC 7523 2.2).
+ */
+export interface FederatedCredentialConfig {
+  /** The `iss` of the tokens: one of the server's trusted issuers. */
+  issuer: string;
+  /** The `sub` that identifies this client at that issuer. Default: the client id (RFC 7523 3). */
+  subject?: string;
+}
+
+/** An issuer whose tokens the server accepts as client assertions, and where its public keys are. */
+export interface TrustedIssuerConfig {
+  issuer: string;
+  /** Its JWK Set (a cluster publishes it at /openid/v1/jwks). */
+  jwksUri: string;
+}
+
+/**
+ * A machine-to-machine application. It authenticates with a secret, a registered public key set, a
+ * federated credential, or a secret and keys.
+ */
 export interface ClientConfig {
   clientId: string;
   name?: string;
@@ -29,6 +50,8 @@ export interface ClientConfig {
   clientSecret?: string;
   /** Public keys for private_key_jwt (RFC 7523). Only public members: no `d`. */
   jwks?: { keys: JWK[] };
+  /** Tokens of a trusted issuer that stand for this client (workload identity federation). */
+  federatedCredential?: FederatedCredentialConfig;
   /** Audience used when a token request names none. Without it, `audience` is required. */
   defaultAudience?: string;
 }
@@ -46,6 +69,8 @@ export interface AuthServerConfig {
   resourceServers: ResourceServerConfig[];
   clients: ClientConfig[];
   clientGrants: ClientGrantConfig[];
+  /** Issuers whose tokens are accepted as client assertions of federated clients (see also the server's `trustedIssuers` option). */
+  trustedIssuers?: TrustedIssuerConfig[];
 }
 
 /** examples/auth-server/config.json */
@@ -122,11 +147,30 @@ export function validateConfig(value: unknown): AuthServerConfig {
         if ('d' in key) fail(`${path}.jwks.keys[${j}]`, 'is a private key; register the public key only');
       }
     }
-    if (client.clientSecret === undefined && client.jwks === undefined) {
-      fail(path, 'needs a clientSecret, a jwks, or both');
+    if (client.federatedCredential !== undefined) {
+      const fc = client.federatedCredential;
+      if (!isString(fc?.issuer)) fail(`${path}.federatedCredential.issuer`, 'must be a non-empty string');
+      if (fc.subject !== undefined && !isString(fc.subject)) {
+        fail(`${path}.federatedCredential.subject`, 'must be a non-empty string');
+      }
+      if (client.clientSecret !== undefined || client.jwks !== undefined) {
+        fail(path, 'a federated client has no secret and no keys of its own');
+      }
+    } else if (client.clientSecret === undefined && client.jwks === undefined) {
+      fail(path, 'needs a clientSecret, a jwks, both, or a federatedCredential');
     }
     if (client.defaultAudience !== undefined && !scopesByAudience.has(client.defaultAudience)) {
       fail(`${path}.defaultAudience`, `"${client.defaultAudience}" is not a resource server identifier`);
+    }
+  }
+
+  if (config.trustedIssuers !== undefined) {
+    if (!Array.isArray(config.trustedIssuers)) fail('trustedIssuers', 'must be an array');
+    for (const [i, trusted] of config.trustedIssuers.entries()) {
+      if (!isString(trusted?.issuer)) fail(`trustedIssuers[${i}].issuer`, 'must be a non-empty string');
+      if (!isString(trusted.jwksUri) || !/^https?:\/\//.test(trusted.jwksUri)) {
+        fail(`trustedIssuers[${i}].jwksUri`, 'must be an http(s) URL');
+      }
     }
   }
 

@@ -6,7 +6,8 @@
  *  never use it to protect anything real.
  * ============================================================================================
  *
- * It speaks the parts of Auth0's protocol that machine-to-machine clients use:
+ * It speaks the parts of Auth0's protocol that machine-to-machine clients use (and, for workload
+ * identity federation, accepts a trusted issuer's tokens as client assertions of federated clients):
  *
  *   POST /oauth/token                             client credentials grant, `audience` + `scope`
  *   GET  /.well-known/jwks.json                   the RS256 public key that signs access tokens
@@ -23,6 +24,7 @@ import {
   DEFAULT_CONFIG_PATH,
   loadConfig,
   scopeNames,
+  type TrustedIssuerConfig,
   validateConfig,
 } from './config.js';
 import { OAuthErrorResponse } from './oauth-error.js';
@@ -45,6 +47,12 @@ export interface AuthServerOptions {
   tokenLifetimeSeconds?: number;
   /** Called after each issued token. */
   onTokenIssued?: (event: TokenIssuedEvent) => void;
+  /**
+   * Issuers whose tokens federated clients present as client assertions (workload identity), with
+   * their JWKS; added to the config's `trustedIssuers` (an issuer named in both: this one wins). A
+   * cluster started next to the server is known only once it listens, hence an option.
+   */
+  trustedIssuers?: TrustedIssuerConfig[];
   /** Where to write log lines; default console.log. `false` for silence. Secrets are never logged. */
   log?: ((line: string) => void) | false;
 }
@@ -139,12 +147,25 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
   issuer = `${url}/`;
   const tokenEndpoint = `${url}/oauth/token`;
   const jwksUri = `${url}/.well-known/jwks.json`;
+  const trusted = new Map<string, TrustedIssuerConfig>();
+  for (const entry of [...(config.trustedIssuers ?? []), ...(options.trustedIssuers ?? [])]) {
+    trusted.set(entry.issuer, entry);
+  }
+  for (const client of config.clients) {
+    const fc = client.federatedCredential;
+    if (fc && !trusted.has(fc.issuer)) {
+      log(
+        `[auth-server] client ${client.clientId} trusts ${fc.issuer}, which has no JWKS configured: it cannot authenticate`,
+      );
+    }
+  }
   issueToken = createTokenEndpoint({
     config,
     issuer,
     tokenEndpoint,
     keys,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds,
+    trustedIssuers: [...trusted.values()],
   });
   // RFC 8414 section 2 (and OpenID Connect Discovery 1.0 section 3, minus what needs end users).
   metadata = {

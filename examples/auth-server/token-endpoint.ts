@@ -6,7 +6,12 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { BodyTooLargeError, mediaType, readBody } from '../shared/http.js';
 import { type ClientAuthMethod, createClientAuthenticator } from './client-auth.js';
-import type { AuthServerConfig, ClientGrantConfig, ResourceServerConfig } from './config.js';
+import type {
+  AuthServerConfig,
+  ClientGrantConfig,
+  ResourceServerConfig,
+  TrustedIssuerConfig,
+} from './config.js';
 import { invalidRequest, OAuthErrorResponse } from './oauth-error.js';
 import type { SigningKeys } from './signing-keys.js';
 
@@ -29,6 +34,8 @@ export interface TokenIssuedEvent {
   scope: string;
   jti: string;
   expiresIn: number;
+  /** A federated client: the issuer and subject of the token it presented, and that token's id. */
+  federated?: { issuer: string; subject: string; tokenId?: string };
 }
 
 export interface TokenEndpointOptions {
@@ -38,6 +45,8 @@ export interface TokenEndpointOptions {
   keys: SigningKeys;
   /** Overrides every lifetime in the config. */
   tokenLifetimeSeconds?: number;
+  /** Issuers whose tokens federated clients present (config.trustedIssuers and the server's option). */
+  trustedIssuers?: TrustedIssuerConfig[];
 }
 
 /** Parameters this endpoint reads; RFC 6749 3.2 forbids repeating them. Others are ignored. */
@@ -59,6 +68,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
   const authenticator = createClientAuthenticator({
     clients: config.clients,
     assertionAudiences: [issuer, options.tokenEndpoint],
+    trustedIssuers: options.trustedIssuers ?? config.trustedIssuers ?? [],
   });
   const resourceServers = new Map<string, ResourceServerConfig>(
     config.resourceServers.map((server) => [server.identifier, server]),
@@ -71,7 +81,11 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
     req: IncomingMessage,
   ): Promise<{ body: TokenResponseBody; event: TokenIssuedEvent }> {
     const { params, json } = await readParameters(req);
-    const { client, method } = await authenticator.authenticate(req.headers.authorization, params, json);
+    const { client, method, federated } = await authenticator.authenticate(
+      req.headers.authorization,
+      params,
+      json,
+    );
 
     if (!params.grant_type) throw invalidRequest('grant_type is missing');
     if (params.grant_type !== 'client_credentials') {
@@ -131,7 +145,15 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
         expires_in: lifetime,
         ...(scope ? { scope } : {}),
       },
-      event: { clientId: client.clientId, authMethod: method, audience, scope, jti, expiresIn: lifetime },
+      event: {
+        clientId: client.clientId,
+        authMethod: method,
+        audience,
+        scope,
+        jti,
+        expiresIn: lifetime,
+        ...(federated ? { federated } : {}),
+      },
     };
   };
 }
