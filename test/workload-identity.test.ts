@@ -449,4 +449,31 @@ describe('command line', () => {
     }
     expect(sentAssertions()).toEqual([assertionNumber(8), assertionNumber(8)]);
   });
+
+  it('--verbose names the file and shows the request with the assertion redacted', async () => {
+    const path = join(dir, 'cli-verbose-token');
+    await writeFile(path, assertionNumber(6));
+    const stderr = new PassThrough();
+    const chunks: Buffer[] = [];
+    stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const args = [
+      'token',
+      '--verbose',
+      '--token-endpoint',
+      `${server.origin}/oauth/token`,
+      '--client-id',
+      'w',
+    ];
+    const code = await run([...args, '--client-assertion-file', path], {
+      env: {},
+      stdin: Readable.from([]),
+      stdout: new PassThrough(),
+      stderr,
+    });
+    expect(code).toBe(0);
+    const text = Buffer.concat(chunks).toString();
+    expect(text).toContain(`client assertion from ${path}`);
+    expect(text).toContain('client_assertion=[redacted]');
+    for (const part of assertionNumber(6).split('.')) expect(text).not.toContain(part);
+  });
 });

@@ -45,6 +45,7 @@ export async function openClient(
     const credentials = [
       config.secretSource ? `secret from ${config.secretSource}` : undefined,
       o.privateKey !== undefined ? 'private key' : undefined,
+      o.clientAssertionFile !== undefined ? `client assertion from ${o.clientAssertionFile}` : undefined,
       o.certificate !== undefined ? 'certificate' : undefined,
       o.dpop ? `DPoP${config.ephemeralDpopKey ? ' (a key made for this run)' : ''}` : undefined,
     ]

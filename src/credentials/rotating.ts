@@ -91,10 +91,16 @@ export class RotatingCredential<T> {
   async #renewOnce(): Promise<boolean> {
     const value = await this.#call();
     const previous = this.#value;
-    if (previous !== undefined && this.#same(previous.value, value)) return false;
     this.#value = { value };
+    // Nothing was in use yet: the first value, not a change.
+    if (previous === undefined) return false;
+    if (this.#same(previous.value, value)) {
+      // Equal, maybe not identical (a new JWK object): keep the one the authenticators were built for.
+      this.#value = previous;
+      return false;
+    }
     this.#generation++;
-    return previous !== undefined;
+    return true;
   }
 
   async #call(): Promise<T> {
