@@ -23,10 +23,25 @@
  * `+PONG`, polled for at most `startTimeoutMs` (default 5000). No process is left behind: stop() in
  * afterAll, a process 'exit' hook, and a watchdog `sh` that SIGKILLs the server when this process
  * dies (its stdin pipe closes) even without running exit hooks.
+ *
+ * A Redis Cluster of `masters` primaries (default 3, no replicas) on free loopback ports:
+ *
+ *   describe.skipIf(!haveRedisCluster)(`cluster (${redisClusterMissingMessage} to run)`, () => { ... });
+ *   const cluster = await startRedisCluster();
+ *   cluster.nodes        RedisServer of each primary (each with its own data dir and cluster bus port)
+ *   cluster.rootNodes    [{ host: '127.0.0.1', port }] for ioredis `new Cluster(rootNodes)`
+ *   cluster.urls         ['redis://127.0.0.1:PORT', ...] for node-redis `createCluster({ rootNodes: urls.map(url => ({ url })) })`
+ *   await cluster.stop()
+ *
+ * Each node runs with `--cluster-enabled yes` and an explicit `--cluster-port`; the cluster is formed with
+ * `redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes`, then every node is polled until
+ * `CLUSTER INFO` says `cluster_state:ok` and it knows all 16384 slots.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getFreePort } from './ports.js';
 
@@ -39,6 +54,13 @@ export const haveRedisServer: boolean = (() => {
 })();
 
 export const redisServerMissingMessage = 'redis-server not installed: apt-get install -y redis-server';
+
+/** True when both `redis-server` and `redis-cli` can be run (a cluster needs `redis-cli --cluster create`). */
+export const haveRedisCluster: boolean =
+  haveRedisServer && spawnSync('redis-cli', ['--version'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
+
+export const redisClusterMissingMessage =
+  'redis-server and redis-cli not installed: apt-get install -y redis-server redis-tools';
 
 export interface RedisServer {
   readonly url: string;
@@ -226,5 +248,111 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
       await waitReady(running, port, startTimeoutMs);
       state = running;
     },
+  };
+}
+
+export interface RedisCluster {
+  readonly nodes: readonly RedisServer[];
+  readonly rootNodes: readonly { host: string; port: number }[];
+  readonly urls: readonly string[];
+  stop(): Promise<void>;
+}
+
+/** Sends one inline command over a raw socket; resolves to the reply text ('' on error or timeout). */
+function rawCommand(port: number, command: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let answer = '';
+    const finish = (text: string) => {
+      socket.destroy();
+      resolve(text);
+    };
+    socket.setTimeout(timeoutMs, () => finish(''));
+    socket.once('error', () => finish(''));
+    socket.once('connect', () => socket.write(`${command}\r\n`));
+    socket.on('data', (chunk) => {
+      answer += chunk.toString('latin1');
+      // A bulk string reply: $<length>\r\n<data>\r\n; anything else is one line.
+      const header = /^\$(-?\d+)\r\n/.exec(answer);
+      if (header) {
+        const length = Number(header[1]);
+        if (length < 0 || answer.length >= header[0].length + length + 2) finish(answer);
+      } else if (answer.includes('\r\n')) finish(answer);
+    });
+  });
+}
+
+async function clusterReady(port: number, masters: number): Promise<boolean> {
+  const info = await rawCommand(port, 'CLUSTER INFO', 1_000);
+  return (
+    info.includes('cluster_state:ok') &&
+    info.includes('cluster_slots_assigned:16384') &&
+    info.includes(`cluster_known_nodes:${masters}`)
+  );
+}
+
+/** Starts `masters` cluster-enabled redis-servers and forms a cluster of them (no replicas). */
+export async function startRedisCluster(
+  options: { masters?: number; readyTimeoutMs?: number } = {},
+): Promise<RedisCluster> {
+  if (!haveRedisCluster) throw new Error(redisClusterMissingMessage);
+  const masters = options.masters ?? 3;
+  const dirs: string[] = [];
+  const nodes: RedisServer[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.stop()));
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < masters; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'm2m-redis-cluster-'));
+      dirs.push(dir);
+      const busPort = await getFreePort();
+      nodes.push(
+        await startRedisServer({
+          extraArgs: [
+            '--dir',
+            dir,
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-port',
+            String(busPort),
+            '--cluster-node-timeout',
+            '5000',
+          ],
+        }),
+      );
+    }
+    const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        'redis-cli',
+        ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+        { timeout: 30_000 },
+        (error, stdout, stderr) => {
+          if (error)
+            reject(new Error(`redis-cli --cluster create failed: ${stderr || stdout || error.message}`));
+          else resolve();
+        },
+      );
+    });
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
+    for (const node of nodes) {
+      while (!(await clusterReady(node.port, masters))) {
+        if (Date.now() > deadline) throw new Error(`cluster node ${node.port} not ready (cluster_state:ok)`);
+        await sleep(100);
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    nodes,
+    rootNodes: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
+    urls: nodes.map((node) => node.url),
+    stop,
   };
 }
