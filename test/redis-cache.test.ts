@@ -143,6 +143,7 @@ describe.skipIf(!haveRedisServer)(
       return conn;
     };
     const keysOf = async (prefix: string) => ((await admin.command('KEYS', `${prefix}*`)) as string[]).sort();
+    const lockKeysOf = async (prefix: string) => (await admin.command('KEYS', `${prefix}*:lock`)) as string[];
     const getCount = async () => {
       const info = String(await admin.command('INFO', 'commandstats'));
       return Number(/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0);
@@ -175,7 +176,8 @@ describe.skipIf(!haveRedisServer)(
         const keys = await keysOf(keyPrefix);
         expect(keys).toHaveLength(1);
         const [key] = keys as [string];
-        expect(key).toMatch(new RegExp(`^${keyPrefix}token:[A-Za-z0-9_-]{43}$`));
+        // The hash tag ({...}) puts the entry and its lock in one Redis Cluster slot.
+        expect(key).toMatch(new RegExp(`^${keyPrefix}\\{[A-Za-z0-9_-]{43}\\}:token$`));
         const value = String(await admin.command('GET', key));
         expect(key + value).not.toContain(CLIENT_SECRET);
         // Usable until expiry minus the 60 s buffer: Redis drops it then.
@@ -184,7 +186,7 @@ describe.skipIf(!haveRedisServer)(
         expect(pttl).toBeLessThanOrEqual(expected + 50);
         expect(pttl).toBeGreaterThan(expected - 5_000);
         // The lock was released after the token was stored.
-        expect(keys.some((k) => k.includes(':lock:'))).toBe(false);
+        expect(keys.some((k) => k.endsWith(':lock'))).toBe(false);
       });
 
       it('another process reads the token from Redis: no second request; the token is frozen and redacted', async () => {
@@ -249,8 +251,8 @@ describe.skipIf(!haveRedisServer)(
         const again = newClient(cache);
         await Promise.all(Array.from({ length: 100 }, () => again.getToken({ audience: 'urn:hot' })));
         expect(await getCount()).toBe(afterBurst);
-        // The burst: one GET for the miss (shared by the 100 callers), one re-read under the lock, and the
-        // `get` inside the unlock script.
+        // The burst: one GET for the miss (shared by the 100 callers), the `get` of the lock script (whose
+        // answer serves the client's re-read under the lock), and the `get` of the store-and-unlock script.
         expect(afterBurst - before).toBe(3);
         // After localTtlMs the next read asks Redis again.
         await new Promise((r) => setTimeout(r, 350));
@@ -326,10 +328,10 @@ describe.skipIf(!haveRedisServer)(
         const releaseA = await cacheA.acquireLock(key, 10_000);
         expect(typeof releaseA).toBe('function');
         expect(await cacheB.acquireLock(key, 10_000)).toBeUndefined();
-        const [lockKey] = (await keysOf(`${keyPrefix}lock:`)) as [string];
-        expect(lockKey).toMatch(new RegExp(`^${keyPrefix}lock:[A-Za-z0-9_-]{43}$`));
+        const [lockKey] = (await lockKeysOf(keyPrefix)) as [string];
+        expect(lockKey).toMatch(new RegExp(`^${keyPrefix}\\{[A-Za-z0-9_-]{43}\\}:lock$`));
         await releaseA?.();
-        expect(await keysOf(`${keyPrefix}lock:`)).toEqual([]);
+        expect(await lockKeysOf(keyPrefix)).toEqual([]);
 
         // A holder that never releases: the lock expires after its TTL.
         const stale = await cacheA.acquireLock(key, 150);
@@ -343,7 +345,61 @@ describe.skipIf(!haveRedisServer)(
         expect(await cacheA.acquireLock(key, 10_000)).toBeUndefined();
         await releaseB?.();
         await releaseB?.(); // idempotent
-        expect(await keysOf(`${keyPrefix}lock:`)).toEqual([]);
+        expect(await lockKeysOf(keyPrefix)).toEqual([]);
+      });
+
+      it('acquireLock when the entry is stored: no lock, the read that follows needs no round trip; asked again, it takes the lock', async () => {
+        const [a, b] = [await connect(driver), await connect(driver)];
+        const keyPrefix = freshPrefix();
+        const writer = new RedisTokenCache({ client: a.client, keyPrefix });
+        const cache = new RedisTokenCache({ client: b.client, keyPrefix });
+        const key = clientKey('urn:stored');
+        await writer.set(key, entry('already-there'), 60_000);
+        const gets = await getCount();
+        expect(await cache.acquireLock(key, 10_000)).toBeUndefined();
+        expect(await lockKeysOf(keyPrefix)).toEqual([]);
+        // The script's read answers the caller's next get(), synchronously.
+        const read = cache.get(key);
+        expect(read instanceof Promise).toBe(false);
+        expect((read as CachedToken).token.accessToken).toBe('already-there');
+        expect((await getCount()) - gets).toBe(1);
+        // A caller that asks again did not want that entry (a refresh, a forced refresh): it gets the lock.
+        const release = await cache.acquireLock(key, 10_000);
+        expect(typeof release).toBe('function');
+        expect(await lockKeysOf(keyPrefix)).toHaveLength(1);
+        // Its set() stores and unlocks in one script; release() then has nothing left to do.
+        await cache.set(key, entry('newer'), 60_000);
+        expect(await lockKeysOf(keyPrefix)).toEqual([]);
+        const evals = async () =>
+          Number(
+            /cmdstat_eval:calls=(\d+)/.exec(String(await admin.command('INFO', 'commandstats')))?.[1] ?? 0,
+          );
+        const evalsBefore = await evals();
+        await release?.();
+        expect(await evals()).toBe(evalsBefore);
+        expect((await writer.acquireLock(key, 10_000)) === undefined).toBe(true); // the entry is there
+      });
+
+      it('deleteIf: deletes the entry only while it holds that token, here and in Redis', async () => {
+        const [a, b] = [await connect(driver), await connect(driver)];
+        for (const encryptionKey of [undefined, Buffer.alloc(32, 7)]) {
+          const keyPrefix = freshPrefix();
+          const options = { keyPrefix, ...(encryptionKey ? { encryptionKey } : {}) };
+          const here = new RedisTokenCache({ client: a.client, ...options });
+          const there = new RedisTokenCache({ client: b.client, ...options });
+          const key = clientKey('urn:delete-if');
+          await here.set(key, entry('rejected-token'), 60_000);
+          // Another process has meanwhile stored a new token: deleting the rejected one must not touch it.
+          await there.set(key, entry('new-token'), 60_000);
+          expect(await here.deleteIf(key, 'rejected-token')).toBe(false);
+          expect(((await keysOf(keyPrefix)) as string[]).length).toBe(1);
+          // The local copy of the rejected token is gone: the next read asks Redis and finds the new one.
+          expect((await here.get(key))?.token.accessToken).toBe('new-token');
+          expect(await here.deleteIf(key, 'new-token')).toBe(true);
+          expect(await keysOf(keyPrefix)).toEqual([]);
+          expect(await here.get(key)).toBeUndefined();
+          expect(await here.deleteIf(key, 'new-token')).toBe(false);
+        }
       });
     });
   },

@@ -17,6 +17,8 @@ import {
 } from './helpers/redis-server.js';
 
 type Fault = Extract<TokenEvent, { type: 'cache_fault' }>;
+/** `2e:` + 22 characters of fingerprint + `:` (see src/redis/codec.ts). */
+const HEAD = 26;
 let prefixes = 0;
 const freshPrefix = () => `m2m-enc-${process.pid}-${++prefixes}:`;
 
@@ -44,7 +46,7 @@ describe.skipIf(!haveRedisServer)(
       await server?.stop();
     });
 
-    const tokenKeys = async (prefix: string) => (await admin.command('KEYS', `${prefix}token:*`)) as string[];
+    const tokenKeys = async (prefix: string) => (await admin.command('KEYS', `${prefix}*:token`)) as string[];
 
     describe.each(DRIVERS)('with %s', (driver) => {
       /** A "process": its own connection, cache and client; records the faults of both. */
@@ -99,13 +101,14 @@ describe.skipIf(!haveRedisServer)(
         const token = await a.client.getToken({ audience: 'urn:enc' });
         const [redisKey] = (await tokenKeys(keyPrefix)) as [string];
         const stored = String(await admin.command('GET', redisKey));
-        expect(stored.startsWith('e1:')).toBe(true);
+        // Format 2: `2e:<fingerprint of the token>:<base64 sealed JSON>`.
+        expect(stored).toMatch(/^2e:[A-Za-z0-9_-]{22}:[A-Za-z0-9+/=]+$/);
         expect(stored).not.toContain(token.accessToken);
         expect(stored).not.toContain('access_token');
         expect(stored).not.toContain('Bearer');
         expect(() => JSON.parse(stored)).toThrow();
         // 12-byte IV + ciphertext + 16-byte tag.
-        expect(Buffer.from(stored.slice(3), 'base64').length).toBeGreaterThan(28 + 50);
+        expect(Buffer.from(stored.slice(HEAD), 'base64').length).toBeGreaterThan(28 + 50);
 
         // The same entry written twice gives two different ciphertexts (fresh IV), and both open.
         const direct = await startProcess(freshPrefix(), key);
@@ -139,7 +142,13 @@ describe.skipIf(!haveRedisServer)(
           expect(opened).toEqual(entry);
         }
         expect(written[0]).not.toBe(written[1]);
-        expect(written[0]?.slice(0, 3 + 16)).not.toBe(written[1]?.slice(0, 3 + 16)); // the IVs differ
+        expect(written[0]?.slice(HEAD, HEAD + 16)).not.toBe(written[1]?.slice(HEAD, HEAD + 16)); // the IVs differ
+        // The fingerprint is keyed: the same token under another encryption key has another one.
+        const other = await startProcess(freshPrefix(), randomBytes(32));
+        await other.cache.set(logicalKey, entry, 59_000);
+        const [otherKey] = (await tokenKeys(other.cache.keyPrefix)) as [string];
+        const otherHead = String(await admin.command('GET', otherKey)).slice(0, HEAD);
+        expect(otherHead).not.toBe(written[0]?.slice(0, HEAD));
 
         // Another process with the same key opens it: no new token request.
         tokens.reset();
@@ -155,9 +164,16 @@ describe.skipIf(!haveRedisServer)(
         const a = await startProcess(keyPrefix, key);
         const first = await a.client.getToken({ audience: 'urn:tamper' });
         const [redisKey] = (await tokenKeys(keyPrefix)) as [string];
-        const sealed = Buffer.from(String(await admin.command('GET', redisKey)).slice(3), 'base64');
+        const stored = String(await admin.command('GET', redisKey));
+        const sealed = Buffer.from(stored.slice(HEAD), 'base64');
         sealed[20] = (sealed[20] as number) ^ 0x01; // one bit of the ciphertext
-        await admin.command('SET', redisKey, `e1:${sealed.toString('base64')}`, 'PX', '60000');
+        await admin.command(
+          'SET',
+          redisKey,
+          `${stored.slice(0, HEAD)}${sealed.toString('base64')}`,
+          'PX',
+          '60000',
+        );
 
         tokens.reset();
         const second = await a.client.getToken({ audience: 'urn:tamper' });
@@ -170,6 +186,31 @@ describe.skipIf(!haveRedisServer)(
         // Nothing secret in the event.
         expect(JSON.stringify(a.faults)).not.toContain(first.accessToken);
         expect(JSON.stringify(a.faults)).not.toContain(key.toString('base64'));
+      });
+
+      it('an edited fingerprint is detected like any other tampering (plain and sealed)', async () => {
+        for (const encryptionKey of [randomBytes(32), undefined]) {
+          const keyPrefix = freshPrefix();
+          const a = await startProcess(keyPrefix, encryptionKey);
+          const first = await a.client.getToken({ audience: 'urn:fingerprint' });
+          const [redisKey] = (await tokenKeys(keyPrefix)) as [string];
+          const stored = String(await admin.command('GET', redisKey));
+          const flipped = stored[3] === 'A' ? 'B' : 'A';
+          await admin.command(
+            'SET',
+            redisKey,
+            `${stored.slice(0, 3)}${flipped}${stored.slice(4)}`,
+            'PX',
+            '60000',
+          );
+          tokens.reset();
+          const second = await a.client.getToken({ audience: 'urn:fingerprint' });
+          expect(second.accessToken).not.toBe(first.accessToken);
+          expect(tokens.total).toBe(1);
+          expect(a.faults.some((f) => f.operation === 'decrypt' && /fingerprint/.test(f.error.message))).toBe(
+            true,
+          );
+        }
       });
 
       it('a wrong key is a miss (reported), never an exception in the caller', async () => {
@@ -202,7 +243,7 @@ describe.skipIf(!haveRedisServer)(
         await a.client.getToken({ audience: 'urn:from' });
         // Whichever of the two was overwritten fails to open and is fetched again; the other still opens.
         expect(tokens.total).toBe(1);
-        // (A miss is read twice: once by the call, once more under the lock; both reads report it.)
+        // (A miss is read twice: once by the call, once more by the lock script; both reads report it.)
         const failed = new Set(a.faults.filter((f) => f.operation === 'decrypt').map((f) => f.key.audience));
         expect(failed.size).toBe(1);
       });
@@ -235,6 +276,9 @@ describe.skipIf(!haveRedisServer)(
           'not json at all',
           'e1:AAAA',
           '[1,2,3]',
+          `2p:${'A'.repeat(22)}:{"token":{}}`,
+          `2p:${'A'.repeat(22)}`,
+          '2e:',
         ]) {
           const [redisKey] = (await tokenKeys(keyPrefix)) as [string];
           await admin.command('SET', redisKey, garbage, 'PX', '60000');

@@ -1,14 +1,20 @@
 /**
  * A fleet of processes shares its tokens through Redis: real redis-server, real child processes (half on
- * node-redis, half on ioredis), one counting token endpoint.
+ * node-redis, half on ioredis), one counting token endpoint; and the same fleet across a real 3-master
+ * Redis Cluster (node-redis `createCluster`, ioredis `Cluster`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingTokenServer, startCountingTokenServer } from './fixtures/counting-token-server.js';
 import { type Fleet, startFleet } from './fixtures/fleet.js';
+import { connectRedis } from './fixtures/redis-clients.js';
 import {
+  haveRedisCluster,
   haveRedisServer,
+  type RedisCluster,
   type RedisServer,
+  redisClusterMissingMessage,
   redisServerMissingMessage,
+  startRedisCluster,
   startRedisServer,
 } from './helpers/redis-server.js';
 
@@ -21,11 +27,13 @@ describe.skipIf(!haveRedisServer)(
     let redis: RedisServer;
     let tokens: CountingTokenServer;
     let fleet: Fleet;
+    let cluster: RedisCluster | undefined;
 
     beforeAll(async () => {
-      [redis, tokens] = await Promise.all([
+      [redis, tokens, cluster] = await Promise.all([
         startRedisServer(),
         startCountingTokenServer({ expiresIn: 3600 }),
+        haveRedisCluster ? startRedisCluster() : undefined,
       ]);
       fleet = await startFleet({ size: FLEET_SIZE, redisUrl: redis.url, tokenEndpoint: tokens.url });
     });
@@ -34,7 +42,48 @@ describe.skipIf(!haveRedisServer)(
       await fleet?.stop();
       await tokens?.close();
       await redis?.stop();
+      await cluster?.stop();
     });
+
+    it.skipIf(!haveRedisCluster)(
+      `across a 3-master Redis Cluster: 8 processes x 20 audiences make exactly 20 token requests (${
+        haveRedisCluster ? 'redis-cli found' : redisClusterMissingMessage
+      })`,
+      async () => {
+        const nodes = (cluster as RedisCluster).rootNodes;
+        tokens.reset();
+        const audiences = audiencesOf(20, 'cluster');
+        const keyPrefix = `fleet-cluster-${process.pid}:`;
+        const results = await fleet.run({
+          audiences,
+          concurrency: 20,
+          shared: true,
+          cluster: nodes,
+          keyPrefix,
+        });
+        expect(results).toHaveLength(FLEET_SIZE);
+        expect(results.flatMap((r) => r.errors)).toEqual([]);
+        expect(results.flatMap((r) => r.faults)).toEqual([]);
+        expect(tokens.total).toBe(20);
+        for (const audience of audiences) {
+          expect(tokens.count(audience)).toBe(1);
+          expect(new Set(results.flatMap((r) => r.tokens[audience] ?? [])).size).toBe(1);
+        }
+        // The 20 entries are spread over the masters (each entry with its lock in its own slot).
+        const perNode = await Promise.all(
+          (cluster as RedisCluster).urls.map(async (url) => {
+            const conn = await connectRedis('redis', url);
+            try {
+              return ((await conn.command('KEYS', `${keyPrefix}*`)) as string[]).length;
+            } finally {
+              await conn.quit();
+            }
+          }),
+        );
+        expect(perNode.reduce((a, b) => a + b, 0)).toBe(20);
+        expect(perNode.filter((n) => n > 0).length).toBeGreaterThan(1);
+      },
+    );
 
     it('8 processes x 50 concurrent getToken() for one audience make exactly 1 token request', async () => {
       tokens.reset();

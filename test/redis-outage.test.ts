@@ -158,7 +158,7 @@ describe.skipIf(!haveRedisServer)(
       );
       expect(tokens.total).toBe(1);
       expect(new Set(results.map((t) => t.accessToken)).size).toBe(1);
-      const keys = (await fleet[0]?.conn.command('KEYS', `${keyPrefix}token:*`)) as string[];
+      const keys = (await fleet[0]?.conn.command('KEYS', `${keyPrefix}*:token`)) as string[];
       expect(keys.length).toBeGreaterThanOrEqual(1);
     });
 
@@ -204,7 +204,7 @@ describe.skipIf(!haveRedisServer)(
         await until(
           'no lock key',
           1_000,
-          async () => ((await admin.command('KEYS', `${keyPrefix}lock:*`)) as string[]).length === 0,
+          async () => ((await admin.command('KEYS', `${keyPrefix}*:lock`)) as string[]).length === 0,
         );
         // So the key is free for the next process at once, not after the 60 s TTL.
         const other = await startProcess(driver, keyPrefix, { timeoutMs: 1_000 });

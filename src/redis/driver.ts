@@ -22,7 +22,14 @@ export type RedisClientLike =
  * Sends one command. `key` is the key it touches (for cluster routing); `signal` aborts a command still
  * waiting in the client's offline queue (node-redis), so a command given up on is not run later.
  */
-export type SendCommand = (args: readonly string[], key: string, signal: AbortSignal) => Promise<unknown>;
+export type SendCommand = (
+  args: readonly string[],
+  key: string,
+  signal: AbortSignal,
+) => Promise<CommandReply>;
+
+/** A reply as the driver gives it: a string, a Buffer, a number, null, or an array of those. */
+export type CommandReply = unknown;
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -63,8 +70,8 @@ export function replyText(reply: unknown): string | null {
 }
 
 /**
- * True for an error the server itself answered with (WRONGTYPE, NOSCRIPT, ...): Redis is reachable, so
- * such an error does not count as an outage.
+ * True for an error the server itself answered with (WRONGTYPE, LOADING, ...): Redis is reachable. Whether
+ * it is a failure of the server depends on its code (see {@link serverUnwell}).
  */
 export function isReplyError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -73,4 +80,36 @@ export function isReplyError(error: unknown): boolean {
     (name) =>
       name === 'ReplyError' || name === 'ErrorReply' || name === 'SimpleError' || name === 'BlobError',
   );
+}
+
+/** The error code a Redis error reply starts with (`WRONGTYPE`, `LOADING`, ...), or `ERR`. */
+export function replyErrorCode(error: unknown): string {
+  const message = error instanceof Error ? error.message : '';
+  const code = /^[A-Z][A-Z_-]*/.exec(message)?.[0];
+  return code !== undefined && code.length <= 32 ? code : 'ERR';
+}
+
+/**
+ * Error replies that say the server cannot serve anyone right now: loading its data, a cluster without all
+ * its slots, a replica or a failover, out of memory, a script that does not end, refused writes, an
+ * authentication or permission problem. They count as a Redis failure (the cache pauses); any other error
+ * reply (WRONGTYPE on one key, a script error) is about the call alone.
+ */
+const UNWELL = new Set([
+  'LOADING',
+  'BUSY',
+  'MASTERDOWN',
+  'CLUSTERDOWN',
+  'TRYAGAIN',
+  'READONLY',
+  'OOM',
+  'MISCONF',
+  'NOREPLICAS',
+  'NOAUTH',
+  'NOPERM',
+  'WRONGPASS',
+]);
+
+export function serverUnwell(code: string): boolean {
+  return UNWELL.has(code);
 }

@@ -2,10 +2,12 @@ import { brand, M2MTokenError } from '../errors.js';
 
 /** Stable codes of {@link RedisCacheError}. */
 export const RedisErrorCode = {
-  /** A Redis call did not answer within `timeoutMs`. */
+  /** Redis did not answer within `timeoutMs` of time this process was free to read the answer. */
   TIMEOUT: 'M2M_REDIS_TIMEOUT',
-  /** Redis failed recently: calls fail fast until the next probe (see RedisTokenCache). */
+  /** Redis failed (connection refused, reset, closed), or failed recently: calls fail fast for a short pause. */
   UNAVAILABLE: 'M2M_REDIS_UNAVAILABLE',
+  /** Redis answered with an error reply; its code (`LOADING`, `WRONGTYPE`, ...) is in the message. */
+  ERROR_REPLY: 'M2M_REDIS_ERROR_REPLY',
   /** An entry could not be opened (wrong key, tampered, not encrypted when it must be, garbage). */
   ENTRY_UNREADABLE: 'M2M_REDIS_ENTRY_UNREADABLE',
 } as const;

@@ -1,16 +1,70 @@
 /**
- * The in-process layer in front of Redis: a small LRU of entries with a freshness bound. A fresh entry is
- * served without a Redis round trip; a stale but still usable one is kept as the fallback for when Redis
- * fails.
+ * The in-process layers in front of Redis.
+ *
+ * LocalLayer: a small LRU of entries with a freshness bound. A fresh entry is served without a Redis round
+ * trip; a stale but still usable one is kept as the fallback for when Redis fails.
+ *
+ * Answers: what Redis said about a key a moment ago (an entry, or none) in a lock script, so that the
+ * client's read that follows `acquireLock` is answered without a second round trip (issue 12.8).
  */
+
+import { isUsable } from '../cache/lifetime.js';
 import { Lru } from '../cache/lru.js';
 import type { CachedToken } from '../types.js';
+import { monotonic } from './monotonic.js';
 
 export interface LocalSlot {
   readonly value: CachedToken;
-  /** Epoch ms until which the entry is served without asking Redis. */
+  /** Monotonic ms until which the entry is served without asking Redis (`localTtlMs` after it was seen). */
   readonly freshUntil: number;
 }
 
 /** The local layer's LRU (`localMaxEntries`). */
-export class LocalLayer extends Lru<LocalSlot> {}
+export class LocalLayer extends Lru<LocalSlot> {
+  /**
+   * Fresh: seen in Redis (or written) less than `localTtlMs` ago, and before the token's refresh point (from
+   * there on a token refreshed by another process must be seen) and end.
+   */
+  static fresh(slot: LocalSlot, now: number): boolean {
+    return monotonic() < slot.freshUntil && now < slot.value.refreshAt && isUsable(slot.value, now);
+  }
+}
+
+/**
+ * What a lock script read, standing in for the read the client makes right after `acquireLock` (in the same
+ * turn of the event loop: its continuation runs as a microtask). The answers are dropped at the end of the
+ * turn, so a later read, in this process or after another process wrote, always asks again.
+ */
+export class Answers {
+  readonly #answers = new Map<string, CachedToken | undefined>();
+  #clearing = false;
+
+  remember(key: string, value: CachedToken | undefined): void {
+    this.#answers.set(key, value);
+    if (!this.#clearing) {
+      this.#clearing = true;
+      setImmediate(() => {
+        this.#clearing = false;
+        this.#answers.clear();
+      });
+    }
+  }
+
+  /** True when a lock script answered for `key` in this turn; `value(key)` is then its answer. */
+  has(key: string): boolean {
+    return this.#answers.has(key);
+  }
+
+  value(key: string, now: number): CachedToken | undefined {
+    const value = this.#answers.get(key);
+    return value !== undefined && isUsable(value, now) ? value : undefined;
+  }
+
+  delete(key: string): void {
+    this.#answers.delete(key);
+  }
+
+  clear(): void {
+    this.#answers.clear();
+  }
+}

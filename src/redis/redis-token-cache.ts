@@ -3,24 +3,33 @@
  *
  *   getToken() ── local layer (fresh? answer without a round trip)
  *               └─ Redis GET (one per key at a time) ── hit: remember locally
- *                                                   └─ miss: the client takes the lock (SET NX PX), requests,
- *                                                      stores (SET PX), releases (compare-and-delete)
+ *                                                   └─ miss: acquireLock, one script: the entry if it is
+ *                                                      there (read locally next), else the lock (SET NX PX);
+ *                                                      the holder requests, then set() stores and unlocks
+ *                                                      in one script (release() is then a no-op)
  *
- * Redis is never allowed to break getToken(): every call has its own short timeout, a failure makes the
- * cache fail fast for a short, growing pause (so an outage costs no call more than one timeout), the
- * local layer keeps serving the tokens it holds, and the client turns whatever is thrown into a
- * `cache_fault` event and asks the token endpoint itself.
+ * So a miss costs two round trips before the token request, and a process waiting on another's lock one
+ * per poll (issue 12.8). Both keys of an entry share a Redis Cluster hash slot (scripts.ts).
+ *
+ * Redis is never allowed to break getToken(): every call has its own timeout, counted in time this process
+ * was free to read the answer (loop-clock.ts: a busy replica is not a Redis outage); a real failure makes
+ * the cache fail fast for a short, growing pause (channel.ts); the local layer keeps serving the tokens it
+ * holds, and the client turns whatever is thrown into a `cache_fault` event and asks the token endpoint.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { isUsable } from '../cache/lifetime.js';
+import { Lru } from '../cache/lru.js';
 import { ConfigurationError } from '../errors.js';
 import { EventSink } from '../events.js';
 import type { CachedToken, TokenCache, TokenEvent, TokenKeyInfo } from '../types.js';
 import { describeError } from '../util.js';
+import { RedisChannel } from './channel.js';
 import { EntryCodec } from './codec.js';
-import { commandSender, isReplyError, type RedisClientLike, replyText, type SendCommand } from './driver.js';
-import { RedisCacheError, RedisErrorCode } from './errors.js';
-import { LocalLayer } from './local-layer.js';
+import { type CommandReply, commandSender, type RedisClientLike, replyText } from './driver.js';
+import { Answers, LocalLayer } from './local-layer.js';
+import { LockWaits } from './lock-waits.js';
+import { monotonic } from './monotonic.js';
+import { ACQUIRE, DELETE_IF, type EntryKeys, entryKeys, STORE_AND_UNLOCK, UNLOCK } from './scripts.js';
 
 /** Options of {@link RedisTokenCache}. */
 export interface RedisTokenCacheOptions {
@@ -63,17 +72,16 @@ export const REDIS_CACHE_DEFAULTS = Object.freeze({
   localMaxEntries: 1_000,
 });
 
-/** After a failed call, Redis is left alone for 250 ms, doubling on each further failure up to 5 s. */
-const FIRST_PAUSE_MS = 250;
-const MAX_PAUSE_MS = 5_000;
-
-/** Deletes the lock only while it still holds this owner's value: never a lock taken over by another. */
-const UNLOCK_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-
 interface Read {
   readonly promise: Promise<CachedToken | undefined>;
   /** False once a set() or delete() for the key came after this read started: its answer is not kept. */
   current: boolean;
+}
+
+/** A lock this process holds: set() stores and unlocks in one script, after which release() has no work. */
+interface Hold {
+  readonly owner: string;
+  released: boolean;
 }
 
 const noop = () => {};
@@ -101,14 +109,19 @@ export class RedisTokenCache implements TokenCache {
   readonly timeoutMs: number;
   /** How long an entry is served from this process's memory without asking Redis, ms. */
   readonly localTtlMs: number;
-  readonly #send: SendCommand;
+  readonly #channel: RedisChannel;
   readonly #codec: EntryCodec;
   readonly #local: LocalLayer;
+  readonly #answers: Answers;
+  readonly #held: Lru<Hold>;
+  /** Keys for which acquireLock answered "an entry exists" (monotonic ms): a second call takes the lock. */
+  readonly #declined: Lru<number>;
+  readonly #waits: LockWaits;
   readonly #reads = new Map<string, Read>();
   readonly #events: EventSink;
-  /** Consecutive failed calls, and until when Redis is left alone. */
-  #failures = 0;
-  #pausedUntil = 0;
+  /** Lock owners: a random prefix per cache and a counter (unique, and cheaper than random bytes per lock). */
+  readonly #ownerPrefix = `${randomBytes(12).toString('base64url')}.`;
+  #owners = 0;
 
   constructor(options: RedisTokenCacheOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -116,7 +129,10 @@ export class RedisTokenCache implements TokenCache {
     }
     const send = commandSender(options.client);
     if (send === undefined) {
-      throw new ConfigurationError('client', 'must be a connected node-redis (redis) or ioredis client');
+      throw new ConfigurationError(
+        'client',
+        'must be a connected node-redis (redis) or ioredis client, or a cluster of either',
+      );
     }
     const keyPrefix = options.keyPrefix ?? REDIS_CACHE_DEFAULTS.keyPrefix;
     if (typeof keyPrefix !== 'string') throw new ConfigurationError('keyPrefix', 'must be a string');
@@ -148,9 +164,13 @@ export class RedisTokenCache implements TokenCache {
     this.keyPrefix = keyPrefix;
     this.timeoutMs = timeoutMs;
     this.localTtlMs = localTtlMs;
-    this.#send = send;
+    this.#channel = new RedisChannel(send, timeoutMs);
     this.#codec = new EntryCodec(key);
     this.#local = new LocalLayer(localMaxEntries);
+    this.#answers = new Answers();
+    this.#held = new Lru(localMaxEntries);
+    this.#declined = new Lru(localMaxEntries);
+    this.#waits = new LockWaits(localMaxEntries);
     this.#events = new EventSink(options.onEvent);
   }
 
@@ -160,33 +180,37 @@ export class RedisTokenCache implements TokenCache {
   }
 
   /**
-   * False after a Redis call failed (timed out, connection lost), until one succeeds again. While false,
-   * calls skip Redis for a short, growing pause (250 ms doubling to 5 s) before the next attempt.
+   * False after a Redis failure (no answer within `timeoutMs` while this process was free to read it, a
+   * refused or reset connection, Redis answering LOADING/CLUSTERDOWN/READONLY/...), until a call succeeds
+   * again. While false, calls skip Redis for a short, growing pause (250 ms doubling to 5 s) before the
+   * next attempt.
    */
   get healthy(): boolean {
-    return this.#failures === 0;
+    return this.#channel.healthy;
   }
 
   /**
-   * A fresh local entry is returned synchronously (no promise, no round trip). Otherwise Redis is read, one
-   * read per key at a time. While Redis is failing, a usable local entry is returned at once.
+   * A fresh local entry is returned synchronously (no promise, no round trip), and so is what a lock call
+   * read a moment ago. Otherwise Redis is read, one read per key at a time. While Redis is failing, a
+   * usable local entry is returned at once.
    */
   get(key: string): CachedToken | undefined | Promise<CachedToken | undefined> {
     const now = Date.now();
     let slot = this.#local.get(key);
     if (slot !== undefined) {
-      if (now < slot.freshUntil) return slot.value;
+      if (LocalLayer.fresh(slot, now)) return slot.value;
       if (!isUsable(slot.value, now)) {
         this.#local.delete(key);
         slot = undefined;
       }
     }
-    if (now < this.#pausedUntil) {
+    if (this.#answers.has(key)) return this.#answers.value(key, now);
+    if (this.#channel.paused) {
       // Redis failed a moment ago: serve what this process holds, or fail fast (the client then asks the
       // token endpoint itself).
-      return slot !== undefined ? slot.value : Promise.reject(this.#unavailable('GET'));
+      return slot !== undefined ? slot.value : Promise.reject(this.#channel.unavailable('GET'));
     }
-    if (slot !== undefined && this.#failures > 0) {
+    if (slot !== undefined && !this.#channel.healthy) {
       // Redis failed recently and may still be away: answer from memory at once, and let a read in the
       // background find out whether it is back (one at a time per key), so that no call waits on a probe.
       this.#startRead(key).catch(noop);
@@ -195,73 +219,115 @@ export class RedisTokenCache implements TokenCache {
     return this.#startRead(key);
   }
 
-  #startRead(key: string): Promise<CachedToken | undefined> {
-    const pending = this.#reads.get(key);
-    if (pending !== undefined) return pending.promise;
-    const read: { promise?: Promise<CachedToken | undefined>; current: boolean } = { current: true };
-    const promise = this.#read(key, read);
-    read.promise = promise;
-    this.#reads.set(key, read as Read);
-    const done = () => {
-      if (this.#reads.get(key) === read) this.#reads.delete(key);
-    };
-    promise.then(done, done);
-    return promise;
-  }
-
-  /** Stores the entry locally and in Redis, where it expires after `ttlMs` (when it stops being usable). */
+  /**
+   * Stores the entry locally and in Redis, where it expires after `ttlMs` (when it stops being usable).
+   * When this process holds the key's lock, the same script releases it.
+   */
   async set(key: string, value: CachedToken, ttlMs: number): Promise<void> {
-    this.#supersedeReads(key);
+    this.#supersede(key);
     if (!(ttlMs > 0)) {
       this.#local.delete(key);
       return;
     }
-    this.#remember(key, value, Date.now(), ttlMs);
-    this.#checkAvailable('SET');
-    const redisKey = this.#tokenKey(key);
-    await this.#command(
-      ['SET', redisKey, this.#codec.encode(key, value), 'PX', String(Math.ceil(ttlMs))],
-      redisKey,
+    this.#remember(key, value, ttlMs);
+    this.#channel.checkAvailable('SET');
+    const keys = this.#keys(key);
+    const stored = this.#codec.encode(key, value);
+    const px = String(Math.ceil(ttlMs));
+    const hold = this.#held.get(key);
+    if (hold === undefined || hold.released) {
+      await this.#channel.command(['SET', keys.token, stored, 'PX', px], keys.token);
+      return;
+    }
+    await this.#channel.command(
+      ['EVAL', STORE_AND_UNLOCK, '2', keys.token, keys.lock, stored, px, hold.owner],
+      keys.token,
     );
+    hold.released = true;
+    if (this.#held.get(key) === hold) this.#held.delete(key);
   }
 
   /** Drops the entry from this process at once, and from Redis (other processes: within `localTtlMs`). */
   async delete(key: string): Promise<void> {
-    this.#supersedeReads(key);
+    this.#supersede(key);
     this.#local.delete(key);
-    this.#checkAvailable('DEL');
-    const redisKey = this.#tokenKey(key);
-    await this.#command(['DEL', redisKey], redisKey);
+    this.#channel.checkAvailable('DEL');
+    const keys = this.#keys(key);
+    await this.#channel.command(['DEL', keys.token], keys.token);
   }
 
   /**
-   * Cross-process single-flight: `SET lock owner NX PX ttl` with a random owner. Resolves to the release
-   * function when this process holds the lock, or to undefined when another one does. The lock expires by
-   * itself after `ttlMs`, so a holder that dies blocks the key no longer than that.
+   * Drops the entry only while it holds `accessToken` (compare-and-delete in one script, also with
+   * encryption: the entry carries a keyed fingerprint of its token). After a 401, a process deletes the
+   * token it was refused, never the new one another process has just stored. Resolves to true when the
+   * Redis entry was deleted.
+   */
+  async deleteIf(key: string, accessToken: string): Promise<boolean> {
+    const slot = this.#local.get(key);
+    if (slot !== undefined && slot.value.token.accessToken === accessToken) this.#local.delete(key);
+    this.#supersede(key);
+    this.#channel.checkAvailable('EVAL');
+    const keys = this.#keys(key);
+    const reply = await this.#channel.command(
+      ['EVAL', DELETE_IF, '1', keys.token, this.#codec.head(accessToken)],
+      keys.token,
+    );
+    return Number(reply) === 1;
+  }
+
+  /**
+   * Cross-process single-flight, in one round trip: a script reads the entry and, when there is none,
+   * takes the lock (`SET NX PX` with a random owner). Resolves to the release function when this process
+   * holds the lock, or to undefined when another one does or when the entry exists (read it with get(),
+   * answered from what the script read). A second call for the key after such an answer takes the lock even
+   * though the entry exists (the caller wants a newer token: refresh-ahead, a forced refresh). The lock
+   * expires by itself after `ttlMs`, so a holder that dies blocks the key no longer than that.
    */
   async acquireLock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
-    this.#checkAvailable('SET');
-    const lockKey = this.#lockKey(key);
-    const owner = randomBytes(16).toString('base64url');
-    const args = ['SET', lockKey, owner, 'PX', String(Math.max(1, Math.ceil(ttlMs))), 'NX'];
-    const { result, raw } = this.#call(args, lockKey);
-    let reply: unknown;
+    const delay = this.#waits.delayFor(key);
+    if (delay >= 1) await new Promise((resolve) => setTimeout(resolve, delay));
+    this.#channel.checkAvailable('EVAL');
+    const keys = this.#keys(key);
+    const owner = `${this.#ownerPrefix}${(++this.#owners).toString(36)}`;
+    const px = Math.max(1, Math.ceil(ttlMs));
+    const declinedAt = this.#declined.get(key);
+    const force = declinedAt !== undefined && monotonic() - declinedAt < px;
+    const { result, raw } = this.#channel.call(
+      ['EVAL', ACQUIRE, '2', keys.token, keys.lock, owner, String(px), force ? '1' : '0'],
+      keys.token,
+    );
+    const sentAt = monotonic();
+    let reply: CommandReply;
     try {
-      reply = await this.#settle(result, 'SET');
+      reply = await result;
     } catch (error) {
       // A lock given up on may still be taken later (a command queued while Redis was away): free it as
       // soon as it is, rather than blocking the key for its whole TTL.
       raw.then((late) => {
-        if (replyText(late) === 'OK') this.#unlock(lockKey, owner).catch(noop);
+        if (acquired(late).taken) this.#unlock(keys, owner).catch(noop);
       }, noop);
       throw error;
     }
-    if (replyText(reply) !== 'OK') return undefined;
-    let released = false;
+    const { taken, text, lockMs } = acquired(reply);
+    const entry = text === null ? undefined : this.#open(key, text);
+    this.#supersede(key);
+    this.#answers.remember(key, entry);
+    if (entry !== undefined) this.#remember(key, entry, entry.usableUntil - Date.now());
+    else this.#local.delete(key);
+    if (!taken && text === null) this.#waits.held(key, monotonic() - sentAt, lockMs);
+    else this.#waits.done(key);
+    if (!taken) {
+      if (text !== null) this.#declined.set(key, monotonic());
+      return undefined;
+    }
+    this.#declined.delete(key);
+    const hold: Hold = { owner, released: false };
+    this.#held.set(key, hold);
     return async () => {
-      if (released) return;
-      released = true;
-      await this.#unlock(lockKey, owner);
+      if (hold.released) return;
+      hold.released = true;
+      if (this.#held.get(key) === hold) this.#held.delete(key);
+      await this.#unlock(keys, owner);
     };
   }
 
@@ -270,6 +336,7 @@ export class RedisTokenCache implements TokenCache {
     for (const read of this.#reads.values()) read.current = false;
     this.#reads.clear();
     this.#local.clear();
+    this.#answers.clear();
   }
 
   /** Shows the configuration only: never the encryption key. */
@@ -289,11 +356,25 @@ export class RedisTokenCache implements TokenCache {
 
   // ---------------------------------------------------------------------------------------------
 
+  #startRead(key: string): Promise<CachedToken | undefined> {
+    const pending = this.#reads.get(key);
+    if (pending !== undefined) return pending.promise;
+    const read: { promise?: Promise<CachedToken | undefined>; current: boolean } = { current: true };
+    const promise = this.#read(key, read);
+    read.promise = promise;
+    this.#reads.set(key, read as Read);
+    const done = () => {
+      if (this.#reads.get(key) === read) this.#reads.delete(key);
+    };
+    promise.then(done, done);
+    return promise;
+  }
+
   async #read(key: string, read: { current: boolean }): Promise<CachedToken | undefined> {
-    const redisKey = this.#tokenKey(key);
+    const keys = this.#keys(key);
     let text: string | null;
     try {
-      text = replyText(await this.#command(['GET', redisKey], redisKey));
+      text = replyText(await this.#channel.command(['GET', keys.token], keys.token));
     } catch (error) {
       const slot = this.#local.get(key);
       if (slot !== undefined && isUsable(slot.value, Date.now())) {
@@ -303,32 +384,34 @@ export class RedisTokenCache implements TokenCache {
       }
       throw error;
     }
-    if (text === null) {
-      // Redis is the truth while it answers: gone there (expired, or invalidated by another process) is gone.
-      if (read.current) this.#local.delete(key);
-      return undefined;
+    // Redis is the truth while it answers: gone there (expired, or invalidated by another process) is gone.
+    const entry = text === null ? undefined : this.#open(key, text);
+    if (read.current) {
+      if (entry === undefined) this.#local.delete(key);
+      else this.#remember(key, entry, entry.usableUntil - Date.now());
     }
-    let entry: CachedToken;
-    try {
-      entry = this.#codec.decode(key, text);
-    } catch (error) {
-      // Wrong key, tampering or garbage: a miss, never an exception for the caller.
-      this.#emitFault(key, 'decrypt', error);
-      if (read.current) this.#local.delete(key);
-      return undefined;
-    }
-    if (read.current) this.#remember(key, entry, Date.now(), entry.usableUntil - Date.now());
     return entry;
   }
 
-  #remember(key: string, value: CachedToken, now: number, ttlMs: number): void {
-    // Fresh for at most localTtlMs, never past the refresh point (from there on a token refreshed by another
-    // process must be seen) nor past the entry's own end in Redis.
-    const freshUntil = Math.min(now + this.localTtlMs, value.refreshAt, now + ttlMs);
-    this.#local.set(key, { value, freshUntil });
+  /** Decodes a stored value; one that does not open is a miss, reported (wrong key, tampering, garbage). */
+  #open(key: string, text: string): CachedToken | undefined {
+    try {
+      return this.#codec.decode(key, text);
+    } catch (error) {
+      this.#emitFault(key, 'decrypt', error);
+      return undefined;
+    }
   }
 
-  #supersedeReads(key: string): void {
+  #remember(key: string, value: CachedToken, ttlMs: number): void {
+    // Fresh for at most localTtlMs (monotonic), nor past the entry's own end in Redis; LocalLayer.fresh()
+    // also stops at the token's refresh point (wall clock).
+    this.#local.set(key, { value, freshUntil: monotonic() + Math.min(this.localTtlMs, ttlMs) });
+  }
+
+  /** A write or a lock answer for the key: reads in flight and earlier answers no longer count. */
+  #supersede(key: string): void {
+    this.#answers.delete(key);
     const read = this.#reads.get(key);
     if (read !== undefined) {
       read.current = false;
@@ -336,85 +419,12 @@ export class RedisTokenCache implements TokenCache {
     }
   }
 
-  async #unlock(lockKey: string, owner: string): Promise<void> {
-    await this.#command(['EVAL', UNLOCK_SCRIPT, '1', lockKey, owner], lockKey);
+  async #unlock(keys: EntryKeys, owner: string): Promise<void> {
+    await this.#channel.command(['EVAL', UNLOCK, '1', keys.lock, owner], keys.lock);
   }
 
-  /** Sends a command with the timeout; `raw` is the client's own promise, which may settle later. */
-  #call(args: readonly string[], routingKey: string): { result: Promise<unknown>; raw: Promise<unknown> } {
-    const controller = new AbortController();
-    let raw: Promise<unknown>;
-    try {
-      raw = this.#send(args, routingKey, controller.signal);
-    } catch (error) {
-      raw = Promise.reject(error);
-    }
-    raw.catch(noop); // A reply that comes after the timeout is nobody's concern.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        // One more turn of the event loop before giving up: after a stall of this process (a long
-        // synchronous task), timers run before pending I/O, and a reply already received must win.
-        setImmediate(() => {
-          controller.abort();
-          reject(
-            new RedisCacheError(
-              `Redis did not answer ${args[0]} within ${this.timeoutMs} ms`,
-              RedisErrorCode.TIMEOUT,
-            ),
-          );
-        });
-      }, this.timeoutMs);
-      (timer as { unref?: () => void }).unref?.();
-    });
-    const result = Promise.race([raw, timeout]).finally(() => clearTimeout(timer));
-    return { result, raw };
-  }
-
-  async #command(args: readonly string[], routingKey: string): Promise<unknown> {
-    return this.#settle(this.#call(args, routingKey).result, args[0] as string);
-  }
-
-  /** Keeps the health state: a success ends a pause; a failure that is not the server's answer starts one. */
-  async #settle(result: Promise<unknown>, command: string): Promise<unknown> {
-    try {
-      const reply = await result;
-      this.#failures = 0;
-      this.#pausedUntil = 0;
-      return reply;
-    } catch (error) {
-      if (isReplyError(error)) throw error; // The server answered: Redis is up.
-      this.#failures += 1;
-      this.#pausedUntil = Date.now() + Math.min(MAX_PAUSE_MS, FIRST_PAUSE_MS * 2 ** (this.#failures - 1));
-      if (error instanceof RedisCacheError) throw error;
-      const e = error as { code?: unknown; name?: unknown };
-      const reason = typeof e.code === 'string' ? e.code : typeof e.name === 'string' ? e.name : 'error';
-      // The original error stays as `cause`; the message carries no part of it (it could name a URL).
-      throw new RedisCacheError(`Redis ${command} failed (${reason})`, RedisErrorCode.UNAVAILABLE, {
-        cause: error,
-      });
-    }
-  }
-
-  #checkAvailable(command: string): void {
-    if (Date.now() < this.#pausedUntil) throw this.#unavailable(command);
-  }
-
-  #unavailable(command: string): RedisCacheError {
-    const ms = Math.max(0, this.#pausedUntil - Date.now());
-    return new RedisCacheError(
-      `Redis ${command} skipped: Redis failed recently, next attempt in ${ms} ms`,
-      RedisErrorCode.UNAVAILABLE,
-    );
-  }
-
-  /** Keys carry the prefix and a SHA-256 of the cache key: short, fixed length, and no secret. */
-  #tokenKey(key: string): string {
-    return `${this.keyPrefix}token:${digest(key)}`;
-  }
-
-  #lockKey(key: string): string {
-    return `${this.keyPrefix}lock:${digest(key)}`;
+  #keys(key: string): EntryKeys {
+    return entryKeys(this.keyPrefix, key);
   }
 
   #emitFault(key: string, operation: 'get' | 'decrypt', error: unknown): void {
@@ -424,8 +434,15 @@ export class RedisTokenCache implements TokenCache {
   }
 }
 
-function digest(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('base64url');
+/** The ACQUIRE script's reply (scripts.ts); an odd one is "not taken, no entry, no lock". */
+function acquired(reply: CommandReply): { taken: boolean; text: string | null; lockMs: number } {
+  if (!Array.isArray(reply)) return { taken: false, text: null, lockMs: 0 };
+  const lockMs = Number(reply[2]);
+  return {
+    taken: Number(reply[0]) === 1,
+    text: replyText(reply[1]),
+    lockMs: Number.isFinite(lockMs) ? lockMs : 0,
+  };
 }
 
 /**

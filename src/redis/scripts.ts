@@ -1,0 +1,60 @@
+/**
+ * Where an entry lives in Redis, and the scripts that touch it in one round trip each.
+ *
+ * Keys (version 2): `<prefix>{<digest>}:token` and `<prefix>{<digest>}:lock`, where digest is the SHA-256 of
+ * the cache key (base64url): short, fixed length, no secret. The braces are a Redis Cluster hash tag, so
+ * both keys of an entry are in one hash slot and every script below is cluster-safe. Whatever the prefix
+ * holds, the part that decides the slot (the first `{...}`) ends at or before our closing brace, so the
+ * `:token`/`:lock` suffix never moves a key to another slot.
+ *
+ * Scripts run with EVAL (the body is small; Redis caches it compiled), which needs no per-node SCRIPT LOAD
+ * on a cluster. Lua: `redis.call('get', k)` is `false` when the key is absent.
+ */
+import { createHash } from 'node:crypto';
+
+export interface EntryKeys {
+  readonly token: string;
+  readonly lock: string;
+}
+
+export function entryKeys(keyPrefix: string, cacheKey: string): EntryKeys {
+  const tag = `${keyPrefix}{${createHash('sha256').update(cacheKey, 'utf8').digest('base64url')}}`;
+  return { token: `${tag}:token`, lock: `${tag}:lock` };
+}
+
+/**
+ * A miss in one round trip: read the entry and, when there is none (or `force` is '1'), take the lock.
+ *
+ * KEYS: token, lock. ARGV: owner, ttl ms, force ('1' or '0').
+ * Returns `{taken (1|0), entry or nil, the lock's remaining ms (-2: no lock)}`.
+ * Without `force`, an entry that exists is returned and the lock is left alone: the caller reads the
+ * token, so nobody needs the lock (a fleet waking up to a stored token takes no lock and releases none).
+ */
+export const ACQUIRE = `local entry = redis.call('get', KEYS[1])
+if entry and ARGV[3] ~= '1' then return {0, entry, -2} end
+if redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return {1, entry, tonumber(ARGV[2])} end
+return {0, entry, redis.call('pttl', KEYS[2])}`;
+
+/**
+ * The lock holder's store in one round trip: write the entry, then delete the lock while it still holds
+ * this owner's value (never a lock taken over by another process after ours expired).
+ *
+ * KEYS: token, lock. ARGV: value, ttl ms, owner.
+ */
+export const STORE_AND_UNLOCK = `redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('get', KEYS[2]) == ARGV[3] then redis.call('del', KEYS[2]) end
+return 1`;
+
+/** Deletes the lock only while it holds this owner's value. KEYS: lock. ARGV: owner. */
+export const UNLOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0`;
+
+/**
+ * Deletes the entry only while it holds the access token with this fingerprint (see codec.ts: the
+ * fingerprint sits in clear at a fixed place of the stored value, also when the rest is encrypted).
+ *
+ * KEYS: token. ARGV: the value's expected head (`<format>:<fingerprint>:`). Returns 1 when deleted.
+ */
+export const DELETE_IF = `local entry = redis.call('get', KEYS[1])
+if entry and string.sub(entry, 1, string.len(ARGV[1])) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0`;

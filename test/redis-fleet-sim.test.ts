@@ -1,0 +1,90 @@
+/**
+ * Fleet at scale, in one process (issue 19): 200 replicas, each a ClientCredentialsClient with its own Redis
+ * connection and RedisTokenCache, x 20 audiences, all 4,000 getToken() calls at once, against a token
+ * endpoint answering in 20 ms. The event loop is saturated by design, and in one case stalled on purpose:
+ * that must not look like a Redis outage. Counts only (one token request per audience, no failed call, no
+ * fault); never timing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingTokenServer, startCountingTokenServer } from './fixtures/counting-token-server.js';
+import { simulateFleet } from './fixtures/fleet-sim.js';
+import { connectRedis, DRIVERS, stallingClient } from './fixtures/redis-clients.js';
+import {
+  haveRedisServer,
+  type RedisServer,
+  redisServerMissingMessage,
+  startRedisServer,
+} from './helpers/redis-server.js';
+
+describe.skipIf(!haveRedisServer)(
+  `a fleet of 200 replicas in one process (${haveRedisServer ? 'redis-server found' : redisServerMissingMessage})`,
+  () => {
+    let server: RedisServer;
+    let tokens: CountingTokenServer;
+
+    beforeAll(async () => {
+      [server, tokens] = await Promise.all([
+        startRedisServer(),
+        startCountingTokenServer({ expiresIn: 3600, delayMs: 20 }),
+      ]);
+    });
+    afterAll(async () => {
+      await tokens?.close();
+      await server?.stop();
+    });
+
+    it.each(DRIVERS)(
+      '200 replicas (%s) x 20 audiences at once: 20 token requests, no failed call, no cache fault; then the local layer answers',
+      async (driver) => {
+        tokens.reset();
+        const result = await simulateFleet({
+          replicas: 200,
+          audiences: 20,
+          tokenEndpoint: tokens.url,
+          connect: () => connectRedis(driver, server.url),
+          tokenRequests: () => tokens.total,
+          steadyRounds: 3,
+          steadyIntervalMs: 50,
+        });
+        expect(result.errors).toEqual([]);
+        expect(result.cold.failed).toBe(0);
+        expect(result.faults).toEqual({});
+        expect(result.cold.tokenRequests).toBe(20);
+        expect(result.tokensPerAudience).toBe(1);
+        for (let i = 0; i < 20; i++) expect(tokens.count(`urn:fleet:${i}`)).toBe(1);
+        // Steady state: 12,000 calls answered by each replica's local layer, without Redis.
+        expect(result.steady?.failed).toBe(0);
+        expect(result.steady?.tokenRequests).toBe(0);
+        expect(result.steady?.redisCommands).toBe(0);
+      },
+    );
+
+    it('busy replicas (5 Redis replies, 1,000 apart, come after a 300 ms synchronous task and 5 more loop turns): still 20 requests, no fault', async () => {
+      tokens.reset();
+      let replies = 0;
+      let stalls = 0;
+      const result = await simulateFleet({
+        replicas: 200,
+        audiences: 20,
+        tokenEndpoint: tokens.url,
+        connect: async () => {
+          const conn = await connectRedis('redis', server.url);
+          return {
+            client: stallingClient(conn.client, {
+              stallMs: 300,
+              turns: 5,
+              when: () => ++replies % 1_000 === 0 && ++stalls <= 5,
+            }),
+            quit: () => conn.quit(),
+          };
+        },
+        tokenRequests: () => tokens.total,
+      });
+      expect(stalls).toBeGreaterThanOrEqual(5);
+      expect(result.errors).toEqual([]);
+      expect(result.faults).toEqual({});
+      expect(result.cold.tokenRequests).toBe(20);
+      expect(result.tokensPerAudience).toBe(1);
+    });
+  },
+);
