@@ -183,7 +183,9 @@ describe.skipIf(!haveRedisServer)(
         // Usable until expiry minus the 60 s buffer: Redis drops it then.
         const pttl = Number(await admin.command('PTTL', key));
         const expected = (token.expiresAt as number) - 60_000 - Date.now();
-        expect(pttl).toBeLessThanOrEqual(expected + 50);
+        // (The TTL is counted from when the client computed it; the store may reach Redis a little later on a
+        // busy machine. Either way the entry ends about 60 s before the token does, not with it.)
+        expect(pttl).toBeLessThanOrEqual(expected + 2_000);
         expect(pttl).toBeGreaterThan(expected - 5_000);
         // The lock was released after the token was stored.
         expect(keys.some((k) => k.endsWith(':lock'))).toBe(false);
@@ -348,7 +350,7 @@ describe.skipIf(!haveRedisServer)(
         expect(await lockKeysOf(keyPrefix)).toEqual([]);
       });
 
-      it('acquireLock when the entry is stored: no lock, the read that follows needs no round trip; asked again, it takes the lock', async () => {
+      it('acquireLock when the entry is stored: no lock, the read that follows needs no round trip; asked again for that entry, it takes the lock', async () => {
         const [a, b] = [await connect(driver), await connect(driver)];
         const keyPrefix = freshPrefix();
         const writer = new RedisTokenCache({ client: a.client, keyPrefix });
@@ -363,7 +365,13 @@ describe.skipIf(!haveRedisServer)(
         expect(read instanceof Promise).toBe(false);
         expect((read as CachedToken).token.accessToken).toBe('already-there');
         expect((await getCount()) - gets).toBe(1);
-        // A caller that asks again did not want that entry (a refresh, a forced refresh): it gets the lock.
+        // Asked again after the entry changed: the new entry, still no lock.
+        await writer.set(key, entry('changed'), 60_000);
+        expect(await cache.acquireLock(key, 10_000)).toBeUndefined();
+        expect((cache.get(key) as CachedToken).token.accessToken).toBe('changed');
+        expect(await lockKeysOf(keyPrefix)).toEqual([]);
+        // Asked again for the same entry: the caller did not want it (a refresh, a forced refresh, a token an
+        // API refused), so it gets the lock.
         const release = await cache.acquireLock(key, 10_000);
         expect(typeof release).toBe('function');
         expect(await lockKeysOf(keyPrefix)).toHaveLength(1);

@@ -33,7 +33,8 @@ const PLAIN = '2p:';
 const ENCRYPTED = '2e:';
 /** 16 bytes of HMAC, base64url. */
 const FINGERPRINT_CHARS = 22;
-const HEAD_CHARS = PLAIN.length + FINGERPRINT_CHARS + 1;
+/** Length of a stored value's head: format and fingerprint (`2e:<22 characters>:`). */
+export const HEAD_CHARS = PLAIN.length + FINGERPRINT_CHARS + 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** The HMAC key of plain entries: the token is in clear next to it anyway. */

@@ -24,7 +24,7 @@ import { EventSink } from '../events.js';
 import type { CachedToken, TokenCache, TokenEvent, TokenKeyInfo } from '../types.js';
 import { describeError } from '../util.js';
 import { RedisChannel } from './channel.js';
-import { EntryCodec } from './codec.js';
+import { EntryCodec, HEAD_CHARS } from './codec.js';
 import { type CommandReply, commandSender, type RedisClientLike, replyText } from './driver.js';
 import { Answers, LocalLayer } from './local-layer.js';
 import { LockWaits } from './lock-waits.js';
@@ -114,8 +114,12 @@ export class RedisTokenCache implements TokenCache {
   readonly #local: LocalLayer;
   readonly #answers: Answers;
   readonly #held: Lru<Hold>;
-  /** Keys for which acquireLock answered "an entry exists" (monotonic ms): a second call takes the lock. */
-  readonly #declined: Lru<number>;
+  /**
+   * Keys for which acquireLock answered "an entry exists" without trying the lock: that entry's head and
+   * when (monotonic ms). A call that comes back wants a newer token, so the lock is tried unless the entry
+   * has changed meanwhile.
+   */
+  readonly #declined: Lru<{ readonly head: string; readonly at: number }>;
   readonly #waits: LockWaits;
   readonly #reads = new Map<string, Read>();
   readonly #events: EventSink;
@@ -279,9 +283,11 @@ export class RedisTokenCache implements TokenCache {
    * Cross-process single-flight, in one round trip: a script reads the entry and, when there is none,
    * takes the lock (`SET NX PX` with a random owner). Resolves to the release function when this process
    * holds the lock, or to undefined when another one does or when the entry exists (read it with get(),
-   * answered from what the script read). A second call for the key after such an answer takes the lock even
-   * though the entry exists (the caller wants a newer token: refresh-ahead, a forced refresh). The lock
-   * expires by itself after `ttlMs`, so a holder that dies blocks the key no longer than that.
+   * answered from what the script read, without a round trip). A caller that comes back for the key after
+   * such an answer did not want that entry (refresh-ahead, a forced refresh, a token an API refused): it
+   * then gets the lock even though the entry exists, unless the entry has changed meanwhile. The lock
+   * expires by itself after `ttlMs`, so a holder that dies blocks the key no longer than that. While
+   * another process holds the lock, calls are paced by how long a round trip takes (lock-waits.ts).
    */
   async acquireLock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
     const delay = this.#waits.delayFor(key);
@@ -290,10 +296,10 @@ export class RedisTokenCache implements TokenCache {
     const keys = this.#keys(key);
     const owner = `${this.#ownerPrefix}${(++this.#owners).toString(36)}`;
     const px = Math.max(1, Math.ceil(ttlMs));
-    const declinedAt = this.#declined.get(key);
-    const force = declinedAt !== undefined && monotonic() - declinedAt < px;
+    const declined = this.#declined.get(key);
+    const declinedHead = declined !== undefined && monotonic() - declined.at < px ? declined.head : '';
     const { result, raw } = this.#channel.call(
-      ['EVAL', ACQUIRE, '2', keys.token, keys.lock, owner, String(px), force ? '1' : '0'],
+      ['EVAL', ACQUIRE, '2', keys.token, keys.lock, owner, String(px), declinedHead],
       keys.token,
     );
     const sentAt = monotonic();
@@ -314,13 +320,13 @@ export class RedisTokenCache implements TokenCache {
     this.#answers.remember(key, entry);
     if (entry !== undefined) this.#remember(key, entry, entry.usableUntil - Date.now());
     else this.#local.delete(key);
-    if (!taken && text === null) this.#waits.held(key, monotonic() - sentAt, lockMs);
+    if (!taken && lockMs > 0) this.#waits.held(key, monotonic() - sentAt, lockMs);
     else this.#waits.done(key);
-    if (!taken) {
-      if (text !== null) this.#declined.set(key, monotonic());
-      return undefined;
+    if (taken) this.#declined.delete(key);
+    else if (text !== null && lockMs === LOCK_NOT_TRIED) {
+      this.#declined.set(key, { head: text.slice(0, HEAD_CHARS), at: monotonic() });
     }
-    this.#declined.delete(key);
+    if (!taken) return undefined;
     const hold: Hold = { owner, released: false };
     this.#held.set(key, hold);
     return async () => {
@@ -433,6 +439,9 @@ export class RedisTokenCache implements TokenCache {
     }
   }
 }
+
+/** The ACQUIRE script's `lockMs` when it returned the entry without trying the lock. */
+const LOCK_NOT_TRIED = -2;
 
 /** The ACQUIRE script's reply (scripts.ts); an odd one is "not taken, no entry, no lock". */
 function acquired(reply: CommandReply): { taken: boolean; text: string | null; lockMs: number } {

@@ -23,15 +23,17 @@ export function entryKeys(keyPrefix: string, cacheKey: string): EntryKeys {
 }
 
 /**
- * A miss in one round trip: read the entry and, when there is none (or `force` is '1'), take the lock.
+ * A miss in one round trip: read the entry and, when there is none, take the lock.
  *
- * KEYS: token, lock. ARGV: owner, ttl ms, force ('1' or '0').
- * Returns `{taken (1|0), entry or nil, the lock's remaining ms (-2: no lock)}`.
- * Without `force`, an entry that exists is returned and the lock is left alone: the caller reads the
- * token, so nobody needs the lock (a fleet waking up to a stored token takes no lock and releases none).
+ * KEYS: token, lock. ARGV: owner, ttl ms, declined head ('' or the start of a stored value the caller has
+ * already seen and did not want: a token due for refresh, or one an API refused).
+ * Returns `{taken (1|0), entry or nil, the lock's remaining ms (-2: the lock was not tried)}`.
+ * An entry is returned without touching the lock unless it is the declined one: the caller reads the
+ * token, so nobody needs the lock (a fleet waking up to a stored token takes no lock and releases none),
+ * while a caller that wants a newer token than the one stored still gets the lock on its next call.
  */
 export const ACQUIRE = `local entry = redis.call('get', KEYS[1])
-if entry and ARGV[3] ~= '1' then return {0, entry, -2} end
+if entry and (ARGV[3] == '' or string.sub(entry, 1, string.len(ARGV[3])) ~= ARGV[3]) then return {0, entry, -2} end
 if redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return {1, entry, tonumber(ARGV[2])} end
 return {0, entry, redis.call('pttl', KEYS[2])}`;
 
