@@ -1,7 +1,7 @@
 /**
  * Counts and time slices. Full: about 80 s on 2 cores (measured with other jobs running). Quick
  * (`--quick`, run in CI): about 10 s; tiny counts, three authentication methods, memory at 5,000
- * entries only, no Redis. Every loop has a count cap and a time cap.
+ * entries only, no Redis. The fleet figure (7) adds about 3 minutes to a full run. Every loop has a count cap and a time cap.
  */
 export interface BenchConfig {
   quick: boolean;
@@ -19,7 +19,24 @@ export interface BenchConfig {
   signing: { maxMs: number; maxOps: number };
   /** clientSizes: sizes also measured through ClientCredentialsClient.getToken (slower) */
   memory: { sizes: number[]; clientSizes: number[]; deadlineMs: number };
-  redis: { enabled: boolean; processes: number; audiences: number; latencyMs: number; deadlineMs: number };
+  /**
+   * Figure 7, fleets sharing a RedisTokenCache: in-process rows [replicas, audiences]; process rows (each
+   * size with each number of CPU burners) asking perAudience times for each of `audiences`; the steady
+   * phase; misses through a Redis answering replyDelayMs late. deadlineMs bounds each in-process row.
+   */
+  fleet: {
+    enabled: boolean;
+    inProcess: [replicas: number, audiences: number][];
+    processes: number[];
+    burners: number[];
+    audiences: number;
+    perAudience: number;
+    steadyRounds: number;
+    steadyIntervalMs: number;
+    latencyMs: number;
+    slowRedis: { replyDelayMs: number; misses: number };
+    deadlineMs: number;
+  };
   /** figure 8: fresh processes per library; build: rebuild dist/ first */
   coldStart: { rounds: number; build: boolean };
 }
@@ -32,7 +49,24 @@ export const FULL: BenchConfig = {
   uncached: { concurrency: 4, pairs: 6, sliceMs: 100, warmupMs: 100 },
   signing: { maxMs: 300, maxOps: 100_000 },
   memory: { sizes: [10_000, 100_000], clientSizes: [10_000], deadlineMs: 60_000 },
-  redis: { enabled: true, processes: 8, audiences: 20, latencyMs: 20, deadlineMs: 30_000 },
+  fleet: {
+    enabled: true,
+    inProcess: [
+      [50, 50],
+      [200, 50],
+      [1000, 20],
+    ],
+    processes: [8, 16],
+    burners: [0, 2],
+    audiences: 20,
+    perAudience: 5,
+    // 20 rounds 300 ms apart: 6 s, longer than the local layer's 5 s, so each replica re-reads each key once.
+    steadyRounds: 20,
+    steadyIntervalMs: 300,
+    latencyMs: 20,
+    slowRedis: { replyDelayMs: 200, misses: 10 },
+    deadlineMs: 180_000,
+  },
   coldStart: { rounds: 15, build: true },
 };
 
@@ -50,6 +84,18 @@ export const QUICK: BenchConfig = {
   },
   signing: { maxMs: 60, maxOps: 5_000 },
   memory: { sizes: [5_000], clientSizes: [], deadlineMs: 20_000 },
-  redis: { enabled: false, processes: 8, audiences: 20, latencyMs: 20, deadlineMs: 10_000 },
+  fleet: {
+    enabled: false,
+    inProcess: [[20, 5]],
+    processes: [],
+    burners: [0],
+    audiences: 5,
+    perAudience: 2,
+    steadyRounds: 2,
+    steadyIntervalMs: 50,
+    latencyMs: 20,
+    slowRedis: { replyDelayMs: 200, misses: 2 },
+    deadlineMs: 30_000,
+  },
   coldStart: { rounds: 3, build: false },
 };

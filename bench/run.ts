@@ -4,7 +4,7 @@
  *   npm run bench                  full run (about 90 s on 2 cores), writes BENCHMARKS.md
  *   npm run bench -- --quick       a few seconds, for CI: tiny counts, no 100k memory figure, no Redis
  *   npm run bench -- --no-write-md do not write BENCHMARKS.md
- *   npm run bench -- --only=cached,fetch   figures: cached, cold, audiences, fetch, uncached, memory, redis, start
+ *   npm run bench -- --only=cached,fetch   figures: cached, cold, audiences, fetch, uncached, memory, fleet, start
  *
  * The markdown goes to stdout, progress to stderr, the JSON to bench/results/<date>.json. A figure
  * that fails is reported as such; only a crash of the harness exits non-zero.
@@ -28,11 +28,11 @@ import {
   figureSigning,
   figureUncached,
 } from './figures.js';
+import { runFleetFigure } from './fleet.js';
 import { machineInfo, ownVersion, packageVersion } from './lib/machine.js';
 import { nowNs } from './lib/measure.js';
 import { type BenchResults, checkTargets, toMarkdown } from './lib/report.js';
 import { runMemoryFigure } from './memory.js';
-import { runRedisFigure } from './redis.js';
 import {
   BENCH_CLIENT_ID,
   BENCH_CLIENT_SECRET,
@@ -41,7 +41,7 @@ import {
   startServerProcess,
 } from './servers.js';
 
-const FIGURES = ['cached', 'cold', 'audiences', 'fetch', 'uncached', 'memory', 'redis', 'start'] as const;
+const FIGURES = ['cached', 'cold', 'audiences', 'fetch', 'uncached', 'memory', 'fleet', 'start'] as const;
 type Figure = (typeof FIGURES)[number];
 
 function parseArgs(argv: string[]): { cfg: BenchConfig; writeMarkdown: boolean; only: Set<Figure> } {
@@ -150,15 +150,11 @@ async function main(): Promise<void> {
       log(`figure 6: memory (${cfg.memory.sizes.join(', ')} entries)`);
       results.memory = await runMemoryFigure(cfg.memory.sizes, cfg.memory.clientSizes, cfg.memory.deadlineMs);
     }
-    if (only.has('redis') && cfg.redis.enabled) {
-      log('figure 7: redis');
-      results.redis = await runRedisFigure(servers, env, cfg.redis, log);
-    } else if (only.has('redis')) {
-      results.redis = {
-        processes: cfg.redis.processes,
-        audiences: cfg.redis.audiences,
-        skipped: 'not run in --quick mode',
-      };
+    if (only.has('fleet') && cfg.fleet.enabled) {
+      log('figure 7: fleet (a shared RedisTokenCache at scale)');
+      results.fleet = await runFleetFigure(servers, cfg.fleet, log);
+    } else if (only.has('fleet')) {
+      results.fleet = { rows: [], skipped: 'not run in --quick mode' };
     }
   } finally {
     await servers?.close();

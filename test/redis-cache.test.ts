@@ -256,11 +256,37 @@ describe.skipIf(!haveRedisServer)(
         // The burst: one GET for the miss (shared by the 100 callers), the `get` of the lock script (whose
         // answer serves the client's re-read under the lock), and the `get` of the store-and-unlock script.
         expect(afterBurst - before).toBe(3);
-        // After localTtlMs the next read asks Redis again.
+        // After localTtlMs the caller still gets the entry at once, and one read in the background (however
+        // many callers) brings the local layer up to date.
         await new Promise((r) => setTimeout(r, 350));
-        const later = cache.get(key);
-        expect(later instanceof Promise).toBe(true);
-        expect((await later)?.token.accessToken).toBe('local-token');
+        const beforeStale = await getCount();
+        for (let i = 0; i < 10; i++) {
+          const later = cache.get(key);
+          expect(later instanceof Promise).toBe(false);
+          expect((later as CachedToken).token.accessToken).toBe('local-token');
+        }
+        for (let i = 0; i < 100 && (await getCount()) === beforeStale; i++)
+          await new Promise((r) => setTimeout(r, 10));
+        expect((await getCount()) - beforeStale).toBe(1);
+      });
+
+      it('a token invalidated in another process: the next caller here may still get it, the one after does not', async () => {
+        const [a, b] = [await connect(driver), await connect(driver)];
+        const keyPrefix = freshPrefix();
+        const here = new RedisTokenCache({ client: a.client, keyPrefix, localTtlMs: 1 });
+        const there = new RedisTokenCache({ client: b.client, keyPrefix });
+        const key = clientKey('urn:swr');
+        await there.set(key, entry('soon-invalid'), 60_000);
+        expect((await here.get(key))?.token.accessToken).toBe('soon-invalid');
+        await there.delete(key);
+        // Stale while revalidating: the held entry now, and a read in the background that finds it gone.
+        expect((here.get(key) as CachedToken | undefined)?.token.accessToken).toBe('soon-invalid');
+        let after = here.get(key);
+        for (let i = 0; i < 100 && !(after instanceof Promise); i++) {
+          await new Promise((r) => setTimeout(r, 10));
+          after = here.get(key);
+        }
+        expect(await after).toBeUndefined();
       });
 
       it('invalidate(): this process at once, another process within localTtlMs, with no extra request', async () => {

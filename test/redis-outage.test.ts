@@ -96,6 +96,8 @@ describe.skipIf(!haveRedisServer)(
       let running = true;
       const failures: unknown[] = [];
       const latencies: Record<Phase, number[]> = { before: [], outage: [], after: [] };
+      /** Calls each process has made in each phase (a busy machine may start one process late). */
+      const callsOf = fleet.map(() => ({ before: 0, outage: 0, after: 0 }));
       const loops = fleet.map(async (p, index) => {
         for (let i = 0; running; i++) {
           const audiences =
@@ -106,6 +108,7 @@ describe.skipIf(!haveRedisServer)(
           try {
             await p.client.getToken({ audience });
             latencies[current].push(Date.now() - started);
+            (callsOf[index] as Record<Phase, number>)[current] += 1;
           } catch (error) {
             failures.push(error);
           }
@@ -113,12 +116,15 @@ describe.skipIf(!haveRedisServer)(
         }
       });
 
-      await until('calls with Redis up', 8_000, () => latencies.before.length >= 15);
+      // Every process has asked for both audiences (and holds their tokens) before Redis goes away.
+      await until('calls with Redis up', 8_000, () => callsOf.every((c) => c.before >= 4));
       const faultsBefore = fleet.flatMap((p) => p.faults.map((f) => `${f.operation}: ${f.error.code}`));
       expect({ requests: tokens.total, faults: faultsBefore }).toEqual({ requests: 2, faults: [] }); // shared: one request per audience for the three processes
       await server.stop();
       phase = 'outage'; // only now: the new audience must be first asked for while Redis is gone
+      // At least 1.5 s, and until every process has made 12 calls (each of them asks for the new audience).
       await sleep(1_500);
+      await until('calls during the outage', 10_000, () => callsOf.every((c) => c.outage >= 12));
       const requestsDuringOutage = tokens.total - 2;
       phase = 'after';
       await server.restart();

@@ -8,8 +8,8 @@ import {
   type SigningRow,
   type UncachedRow,
 } from '../figures.js';
+import type { FleetResult, FleetRow } from '../fleet.js';
 import type { MemoryRow } from '../memory.js';
-import type { RedisResult } from '../redis.js';
 import type { MachineInfo } from './machine.js';
 
 export interface BenchResults {
@@ -28,7 +28,7 @@ export interface BenchResults {
   uncached?: UncachedRow[];
   signing?: SigningRow[];
   memory?: MemoryRow[];
-  redis?: RedisResult;
+  fleet?: FleetResult;
   coldStart?: ColdStartRow[];
   targets?: TargetResult[];
   notes: string[];
@@ -63,6 +63,15 @@ export function fmtRatio(r: number | undefined): string {
 
 const fmtMs = (ms: number | undefined): string =>
   ms === undefined || !Number.isFinite(ms) ? 'n/a' : `${Math.round(ms).toLocaleString('en-US')} ms`;
+
+const fmtPerCall = (n: number | undefined): string =>
+  n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(n < 0.1 ? 3 : 2);
+
+function fleetLabel(row: FleetRow): string {
+  return row.kind === 'in-process'
+    ? `${row.replicas} replicas x ${row.audiences} audiences (one process)`
+    : `${row.replicas} processes x ${row.audiences} audiences${row.burners ? `, ${row.burners} CPU burners` : ''}`;
+}
 
 function status(ok: boolean | undefined): TargetResult['status'] {
   if (ok === undefined) return 'n/a';
@@ -133,19 +142,27 @@ export function checkTargets(r: BenchResults): TargetResult[] {
   };
   coldCheck(r.coldOneAudience, 'figure 2 (concurrent cold, one audience)');
   coldCheck(r.coldAudiences, 'figure 3 (audiences x concurrent calls)');
-  const redis = r.redis;
-  out.push({
-    target: 'figure 7 (Redis, processes x audiences): token requests == distinct keys',
-    measured:
-      redis?.tokenRequests !== undefined
-        ? `${redis.tokenRequests} requests for ${redis.audiences} keys`
-        : (redis?.skipped ?? redis?.error ?? 'not measured'),
-    status: status(
-      redis?.tokenRequests === undefined
-        ? undefined
-        : redis.tokenRequests === redis.audiences && redis.errors === 0,
-    ),
-  });
+  for (const row of r.fleet?.rows ?? []) {
+    const label = `figure 7 (fleet, ${fleetLabel(row)})`;
+    const measured = row.tokenRequests !== undefined;
+    out.push({
+      target: `${label}: token requests <= 1.1x ideal, no failed call`,
+      measured: measured
+        ? `${row.tokenRequests} requests for ${row.ideal} keys, ${row.failed ?? 0} failed`
+        : (row.error ?? 'not measured'),
+      status: status(
+        measured ? (row.tokenRequests as number) <= 1.1 * row.ideal && row.failed === 0 : undefined,
+      ),
+    });
+    out.push({
+      target: `${label}: steady-state Redis commands per getToken() <= 0.1`,
+      measured: fmtPerCall(row.steadyCommandsPerCall),
+      status: status(row.steadyCommandsPerCall === undefined ? undefined : row.steadyCommandsPerCall <= 0.1),
+    });
+  }
+  if (r.fleet?.skipped) {
+    out.push({ target: 'figure 7 (fleet)', measured: r.fleet.skipped, status: 'n/a' });
+  }
 
   for (const row of r.uncached ?? []) {
     if (row.ratio === undefined) continue;
@@ -392,28 +409,59 @@ export function toMarkdown(r: BenchResults, cfgText: { cold: string; audiences: 
     );
   }
 
-  if (r.redis) {
-    const x = r.redis;
-    parts.push(`## 7. Redis: ${x.processes} processes x ${x.audiences} audiences (optional)`, '');
+  if (r.fleet) {
+    const x = r.fleet;
+    parts.push('## 7. Fleet: a shared RedisTokenCache at scale (optional)', '');
     if (x.skipped) parts.push(`Skipped: ${x.skipped}.`, '');
-    else if (x.tokenRequests === undefined) parts.push(`Error: ${x.error ?? 'unknown'}.`, '');
-    else
+    else {
       parts.push(
+        'All calls of a row at once on cold caches, then the same calls in steady-state rounds (the local ' +
+          'layer). "ideal" is one token request per audience; Redis commands are counted as the clients ' +
+          'send them (each one round trip).',
+        '',
         table(
-          ['processes', 'calls', 'token requests', 'ideal', 'wall time', 'failed calls'],
           [
-            [
-              String(x.processes),
-              String(x.processes * x.audiences),
-              String(x.tokenRequests),
-              String(x.audiences),
-              fmtMs(x.wallMs),
-              `${x.errors ?? 0}${x.error ? ` (${x.error})` : ''}`,
-            ],
+            'fleet',
+            'calls',
+            'token requests',
+            'ideal',
+            'wall time (cold)',
+            'Redis cmds/call cold',
+            'Redis cmds/call steady',
+            'p99 cold',
+            'p99 steady',
+            'failed calls',
+            'cache faults',
           ],
+          x.rows.map((row) => [
+            fleetLabel(row),
+            row.calls?.toLocaleString('en-US') ?? 'n/a',
+            row.tokenRequests?.toLocaleString('en-US') ?? 'n/a',
+            String(row.ideal),
+            fmtMs(row.wallMs),
+            fmtPerCall(row.coldCommandsPerCall),
+            fmtPerCall(row.steadyCommandsPerCall),
+            fmtMs(row.p99Ms),
+            fmtMs(row.steadyP99Ms),
+            `${row.failed ?? 'n/a'}${row.error ? ` (${row.error})` : ''}`,
+            String(row.faults ?? 'n/a'),
+          ]),
         ),
         '',
       );
+      const slow = x.slowRedis;
+      if (slow) {
+        parts.push(
+          `A miss through a Redis that answers ${slow.replyDelayMs} ms late (a loopback proxy delaying every ` +
+            `reply), ${slow.misses} misses one after another: ` +
+            (slow.error
+              ? `error: ${slow.error}.`
+              : `p50 ${fmtMs(slow.p50Ms)}, p99 ${fmtMs(slow.p99Ms)}, ${slow.roundTripsPerMiss?.toFixed(1)} Redis ` +
+                'round trips per miss (the store and release included; at most two come before the token request).'),
+          '',
+        );
+      }
+    }
   }
 
   if (r.coldStart) {

@@ -1,8 +1,9 @@
 /**
  * The in-process layers in front of Redis.
  *
- * LocalLayer: a small LRU of entries with a freshness bound. A fresh entry is served without a Redis round
- * trip; a stale but still usable one is kept as the fallback for when Redis fails.
+ * LocalLayer: a small LRU of entries with a freshness bound. Every usable entry is served without a Redis
+ * round trip; one past its freshness is read again in the background, and kept as the fallback for when
+ * Redis fails.
  *
  * Answers: what Redis said about a key a moment ago (an entry, or none) in a lock script, so that the
  * client's read that follows `acquireLock` is answered without a second round trip (issue 12.8).
@@ -11,7 +12,6 @@
 import { isUsable } from '../cache/lifetime.js';
 import { Lru } from '../cache/lru.js';
 import type { CachedToken } from '../types.js';
-import { monotonic } from './monotonic.js';
 
 export interface LocalSlot {
   readonly value: CachedToken;
@@ -20,15 +20,7 @@ export interface LocalSlot {
 }
 
 /** The local layer's LRU (`localMaxEntries`). */
-export class LocalLayer extends Lru<LocalSlot> {
-  /**
-   * Fresh: seen in Redis (or written) less than `localTtlMs` ago, and before the token's refresh point (from
-   * there on a token refreshed by another process must be seen) and end.
-   */
-  static fresh(slot: LocalSlot, now: number): boolean {
-    return monotonic() < slot.freshUntil && now < slot.value.refreshAt && isUsable(slot.value, now);
-  }
-}
+export class LocalLayer extends Lru<LocalSlot> {}
 
 /**
  * What a lock script read, standing in for the read the client makes right after `acquireLock` (in the same

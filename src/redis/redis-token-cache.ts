@@ -45,9 +45,12 @@ export interface RedisTokenCacheOptions {
   /** Timeout of each Redis call, ms. Default 250. */
   timeoutMs?: number;
   /**
-   * How long an entry read from (or written to) Redis is served from this process's memory without asking
-   * Redis again, ms. Bounds how late an invalidate() in another process is seen here. Default 5000; 0 asks
-   * Redis on every call. Never past the entry's refresh point, so a token refreshed elsewhere is seen at once.
+   * How long an entry read from (or written to) Redis is served from this process's memory before it is read
+   * again, ms (less up to a fifth, at random, so that replicas spread their reads). The read after that runs
+   * in the background while callers keep getting the entry they hold, so this bounds how late an
+   * invalidate() in another process is seen here (plus one read). Default 5000; 0 reads Redis on every call
+   * (the caller waits for it). A token refreshed ahead of time elsewhere is seen by this process's own
+   * refresh-ahead, whose lock call reads Redis.
    */
   localTtlMs?: number;
   /** Most entries in the local layer (least recently used dropped first). Default 1000. */
@@ -194,18 +197,20 @@ export class RedisTokenCache implements TokenCache {
   }
 
   /**
-   * A fresh local entry is returned synchronously (no promise, no round trip), and so is what a lock call
-   * read a moment ago. Otherwise Redis is read, one read per key at a time. While Redis is failing, a
-   * usable local entry is returned at once.
+   * A usable local entry is returned synchronously (no promise, no round trip), and so is what a lock call
+   * read a moment ago. A local entry older than `localTtlMs` is still returned at once while a read in the
+   * background (one per key) brings the local layer up to date: callers wait on Redis only for a key this
+   * process holds no usable token for (or, with `localTtlMs: 0`, on every call while Redis is healthy).
    */
   get(key: string): CachedToken | undefined | Promise<CachedToken | undefined> {
     const now = Date.now();
     let slot = this.#local.get(key);
     if (slot !== undefined) {
-      if (LocalLayer.fresh(slot, now)) return slot.value;
       if (!isUsable(slot.value, now)) {
         this.#local.delete(key);
         slot = undefined;
+      } else if (monotonic() < slot.freshUntil) {
+        return slot.value;
       }
     }
     if (this.#answers.has(key)) return this.#answers.value(key, now);
@@ -214,9 +219,10 @@ export class RedisTokenCache implements TokenCache {
       // token endpoint itself).
       return slot !== undefined ? slot.value : Promise.reject(this.#channel.unavailable('GET'));
     }
-    if (slot !== undefined && !this.#channel.healthy) {
-      // Redis failed recently and may still be away: answer from memory at once, and let a read in the
-      // background find out whether it is back (one at a time per key), so that no call waits on a probe.
+    if (slot !== undefined && (this.localTtlMs > 0 || !this.#channel.healthy)) {
+      // Stale while revalidating: the caller gets the token now; the read finds out whether it changed
+      // (refreshed or invalidated by another process) for the next callers. With localTtlMs 0 callers wait
+      // for Redis, unless it failed recently (then no call waits on a probe).
       this.#startRead(key).catch(noop);
       return slot.value;
     }
@@ -410,9 +416,10 @@ export class RedisTokenCache implements TokenCache {
   }
 
   #remember(key: string, value: CachedToken, ttlMs: number): void {
-    // Fresh for at most localTtlMs (monotonic), nor past the entry's own end in Redis; LocalLayer.fresh()
-    // also stops at the token's refresh point (wall clock).
-    this.#local.set(key, { value, freshUntil: monotonic() + Math.min(this.localTtlMs, ttlMs) });
+    // Fresh for localTtlMs less up to a fifth (so that replicas that read together do not all read again
+    // together), on the monotonic clock; never past the entry's own end in Redis.
+    const localMs = this.localTtlMs * (1 - Math.random() / 5);
+    this.#local.set(key, { value, freshUntil: monotonic() + Math.min(localMs, ttlMs) });
   }
 
   /** A write or a lock answer for the key: reads in flight and earlier answers no longer count. */
