@@ -22,7 +22,8 @@ export interface BenchConfig {
   /**
    * Figure 7, fleets sharing a RedisTokenCache: in-process rows [replicas, audiences]; process rows (each
    * size with each number of CPU burners) asking perAudience times for each of `audiences`; the steady
-   * phase; misses through a Redis answering replyDelayMs late. deadlineMs bounds each in-process row.
+   * phase (the same calls every steadyIntervalMs for steadyMs); misses through a Redis answering
+   * replyDelayMs late. deadlineMs bounds each in-process row.
    */
   fleet: {
     enabled: boolean;
@@ -31,7 +32,7 @@ export interface BenchConfig {
     burners: number[];
     audiences: number;
     perAudience: number;
-    steadyRounds: number;
+    steadyMs: number;
     steadyIntervalMs: number;
     latencyMs: number;
     slowRedis: { replyDelayMs: number; misses: number };
@@ -60,9 +61,10 @@ export const FULL: BenchConfig = {
     burners: [0, 2],
     audiences: 20,
     perAudience: 5,
-    // 20 rounds 300 ms apart: 6 s, longer than the local layer's 5 s, so each replica re-reads each key once.
-    steadyRounds: 20,
-    steadyIntervalMs: 300,
+    // Every replica asks for every audience 4 times a second for 6 s: longer than the local layer's 5 s, so
+    // each replica re-reads each key about once.
+    steadyMs: 6_000,
+    steadyIntervalMs: 250,
     latencyMs: 20,
     slowRedis: { replyDelayMs: 200, misses: 10 },
     deadlineMs: 180_000,
@@ -91,7 +93,7 @@ export const QUICK: BenchConfig = {
     burners: [0],
     audiences: 5,
     perAudience: 2,
-    steadyRounds: 2,
+    steadyMs: 200,
     steadyIntervalMs: 50,
     latencyMs: 20,
     slowRedis: { replyDelayMs: 200, misses: 2 },

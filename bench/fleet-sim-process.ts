@@ -22,7 +22,7 @@ try {
     tokenEndpoint: env('FLEET_TOKEN_ENDPOINT'),
     clientId: env('FLEET_CLIENT_ID'),
     clientSecret: env('FLEET_CLIENT_SECRET'),
-    steadyRounds: Number(env('FLEET_STEADY_ROUNDS')),
+    steadyMs: Number(env('FLEET_STEADY_MS')),
     steadyIntervalMs: Number(env('FLEET_STEADY_INTERVAL_MS')),
     connect: async () => {
       const client = createClient({ url: redisUrl });

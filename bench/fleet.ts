@@ -5,7 +5,7 @@
  *
  * - In-process rows: R replicas x A audiences in one child process, each replica a ClientCredentialsClient
  *   with its own node-redis connection and RedisTokenCache, all R x A getToken() calls at once (cold), then
- *   `steadyRounds` rounds of the same calls `steadyIntervalMs` apart (steady state: the local layer).
+ *   the same calls every `steadyIntervalMs` for `steadyMs` (steady state: the local layer).
  * - Process rows: N forked processes (half node-redis, half ioredis), each asking `perAudience` times for
  *   each of A audiences at once, with and without CPU-burner processes running (CPU starvation).
  * - Slow Redis: one client through a proxy that delays every Redis reply by `replyDelayMs`: the latency
@@ -89,7 +89,7 @@ async function inProcessRow(
       FLEET_CLIENT_SECRET: BENCH_CLIENT_SECRET,
       FLEET_REPLICAS: String(replicas),
       FLEET_AUDIENCES: String(audiences),
-      FLEET_STEADY_ROUNDS: String(cfg.steadyRounds),
+      FLEET_STEADY_MS: String(cfg.steadyMs),
       FLEET_STEADY_INTERVAL_MS: String(cfg.steadyIntervalMs),
     },
   });
@@ -169,7 +169,7 @@ async function processRows(
           timeoutMs: 10_000,
           cacheTimeoutMs: 'default',
           retries: 2,
-          steadyRounds: cfg.steadyRounds,
+          steadyMs: cfg.steadyMs,
           steadyIntervalMs: cfg.steadyIntervalMs,
         });
         const stats = await servers.stats();

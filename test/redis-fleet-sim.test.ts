@@ -43,8 +43,8 @@ describe.skipIf(!haveRedisServer)(
           tokenEndpoint: tokens.url,
           connect: () => connectRedis(driver, server.url),
           tokenRequests: () => tokens.total,
-          steadyRounds: 3,
-          steadyIntervalMs: 50,
+          steadyMs: 300,
+          steadyIntervalMs: 100,
         });
         expect(result.errors).toEqual([]);
         expect(result.cold.failed).toBe(0);

@@ -9,7 +9,14 @@
  * the pause. An error Redis answers about one key (WRONGTYPE, a script error) is thrown but is no failure
  * of the server.
  */
-import { type CommandReply, isReplyError, replyErrorCode, type SendCommand, serverUnwell } from './driver.js';
+import {
+  type CommandReply,
+  isReplyError,
+  replyErrorCode,
+  type SendCommand,
+  type Sent,
+  serverUnwell,
+} from './driver.js';
 import { RedisCacheError, RedisErrorCode } from './errors.js';
 import { loopClock } from './loop-clock.js';
 import { monotonic } from './monotonic.js';
@@ -65,18 +72,17 @@ export class RedisChannel {
   /** Sends `args` (routed by `routingKey` on a cluster) and settles the health state with the outcome. */
   call(args: readonly string[], routingKey: string): Call {
     const command = args[0] as string;
-    const controller = new AbortController();
-    let raw: Promise<CommandReply>;
+    let sent: Sent;
     try {
-      raw = this.#send(args, routingKey, controller.signal);
+      sent = this.#send(args, routingKey);
     } catch (error) {
-      raw = Promise.reject(error);
+      sent = { reply: Promise.reject(error) };
     }
+    const raw = sent.reply;
     raw.catch(noop); // A reply that comes after the timeout is nobody's concern (see `raw`).
-    let cancel = noop;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      cancel = loopClock.after(this.#timeoutMs, () => {
-        controller.abort();
+    const answer = new Promise<CommandReply>((resolve, reject) => {
+      const cancel = loopClock.after(this.#timeoutMs, () => {
+        sent.abort?.();
         reject(
           new RedisCacheError(
             `Redis did not answer ${command} within ${this.#timeoutMs} ms`,
@@ -84,13 +90,18 @@ export class RedisChannel {
           ),
         );
       });
+      raw.then(
+        (reply) => {
+          cancel();
+          resolve(reply);
+        },
+        (error: unknown) => {
+          cancel();
+          reject(error);
+        },
+      );
     });
-    timeout.catch(noop);
-    const result = this.#settle(
-      Promise.race([raw, timeout]).finally(() => cancel()),
-      command,
-    );
-    return { result, raw };
+    return { result: this.#settle(answer, command), raw };
   }
 
   command(args: readonly string[], routingKey: string): Promise<CommandReply> {

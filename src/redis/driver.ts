@@ -19,14 +19,16 @@ export type RedisClientLike =
     };
 
 /**
- * Sends one command. `key` is the key it touches (for cluster routing); `signal` aborts a command still
- * waiting in the client's offline queue (node-redis), so a command given up on is not run later.
+ * Sends one command. `key` is the key it touches (for cluster routing). `abort`, when there is one, drops
+ * the command if it is still waiting in the client's offline queue (node-redis), so that a command given up
+ * on is not run later.
  */
-export type SendCommand = (
-  args: readonly string[],
-  key: string,
-  signal: AbortSignal,
-) => Promise<CommandReply>;
+export type SendCommand = (args: readonly string[], key: string) => Sent;
+
+export interface Sent {
+  readonly reply: Promise<CommandReply>;
+  readonly abort?: () => void;
+}
 
 /** A reply as the driver gives it: a string, a Buffer, a number, null, or an array of those. */
 export type CommandReply = unknown;
@@ -38,22 +40,30 @@ export function commandSender(client: unknown): SendCommand | undefined {
   if (typeof client !== 'object' || client === null) return undefined;
   const c = client as Record<string, unknown>;
   // ioredis (Redis and Cluster): call(command, ...args). Checked first: ioredis also has a sendCommand,
-  // which takes a Command object.
+  // which takes a Command object. ioredis has no per-command abort.
   if (typeof c.call === 'function') {
     const call = c.call as AnyFunction;
-    return (args) => toPromise(call.call(client, ...args));
+    return (args) => ({ reply: toPromise(call.call(client, ...args)) });
   }
   if (typeof c.sendCommand !== 'function') return undefined;
   const send = c.sendCommand as AnyFunction;
   // node-redis v5 reads `abortSignal`, v4 reads `signal`; each ignores the other.
+  const withAbort = (run: (options: object | undefined) => unknown): Sent => {
+    const controller = new AbortController();
+    const { signal } = controller;
+    return { reply: toPromise(run({ abortSignal: signal, signal })), abort: () => controller.abort() };
+  };
   if ('masters' in c && typeof c.nodeClient === 'function') {
     // node-redis cluster: sendCommand(firstKey, isReadonly, args, options). Never marked read-only: reads
     // go to the primary, so a waiter sees the token the lock holder has just stored.
-    return (args, key, signal) =>
-      toPromise(send.call(client, key, false, args, { abortSignal: signal, signal }));
+    return (args, key) => withAbort((options) => send.call(client, key, false, args, options));
   }
-  // node-redis client: sendCommand(args, options).
-  return (args, _key, signal) => toPromise(send.call(client, args, { abortSignal: signal, signal }));
+  // node-redis client: sendCommand(args, options). While it is ready, a command is written at once, so
+  // there is nothing to abort later: no AbortController (and no listener) per command then.
+  return (args) =>
+    c.isReady === true
+      ? { reply: toPromise(send.call(client, args)) }
+      : withAbort((options) => send.call(client, args, options));
 }
 
 function toPromise(value: unknown): Promise<unknown> {
