@@ -42,6 +42,8 @@ export interface FleetRow {
   steadyP99Ms?: number;
   failed?: number;
   faults?: number;
+  /** The cache faults by `operation: code`. */
+  faultKinds?: Record<string, number>;
   error?: string;
 }
 
@@ -63,6 +65,12 @@ export interface FleetResult {
 
 type FleetConfig = BenchConfig['fleet'];
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+function countKinds(kinds: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of kinds) counts[kind] = (counts[kind] ?? 0) + 1;
+  return counts;
+}
 
 function perCall(commands: number | undefined, calls: number | undefined): number | undefined {
   return commands === undefined || !calls ? undefined : commands / calls;
@@ -112,6 +120,7 @@ async function inProcessRow(
       steadyP99Ms: r.steady?.p99Ms,
       failed: r.cold.failed + (r.steady?.failed ?? 0),
       faults: Object.values(r.faults).reduce((a, b) => a + b, 0),
+      faultKinds: r.faults,
       ...(r.errors.length ? { error: r.errors[0] } : {}),
     };
   } finally {
@@ -197,6 +206,7 @@ async function processRows(
           steadyP99Ms: percentile(steady, 99),
           failed: errors.length,
           faults: sum((r) => r.faults.length),
+          faultKinds: countKinds(results.flatMap((r) => r.faults)),
           ...(results.length < size
             ? { error: `${size - results.length} processes did not answer` }
             : errors.length

@@ -444,7 +444,9 @@ export function toMarkdown(r: BenchResults, cfgText: { cold: string; audiences: 
             fmtMs(row.p99Ms),
             fmtMs(row.steadyP99Ms),
             `${row.failed ?? 'n/a'}${row.error ? ` (${row.error})` : ''}`,
-            String(row.faults ?? 'n/a'),
+            row.faults
+              ? `${row.faults} (${Object.keys(row.faultKinds ?? {}).join(', ')})`
+              : String(row.faults ?? 'n/a'),
           ]),
         ),
         '',
