@@ -9,6 +9,8 @@
  * the pause. An error Redis answers about one key (WRONGTYPE, a script error) is thrown but is no failure
  * of the server.
  */
+
+import { systemClock } from '../clock.js';
 import {
   type CommandReply,
   isReplyError,
@@ -19,7 +21,6 @@ import {
 } from './driver.js';
 import { RedisCacheError, RedisErrorCode } from './errors.js';
 import { loopClock } from './loop-clock.js';
-import { monotonic } from './monotonic.js';
 
 /** After a failed call, Redis is left alone for 250 ms, doubling on each further failure up to 5 s. */
 const FIRST_PAUSE_MS = 250;
@@ -53,7 +54,7 @@ export class RedisChannel {
 
   /** True while Redis is left alone after a failure. */
   get paused(): boolean {
-    return this.#pausedUntil !== 0 && monotonic() < this.#pausedUntil;
+    return this.#pausedUntil !== 0 && systemClock.monotonic() < this.#pausedUntil;
   }
 
   /** Throws `M2M_REDIS_UNAVAILABLE` while paused. */
@@ -62,7 +63,7 @@ export class RedisChannel {
   }
 
   unavailable(command: string): RedisCacheError {
-    const ms = Math.max(0, Math.ceil(this.#pausedUntil - monotonic()));
+    const ms = Math.max(0, Math.ceil(this.#pausedUntil - systemClock.monotonic()));
     return new RedisCacheError(
       `Redis ${command} skipped: Redis failed recently, next attempt in ${ms} ms`,
       RedisErrorCode.UNAVAILABLE,
@@ -145,6 +146,7 @@ export class RedisChannel {
 
   #failed(): void {
     this.#failures += 1;
-    this.#pausedUntil = monotonic() + Math.min(MAX_PAUSE_MS, FIRST_PAUSE_MS * 2 ** (this.#failures - 1));
+    this.#pausedUntil =
+      systemClock.monotonic() + Math.min(MAX_PAUSE_MS, FIRST_PAUSE_MS * 2 ** (this.#failures - 1));
   }
 }

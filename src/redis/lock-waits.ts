@@ -19,7 +19,7 @@
  * 1 failed call); with 4 s, 20 token requests and 3 Redis commands per getToken().
  */
 import { Lru } from '../cache/lru.js';
-import { monotonic } from './monotonic.js';
+import { systemClock } from '../clock.js';
 
 export const PACE_FACTOR = 3;
 export const PACE_MAX_MS = 4_000;
@@ -40,7 +40,7 @@ export class LockWaits {
 
   /** Another process holds the lock for `key` for `lockMs` more; the poll that found it took `rttMs`. */
   held(key: string, rttMs: number, lockMs: number): void {
-    this.#waits.set(key, { rttMs, lockUntil: monotonic() + Math.max(0, lockMs) });
+    this.#waits.set(key, { rttMs, lockUntil: systemClock.monotonic() + Math.max(0, lockMs) });
   }
 
   /** The wait for `key` is over (the lock was taken, or the entry found). */
@@ -53,6 +53,6 @@ export class LockWaits {
     const wait = this.#waits.get(key);
     if (wait === undefined) return 0;
     const pace = Math.min(PACE_MAX_MS, PACE_FACTOR * wait.rttMs * (0.5 + Math.random()));
-    return Math.max(0, Math.min(pace, wait.lockUntil - monotonic()));
+    return Math.max(0, Math.min(pace, wait.lockUntil - systemClock.monotonic()));
   }
 }

@@ -16,7 +16,7 @@
  *
  * Cost: one timer every 20 ms while some Redis call is in flight, none otherwise (the timer is unref'd).
  */
-import { monotonic } from './monotonic.js';
+import { systemClock } from '../clock.js';
 
 /** How often the ticker runs while deadlines are pending, ms. */
 export const TICK_MS = 20;
@@ -46,7 +46,7 @@ class LoopClock {
    */
   after(timeoutMs: number, fire: () => void): () => void {
     if (this.#timer === undefined) {
-      this.#last = monotonic();
+      this.#last = systemClock.monotonic();
       this.#schedule();
     }
     const deadline: Deadline = { at: this.#now() + timeoutMs, fire };
@@ -63,7 +63,7 @@ class LoopClock {
 
   /** Free time now: what the ticks counted, plus the time since the last tick when that is no stall. */
   #now(): number {
-    return this.#free + Math.min(Math.max(0, monotonic() - this.#last), TICK_MS);
+    return this.#free + Math.min(Math.max(0, systemClock.monotonic() - this.#last), TICK_MS);
   }
 
   #schedule(): void {
@@ -73,7 +73,7 @@ class LoopClock {
   }
 
   #tick(): void {
-    const now = monotonic();
+    const now = systemClock.monotonic();
     const elapsed = now - this.#last;
     this.#last = now;
     this.#free += elapsed <= STALL_MS ? Math.max(0, elapsed) : TICK_MS;

@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { isUsable } from '../cache/lifetime.js';
 import { Lru } from '../cache/lru.js';
+import { systemClock } from '../clock.js';
 import { ConfigurationError } from '../errors.js';
 import { EventSink } from '../events.js';
 import type { CachedToken, TokenCache, TokenEvent, TokenKeyInfo } from '../types.js';
@@ -28,7 +29,6 @@ import { EntryCodec, HEAD_CHARS } from './codec.js';
 import { type CommandReply, commandSender, type RedisClientLike, replyText } from './driver.js';
 import { Answers, LocalLayer } from './local-layer.js';
 import { LockWaits } from './lock-waits.js';
-import { monotonic } from './monotonic.js';
 import { ACQUIRE, DELETE_IF, type EntryKeys, entryKeys, STORE_AND_UNLOCK, UNLOCK } from './scripts.js';
 
 /** Options of {@link RedisTokenCache}. */
@@ -209,7 +209,7 @@ export class RedisTokenCache implements TokenCache {
       if (!isUsable(slot.value, now)) {
         this.#local.delete(key);
         slot = undefined;
-      } else if (monotonic() < slot.freshUntil) {
+      } else if (systemClock.monotonic() < slot.freshUntil) {
         return slot.value;
       }
     }
@@ -303,12 +303,13 @@ export class RedisTokenCache implements TokenCache {
     const owner = `${this.#ownerPrefix}${(++this.#owners).toString(36)}`;
     const px = Math.max(1, Math.ceil(ttlMs));
     const declined = this.#declined.get(key);
-    const declinedHead = declined !== undefined && monotonic() - declined.at < px ? declined.head : '';
+    const declinedHead =
+      declined !== undefined && systemClock.monotonic() - declined.at < px ? declined.head : '';
     const { result, raw } = this.#channel.call(
       ['EVAL', ACQUIRE, '2', keys.token, keys.lock, owner, String(px), declinedHead],
       keys.token,
     );
-    const sentAt = monotonic();
+    const sentAt = systemClock.monotonic();
     let reply: CommandReply;
     try {
       reply = await result;
@@ -326,11 +327,11 @@ export class RedisTokenCache implements TokenCache {
     this.#answers.remember(key, entry);
     if (entry !== undefined) this.#remember(key, entry, entry.usableUntil - Date.now());
     else this.#local.delete(key);
-    if (!taken && lockMs > 0) this.#waits.held(key, monotonic() - sentAt, lockMs);
+    if (!taken && lockMs > 0) this.#waits.held(key, systemClock.monotonic() - sentAt, lockMs);
     else this.#waits.done(key);
     if (taken) this.#declined.delete(key);
     else if (text !== null && lockMs === LOCK_NOT_TRIED) {
-      this.#declined.set(key, { head: text.slice(0, HEAD_CHARS), at: monotonic() });
+      this.#declined.set(key, { head: text.slice(0, HEAD_CHARS), at: systemClock.monotonic() });
     }
     if (!taken) return undefined;
     const hold: Hold = { owner, released: false };
@@ -419,7 +420,7 @@ export class RedisTokenCache implements TokenCache {
     // Fresh for localTtlMs less up to a fifth (so that replicas that read together do not all read again
     // together), on the monotonic clock; never past the entry's own end in Redis.
     const localMs = this.localTtlMs * (1 - Math.random() / 5);
-    this.#local.set(key, { value, freshUntil: monotonic() + Math.min(localMs, ttlMs) });
+    this.#local.set(key, { value, freshUntil: systemClock.monotonic() + Math.min(localMs, ttlMs) });
   }
 
   /** A write or a lock answer for the key: reads in flight and earlier answers no longer count. */
