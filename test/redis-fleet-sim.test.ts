@@ -45,6 +45,8 @@ describe.skipIf(!haveRedisServer)(
           tokenRequests: () => tokens.total,
           steadyMs: 300,
           steadyIntervalMs: 100,
+          // Long enough that no local entry goes stale during a cold phase slowed by a busy machine.
+          cacheOptions: { localTtlMs: 120_000 },
         });
         expect(result.errors).toEqual([]);
         expect(result.cold.failed).toBe(0);
@@ -52,7 +54,7 @@ describe.skipIf(!haveRedisServer)(
         expect(result.cold.tokenRequests).toBe(20);
         expect(result.tokensPerAudience).toBe(1);
         for (let i = 0; i < 20; i++) expect(tokens.count(`urn:fleet:${i}`)).toBe(1);
-        // Steady state: 12,000 calls answered by each replica's local layer, without Redis.
+        // Steady state: every call answered by each replica's local layer, without Redis.
         expect(result.steady?.failed).toBe(0);
         expect(result.steady?.tokenRequests).toBe(0);
         expect(result.steady?.redisCommands).toBe(0);
