@@ -20,8 +20,12 @@ import type { TokenRequestSettings } from './http/token-request.js';
 import { kInternals, type TokenSource } from './internal.js';
 import { TokenManager } from './manager/token-manager.js';
 import { createObtain } from './obtain.js';
-import { checkCallOptions, GET_TOKEN_OPTIONS, INVALIDATE_OPTIONS } from './option-keys.js';
-import { type ClientCredentialsClientOptions, type NormalizedOptions, normalizeOptions } from './options.js';
+import {
+  type ClientCredentialsClientOptions,
+  type NormalizedOptions,
+  normalizeOptions,
+} from './options/index.js';
+import { checkCallOptions, GET_TOKEN_OPTIONS, INVALIDATE_OPTIONS } from './options/keys.js';
 import { type ResolvedRequest, SelectionResolver } from './selection.js';
 import { resolveServer, type ServerInfo } from './server.js';
 import type { GetTokenOptions, Token, TokenCache } from './types.js';

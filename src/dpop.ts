@@ -22,7 +22,7 @@ import { withNodeCrypto } from './capabilities.js';
 import { ConfigurationError } from './errors.js';
 import type { DpopProofSource } from './http/token-request.js';
 import { loadJose } from './jose.js';
-import type { DpopOptions } from './options.js';
+import type { DpopOptions } from './options/index.js';
 import type { AsymmetricAlgorithm, PrivateKeyInput } from './types.js';
 import { base64url, utf8 } from './util.js';
 

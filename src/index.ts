@@ -36,7 +36,7 @@ export {
   DEFAULTS,
   type DpopOptions,
   type RetryOptions,
-} from './options.js';
+} from './options/index.js';
 export type {
   AsymmetricAlgorithm,
   AuthFallbackEvent,

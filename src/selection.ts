@@ -7,7 +7,7 @@
 import { cacheKey, type KeyParts, keyInfo } from './cache/cache-key.js';
 import { Lru } from './cache/lru.js';
 import { ConfigurationError } from './errors.js';
-import { checkSelection, type NormalizedOptions, RESERVED_PARAMS, splitScope } from './options.js';
+import { checkSelection, type NormalizedOptions, RESERVED_PARAMS, splitScope } from './options/index.js';
 import type { GetTokenOptions, TokenKeyInfo } from './types.js';
 import { toArray } from './util.js';
 

@@ -8,7 +8,7 @@ import type { ClientCredentials } from './credentials/index.js';
 import { type AuthorizationServerMetadata, MetadataCache } from './discovery.js';
 import { ConfigurationError, DiscoveryError } from './errors.js';
 import type { EventSink } from './events.js';
-import type { ClientCredentialsClientOptions, NormalizedOptions } from './options.js';
+import type { ClientCredentialsClientOptions, NormalizedOptions } from './options/index.js';
 import {
   ASYMMETRIC_ALGORITHMS,
   type AuthMethod,

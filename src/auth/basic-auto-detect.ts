@@ -30,7 +30,7 @@
 import type { RotatingCredential } from '../credentials/index.js';
 import { ErrorCode, HttpError, OAuthError } from '../errors.js';
 import { refusesClient } from '../http/token-errors.js';
-import type { ClientCredentialsClientOptions } from '../options.js';
+import type { ClientCredentialsClientOptions } from '../options/index.js';
 import type { AuthFallbackForm, AuthMethod } from '../types.js';
 import { clientSecretBasic, formUrlEncodeCredential } from './client-secret-basic.js';
 import { clientSecretPost } from './client-secret-post.js';

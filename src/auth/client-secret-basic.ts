@@ -1,4 +1,4 @@
-import type { BasicAuthEncoding } from '../options.js';
+import type { BasicAuthEncoding } from '../options/index.js';
 import { type ClientAuthenticator, redactSecret, redactValue } from './types.js';
 
 /**

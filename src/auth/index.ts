@@ -1,7 +1,7 @@
 /** Chooses and builds the client authenticator for the configured method. */
 import type { ClientCredentials } from '../credentials/index.js';
-import type { ClientCredentialsClientOptions } from '../options.js';
-import { DEFAULTS } from '../options.js';
+import type { ClientCredentialsClientOptions } from '../options/index.js';
+import { DEFAULTS } from '../options/index.js';
 import type { AuthMethod, PrivateKeyInput } from '../types.js';
 import { clientAssertion } from './client-assertion.js';
 import { clientSecretBasic } from './client-secret-basic.js';

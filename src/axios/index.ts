@@ -57,7 +57,7 @@ import {
 import { UnauthorizedPolicy } from '../fetch/unauthorized-policy.js';
 import type { DpopProofSource } from '../http/token-request.js';
 import { type SelectedTokens, type TokenSource, tokenSourceOf } from '../internal.js';
-import { callOptionSet, checkCallOptions } from '../option-keys.js';
+import { callOptionSet, checkCallOptions } from '../options/keys.js';
 import type { Token } from '../types.js';
 
 /** Options of {@link attachBearer}. */

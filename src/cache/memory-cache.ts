@@ -1,6 +1,6 @@
 /** The default TokenCache: an in-process LRU of token entries (the cache folder's stores, keys and lifetime rules). */
 import { ConfigurationError } from '../errors.js';
-import { checkKnownKeys } from '../option-keys.js';
+import { checkKnownKeys } from '../options/keys.js';
 import type { CachedToken, TokenCache } from '../types.js';
 import { Lru } from './lru.js';
 

@@ -3,7 +3,7 @@
  * errors that say what to type instead (a did-you-mean for unknown flags, positions counted as typed).
  */
 import { parseArgs } from 'node:util';
-import { didYouMean } from '../option-keys.js';
+import { didYouMean } from '../options/keys.js';
 import { COMMAND_SPECS, type OptionSpec } from './flags.js';
 
 /** A usage error: exit status 2, a one-line message and a pointer to --help. */

@@ -1,6 +1,6 @@
 /** Dispatches `m2m-token COMMAND ...` and turns failures into exit codes and stderr lines. */
 import { readFileSync } from 'node:fs';
-import { didYouMean } from '../option-keys.js';
+import { didYouMean } from '../options/keys.js';
 import { UsageError } from './args.js';
 import { fetchCommand } from './fetch-command.js';
 import { FETCH_HELP, MAIN_HELP, TOKEN_HELP } from './help.js';

@@ -4,7 +4,7 @@
  * restart). The authenticators (src/auth) take their values from here.
  */
 import { checkPrivateKeyShape } from '../auth/keys.js';
-import { checkClientSecret } from '../options.js';
+import { checkClientSecret } from '../options/index.js';
 import type { PrivateKeyInput } from '../types.js';
 import { type AssertionSource, assertionSource } from './assertion.js';
 import { RotatingCredential } from './rotating.js';

@@ -15,7 +15,7 @@
 import { ConfigurationError, OriginNotAllowedError } from '../errors.js';
 import type { DpopProofSource } from '../http/token-request.js';
 import type { SelectedTokens, TokenSource } from '../internal.js';
-import { CREATE_FETCH_OPTIONS, checkCallOptions } from '../option-keys.js';
+import { CREATE_FETCH_OPTIONS, checkCallOptions } from '../options/keys.js';
 import type { Token } from '../types.js';
 import {
   allowedOriginSet,

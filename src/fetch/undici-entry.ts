@@ -32,7 +32,7 @@ import type { ClientCredentialsClient } from '../client.js';
 import { OriginNotAllowedError } from '../errors.js';
 import type { DpopProofSource } from '../http/token-request.js';
 import { type SelectedTokens, tokenSourceOf } from '../internal.js';
-import { checkCallOptions, INTERCEPTOR_OPTIONS } from '../option-keys.js';
+import { checkCallOptions, INTERCEPTOR_OPTIONS } from '../options/keys.js';
 import type { Token } from '../types.js';
 import {
   allowedOriginSet,

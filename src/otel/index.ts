@@ -46,7 +46,7 @@ import { Lru } from '../cache/lru.js';
 import { builtinModule } from '../capabilities.js';
 import { ConfigurationError } from '../errors.js';
 import { DIAGNOSTICS_CHANNEL } from '../events.js';
-import { callOptionSet, checkCallOptions } from '../option-keys.js';
+import { callOptionSet, checkCallOptions } from '../options/keys.js';
 import type { EventError, TokenEvent, TokenKeyInfo } from '../types.js';
 
 /** Options of {@link registerOpenTelemetry}. */

@@ -3,7 +3,7 @@
  * ignored silently: the client would run without it (a token without the audience, the default retry
  * policy). Every options object the package takes is checked here, with a did-you-mean.
  */
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError } from '../errors.js';
 
 /**
  * Names other libraries use for our options (and common guesses): suggested when the plain spelling
