@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ClientCredentialsClient } from '../src/index.js';
-import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
+import { testClient } from './helpers/clients.js';
+import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 const scopeToken = fc.stringMatching(/^[a-z:]{1,8}$/);
 const resourceUri = fc.stringMatching(/^[a-z]{1,6}$/).map((s) => `https://${s}.example.com/`);
@@ -24,10 +24,7 @@ describe('cache key properties', () => {
         fc.nat(1000),
         async (scopes, resources, seed) => {
           const endpoint = fakeTokenEndpoint();
-          const client = new ClientCredentialsClient({
-            tokenEndpoint: ENDPOINT,
-            clientId: 'svc',
-            clientSecret: 's3cret',
+          const client = testClient({
             fetch: endpoint.fetch,
           });
           const first = await client.getToken({ scope: scopes, resource: resources });
@@ -55,10 +52,7 @@ describe('cache key properties', () => {
             // The audience inside the token, base64url-encoded: a token is printable ASCII (RFC 6749 A.12).
             token: (n, p) => `${Buffer.from(p.get('audience') ?? '').toString('base64url')}.${n}`,
           });
-          const client = new ClientCredentialsClient({
-            tokenEndpoint: ENDPOINT,
-            clientId: 'svc',
-            clientSecret: 's3cret',
+          const client = testClient({
             fetch: endpoint.fetch,
           });
           for (const audience of audiences) await client.getToken({ audience });
@@ -77,10 +71,7 @@ describe('cache key properties', () => {
   it('sends the scope space-joined and every resource, and keeps no secret in events', async () => {
     const endpoint = fakeTokenEndpoint();
     const keys: string[] = [];
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 'very-secret-value',
+    const client = testClient({
       fetch: endpoint.fetch,
       onEvent: (e) => keys.push(JSON.stringify(e.key)),
     });

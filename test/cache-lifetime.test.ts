@@ -1,21 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ClientCredentialsClient, type TokenEvent } from '../src/index.js';
+import type { TokenEvent } from '../src/index.js';
+import { CLIENT_SECRET, testClient } from './helpers/clients.js';
 import { ENDPOINT, fakeTokenEndpoint, unsignedJwt } from './helpers/token-endpoint.js';
 
-const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+/** These tests look at the lifetime rules alone; refresh-ahead has its own file. */
+const LIFETIME_ONLY = { refreshAheadSeconds: 0 };
 
-function makeClient(endpoint: ReturnType<typeof fakeTokenEndpoint>, extra: Record<string, unknown> = {}) {
-  return new ClientCredentialsClient({
-    tokenEndpoint: ENDPOINT,
-    clientId: 'svc',
-    clientSecret: 'secret-value',
-    fetch: endpoint.fetch,
-    retry: false,
-    // These tests look at the lifetime rules alone; refresh-ahead has its own file.
-    refreshAheadSeconds: 0,
-    ...extra,
-  });
-}
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 describe('token lifetime in the cache', () => {
   beforeEach(() => {
@@ -27,7 +18,7 @@ describe('token lifetime in the cache', () => {
 
   it('uses expires_in from when the request was sent, until expiry minus the 60 s buffer', async () => {
     const endpoint = fakeTokenEndpoint({ expiresIn: 3600, latencyMs: 2_000 });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch, ...LIFETIME_ONLY });
     const pending = client.getToken();
     await vi.advanceTimersByTimeAsync(2_000);
     const token = await pending;
@@ -45,7 +36,7 @@ describe('token lifetime in the cache', () => {
 
   it('accepts expires_in as a numeric string', async () => {
     const endpoint = fakeTokenEndpoint({ expiresIn: '120' });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch, ...LIFETIME_ONLY });
     const token = await client.getToken();
     expect(token.expiresAt).toBe(T0 + 120_000);
     vi.setSystemTime(T0 + 59_999); // buffer = min(60 s, 120 s / 2) = 60 s
@@ -57,7 +48,7 @@ describe('token lifetime in the cache', () => {
   it("learns the expiry from a JWT access token's exp when expires_in is absent", async () => {
     const exp = Math.floor(T0 / 1000) + 600;
     const endpoint = fakeTokenEndpoint({ expiresIn: undefined, token: (n) => unsignedJwt({ exp, n }) });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch, ...LIFETIME_ONLY });
     const token = await client.getToken();
     expect(token.expiresAt).toBe(exp * 1000);
     vi.setSystemTime(exp * 1000 - 60_001);
@@ -70,7 +61,7 @@ describe('token lifetime in the cache', () => {
 
   it('caches a token with no known expiry for defaultLifetimeSeconds', async () => {
     const endpoint = fakeTokenEndpoint({ expiresIn: undefined });
-    const client = makeClient(endpoint, { defaultLifetimeSeconds: 100 });
+    const client = testClient({ fetch: endpoint.fetch, ...LIFETIME_ONLY, defaultLifetimeSeconds: 100 });
     const token = await client.getToken();
     expect(token.expiresAt).toBeUndefined();
     vi.setSystemTime(T0 + 99_999);
@@ -83,7 +74,7 @@ describe('token lifetime in the cache', () => {
 
   it('never lets the buffer exceed half the lifetime: a 30 s token is reused for 15 s', async () => {
     const endpoint = fakeTokenEndpoint({ expiresIn: 30 });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch, ...LIFETIME_ONLY });
     await client.getToken();
     vi.setSystemTime(T0 + 14_999);
     await client.getToken();
@@ -95,7 +86,7 @@ describe('token lifetime in the cache', () => {
 
   it('uses a token with expires_in 0 once and does not cache it', async () => {
     const endpoint = fakeTokenEndpoint({ expiresIn: 0, latencyMs: 10 });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch, ...LIFETIME_ONLY });
     const both = Promise.all([client.getToken(), client.getToken()]);
     await vi.advanceTimersByTimeAsync(10);
     const [a, b] = await both;
@@ -111,7 +102,7 @@ describe('token lifetime in the cache', () => {
 
   it('treats a clock that jumped forward past expiry as expired', async () => {
     const endpoint = fakeTokenEndpoint({ expiresIn: 3600 });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch, ...LIFETIME_ONLY });
     await client.getToken();
     vi.setSystemTime(T0 + 24 * 3_600_000);
     expect((await client.getToken()).accessToken).toBe('token-2');
@@ -119,7 +110,7 @@ describe('token lifetime in the cache', () => {
 
   it('does not trust a cached token after the clock jumped back more than a minute', async () => {
     const endpoint = fakeTokenEndpoint({ expiresIn: 3600 });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch, ...LIFETIME_ONLY });
     await client.getToken();
     vi.setSystemTime(T0 - 30_000); // small steps back (NTP) are tolerated
     expect((await client.getToken()).accessToken).toBe('token-1');
@@ -129,7 +120,7 @@ describe('token lifetime in the cache', () => {
 
   it('honours expiryBufferSeconds', async () => {
     const endpoint = fakeTokenEndpoint({ expiresIn: 3600 });
-    const client = makeClient(endpoint, { expiryBufferSeconds: 600 });
+    const client = testClient({ fetch: endpoint.fetch, ...LIFETIME_ONLY, expiryBufferSeconds: 600 });
     await client.getToken();
     vi.setSystemTime(T0 + 3_000_000 - 1);
     await client.getToken();
@@ -142,7 +133,12 @@ describe('token lifetime in the cache', () => {
   it('reports hits and misses through onEvent without the token', async () => {
     const events: TokenEvent[] = [];
     const endpoint = fakeTokenEndpoint({ expiresIn: 3600 });
-    const client = makeClient(endpoint, { onEvent: (e: TokenEvent) => events.push(e), audience: 'urn:api' });
+    const client = testClient({
+      fetch: endpoint.fetch,
+      ...LIFETIME_ONLY,
+      onEvent: (e: TokenEvent) => events.push(e),
+      audience: 'urn:api',
+    });
     await client.getToken();
     await client.getToken();
     expect(events.map((e) => e.type)).toEqual([
@@ -156,6 +152,6 @@ describe('token lifetime in the cache', () => {
     expect(success.attempts).toBe(1);
     expect(success.key).toMatchObject({ endpoint: ENDPOINT, clientId: 'svc', audience: 'urn:api' });
     expect(JSON.stringify(events)).not.toContain('token-1');
-    expect(JSON.stringify(events)).not.toContain('secret-value');
+    expect(JSON.stringify(events)).not.toContain(CLIENT_SECRET);
   });
 });

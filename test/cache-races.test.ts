@@ -7,27 +7,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type CachedToken,
-  ClientCredentialsClient,
+  type ClientCredentialsClient,
   type ClientCredentialsClientOptions,
   MemoryTokenCache,
   type TokenCache,
   type TokenEvent,
 } from '../src/index.js';
-import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
-
-function makeClient(
-  endpoint: ReturnType<typeof fakeTokenEndpoint>,
-  extra: Partial<ClientCredentialsClientOptions> = {},
-) {
-  return new ClientCredentialsClient({
-    tokenEndpoint: ENDPOINT,
-    clientId: 'svc',
-    clientSecret: 'race-secret',
-    fetch: endpoint.fetch,
-    retry: false,
-    ...extra,
-  });
-}
+import { DEFAULT_RETRY, testClient } from './helpers/clients.js';
+import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 function entry(accessToken: string, obtainedAt = Date.now()): CachedToken {
   return {
@@ -105,7 +92,7 @@ describe('18.1: known keys are bounded by the cache', () => {
         super.delete(key);
       }
     }
-    const client = makeClient(endpoint, { cache: new CountingCache({ maxEntries: 10 }) });
+    const client = testClient({ fetch: endpoint.fetch, cache: new CountingCache({ maxEntries: 10 }) });
     for (let i = 0; i < 1_500; i++) await client.getToken({ audience: `urn:tenant:${i}` });
     await client.clear();
     expect(endpoint.count).toBe(1_500);
@@ -118,7 +105,7 @@ describe('18.1: known keys are bounded by the cache', () => {
     const endpoint = fakeTokenEndpoint();
     const shared = sharedCache();
     const { acquireLock: _, ...noLock } = shared.cache;
-    const client = makeClient(endpoint, { cache: noLock });
+    const client = testClient({ fetch: endpoint.fetch, cache: noLock });
     for (let i = 0; i < 10_050; i++) await client.getToken({ audience: `urn:t:${i}` });
     await client.clear();
     expect(shared.deleted.length).toBe(10_000);
@@ -134,7 +121,7 @@ describe('18.2: a token request that began before clear()/invalidate() is not ca
     async (_, drop) => {
       vi.useFakeTimers();
       const endpoint = fakeTokenEndpoint({ latencyMs: 50 });
-      const client = makeClient(endpoint);
+      const client = testClient({ fetch: endpoint.fetch });
       const first = client.getToken();
       await vi.advanceTimersByTimeAsync(10);
       await drop(client);
@@ -151,7 +138,7 @@ describe('18.2: a token request that began before clear()/invalidate() is not ca
     vi.useFakeTimers();
     const endpoint = fakeTokenEndpoint({ latencyMs: 50, token: (n, p) => `${p.get('audience')}#${n}` });
     const shared = sharedCache();
-    const client = makeClient(endpoint, { cache: shared.cache });
+    const client = testClient({ fetch: endpoint.fetch, cache: shared.cache });
     const first = client.getToken({ audience: 'a' });
     await vi.advanceTimersByTimeAsync(10);
     await client.clear();
@@ -166,7 +153,7 @@ describe('18.3: forceRefresh gets a token obtained after the call began', () => 
     const endpoint = fakeTokenEndpoint();
     const shared = sharedCache();
     shared.lockByOther(true);
-    const client = makeClient(endpoint, { cache: shared.cache });
+    const client = testClient({ fetch: endpoint.fetch, cache: shared.cache });
     const normal = client.getToken(); // waits for the lock holder
     await vi.waitFor(() => expect(shared.lockTtls.length).toBeGreaterThanOrEqual(1));
     const forced = client.getToken({ forceRefresh: true });
@@ -181,7 +168,7 @@ describe('18.3: forceRefresh gets a token obtained after the call began', () => 
 
   it('concurrent forced calls still share one request', async () => {
     const endpoint = fakeTokenEndpoint({ latencyMs: 20 });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch });
     await client.getToken();
     const forced = await Promise.all([1, 2, 3].map(() => client.getToken({ forceRefresh: true })));
     expect(forced.map((t) => t.accessToken)).toEqual(['token-2', 'token-2', 'token-2']);
@@ -203,7 +190,7 @@ describe('18.4: a rejected token is deleted only while it is the stored one', ()
         return super.deleteIf(key, accessToken);
       }
     }
-    const client = makeClient(endpoint, { cache: new Recording() });
+    const client = testClient({ fetch: endpoint.fetch, cache: new Recording() });
     const { fetch, seen } = api(new Set(['token-1']));
     const res = await client.createFetch({ fetch })('https://api.example.com/x');
     expect(res.status).toBe(200);
@@ -215,7 +202,7 @@ describe('18.4: a rejected token is deleted only while it is the stored one', ()
     const endpoint = fakeTokenEndpoint();
     const shared = sharedCache();
     const { acquireLock: _, ...cache } = shared.cache;
-    const client = makeClient(endpoint, { cache });
+    const client = testClient({ fetch: endpoint.fetch, cache });
     await client.getToken();
     const [key] = [...shared.store.keys()] as [string];
     // Another process replaces the token right after the 401 handling reads it (read 1: the API call).
@@ -244,7 +231,7 @@ describe('18.5: lock_wait only after a refused lock attempt', () => {
       await new Promise((r) => setTimeout(r, 5));
       return acquire(key, ttl);
     };
-    const client = makeClient(endpoint, { cache: shared.cache, onEvent: (e) => events.push(e) });
+    const client = testClient({ fetch: endpoint.fetch, cache: shared.cache, onEvent: (e) => events.push(e) });
     expect((await client.getToken()).accessToken).toBe('from-elsewhere');
     expect(events.filter((e) => e.type === 'lock_wait')).toEqual([]);
     expect(endpoint.count).toBe(0);
@@ -271,12 +258,10 @@ describe('18.6: the lock TTL covers the whole token request', () => {
     async (_, options, worstCase) => {
       const endpoint = fakeTokenEndpoint();
       const shared = sharedCache();
-      const client = new ClientCredentialsClient({
-        tokenEndpoint: ENDPOINT,
-        clientId: 'svc',
-        clientSecret: 'race-secret',
+      const client = testClient({
         fetch: endpoint.fetch,
         cache: shared.cache,
+        retry: DEFAULT_RETRY,
         ...options,
       });
       await client.getToken();
@@ -290,7 +275,7 @@ describe('18.6: the lock TTL covers the whole token request', () => {
     const shared = sharedCache();
     const lockTtl = async (options: Partial<ClientCredentialsClientOptions>) => {
       const endpoint = fakeTokenEndpoint();
-      const client = makeClient(endpoint, { cache: shared.cache, retry: false, ...options });
+      const client = testClient({ fetch: endpoint.fetch, cache: shared.cache, retry: false, ...options });
       shared.lockTtls.length = 0;
       await client.getToken().catch(() => undefined);
       return shared.lockTtls[0] as number;
@@ -303,7 +288,7 @@ describe('18.6: the lock TTL covers the whole token request', () => {
 describe('18.7: per-key state after a rejection', () => {
   it('clear() drops the forced-refresh window: a 401 after it never brings back a pre-clear token', async () => {
     const endpoint = fakeTokenEndpoint();
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch });
     const refused = new Set(['token-1']);
     const { fetch, seen } = api(refused);
     const apiFetch = client.createFetch({ fetch });

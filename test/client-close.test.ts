@@ -10,26 +10,16 @@ import { Agent } from 'undici';
 import { describe, expect, it, vi } from 'vitest';
 import { type CachedToken, ClientCredentialsClient, ErrorCode, type TokenCache } from '../src/index.js';
 import { getTestCertificates, haveOpenssl, opensslMissingMessage } from './helpers/certs.js';
+import { testClient } from './helpers/clients.js';
 import { closeServer, listenOnLoopback } from './helpers/ports.js';
-import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
-
-function makeClient(endpoint = fakeTokenEndpoint(), extra: Record<string, unknown> = {}) {
-  return new ClientCredentialsClient({
-    tokenEndpoint: ENDPOINT,
-    clientId: 'svc',
-    clientSecret: 'close-secret',
-    fetch: endpoint.fetch,
-    retry: false,
-    ...extra,
-  });
-}
+import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 const closed = { code: ErrorCode.CLIENT_CLOSED, name: 'M2MTokenError' };
 
 describe('client.close()', () => {
   it('every later call rejects with M2M_CLIENT_CLOSED, cached token or not; close() is idempotent', async () => {
     const endpoint = fakeTokenEndpoint();
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch });
     await client.getToken();
     await client.close();
     await client.close();
@@ -51,7 +41,7 @@ describe('client.close()', () => {
       });
       return endpoint.fetch(input, init);
     }) as typeof globalThis.fetch;
-    const client = makeClient(endpoint, { fetch });
+    const client = testClient({ fetch });
     const waiting = Array.from({ length: 5 }, () => client.getToken());
     await vi.waitFor(() => expect(endpoint.count).toBe(1));
     await client.close(); // without the abort, the callers would wait out the 60 s request
@@ -73,7 +63,7 @@ describe('client.close()', () => {
         }),
       delete: async () => undefined,
     };
-    const client = makeClient(fakeTokenEndpoint(), { cache });
+    const client = testClient({ fetch: fakeTokenEndpoint().fetch, cache });
     // The caller has its token while the store is still pending.
     expect((await client.getToken()).accessToken).toBe('token-1');
     expect(stored).toEqual([]);
@@ -89,14 +79,14 @@ describe('client.close()', () => {
   });
 
   it('[Symbol.asyncDispose] closes the client', async () => {
-    const client = makeClient();
+    const client = testClient({ fetch: fakeTokenEndpoint().fetch });
     await client[Symbol.asyncDispose]();
     await expect(client.getToken()).rejects.toMatchObject(closed);
   });
 
   it('leaves a dispatcher it was given open', async () => {
     const given = new Agent();
-    const client = makeClient(fakeTokenEndpoint(), { dispatcher: given });
+    const client = testClient({ fetch: fakeTokenEndpoint().fetch, dispatcher: given });
     await client.close();
     expect(given.closed).toBe(false);
     await given.close();

@@ -1,6 +1,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { ClientCredentialsClient, DIAGNOSTICS_CHANNEL, type TokenEvent } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 describe('observability', () => {
@@ -10,10 +11,7 @@ describe('observability', () => {
     diagnostics.subscribe(DIAGNOSTICS_CHANNEL, listener);
     try {
       const endpoint = fakeTokenEndpoint();
-      const client = new ClientCredentialsClient({
-        tokenEndpoint: ENDPOINT,
-        clientId: 'svc',
-        clientSecret: 'diag-secret',
+      const client = testClient({
         fetch: endpoint.fetch,
       });
       await client.getToken();
@@ -41,10 +39,7 @@ describe('observability', () => {
           headers: { 'content-type': 'application/json' },
         }),
     });
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 'fail-secret',
+    const client = testClient({
       fetch: endpoint.fetch,
       onEvent: (e) => events.push(e),
     });

@@ -3,8 +3,9 @@
  * (the Redis cache has its own tests against a real redis-server).
  */
 import { describe, expect, it } from 'vitest';
-import { type CachedToken, ClientCredentialsClient, type TokenCache, type TokenEvent } from '../src/index.js';
-import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
+import type { CachedToken, TokenCache, TokenEvent } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
+import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 /** A cache whose lock is held by "another process" until `release()` of the test's choosing. */
 function sharedCache() {
@@ -53,10 +54,7 @@ describe('cross-process single-flight through TokenCache.acquireLock', () => {
     const events: TokenEvent[] = [];
     const endpoint = fakeTokenEndpoint();
     const shared = sharedCache();
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 'lock-secret',
+    const client = testClient({
       fetch: endpoint.fetch,
       cache: shared.cache,
       onEvent: (e) => events.push(e),
@@ -77,10 +75,7 @@ describe('cross-process single-flight through TokenCache.acquireLock', () => {
   it('takes over when the holder dies (its lock expires) and requests the token itself', async () => {
     const endpoint = fakeTokenEndpoint();
     const shared = sharedCache();
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 'lock-secret',
+    const client = testClient({
       fetch: endpoint.fetch,
       cache: shared.cache,
     });
@@ -95,10 +90,7 @@ describe('cross-process single-flight through TokenCache.acquireLock', () => {
     const events: TokenEvent[] = [];
     const endpoint = fakeTokenEndpoint();
     const shared = sharedCache();
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 'lock-secret',
+    const client = testClient({
       fetch: endpoint.fetch,
       cache: { ...shared.cache, acquireLock: () => Promise.reject(new Error('redis down')) },
       onEvent: (e) => events.push(e),

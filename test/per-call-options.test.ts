@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ClientCredentialsClient, ConfigurationError, HttpError } from '../src/index.js';
-import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
-
-function makeClient(endpoint = fakeTokenEndpoint()) {
-  return new ClientCredentialsClient({
-    tokenEndpoint: ENDPOINT,
-    clientId: 'svc',
-    clientSecret: 'per-call-secret',
-    fetch: endpoint.fetch,
-    retry: false,
-  });
-}
+import { ConfigurationError, HttpError } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
+import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 describe('per-call options get the constructor checks', () => {
   it.each([
@@ -23,7 +14,7 @@ describe('per-call options get the constructor checks', () => {
     ['extraParams.a', { extraParams: { a: ['x', 'y'] } }],
   ])('rejects a bad %s with ConfigurationError and sends nothing', async (option, options) => {
     const endpoint = fakeTokenEndpoint();
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch });
     const error = await client.getToken(options as never).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as ConfigurationError).option).toBe(option);
@@ -41,7 +32,7 @@ describe('bodySnippet redaction', () => {
           headers: { 'content-type': 'application/json' },
         }),
     });
-    const error = (await makeClient(endpoint)
+    const error = (await testClient({ fetch: endpoint.fetch })
       .getToken()
       .catch((e: unknown) => e)) as HttpError;
     expect(error).toBeInstanceOf(HttpError);

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ClientCredentialsClient, HttpError, type TokenEvent } from '../src/index.js';
-import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
+import { HttpError, type TokenEvent } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
+import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 // A one-hour token: usable until 3540 s (60 s buffer); refresh-ahead from 3240 s (300 s before).
@@ -33,10 +34,7 @@ describe('refresh-ahead', () => {
   it('returns the cached token at once and starts one background refresh', async () => {
     const events: TokenEvent[] = [];
     const endpoint = fakeTokenEndpoint({ latencyMs: 1_000 });
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 's3cret',
+    const client = testClient({
       fetch: endpoint.fetch,
       onEvent: (e) => events.push(e),
     });
@@ -63,10 +61,7 @@ describe('refresh-ahead', () => {
 
   it('under continuous load with a slow token endpoint, no caller waits on the network', async () => {
     const endpoint = fakeTokenEndpoint({ latencyMs: 5_000, expiresIn: 600 });
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 's3cret',
+    const client = testClient({
       fetch: endpoint.fetch,
     });
     const first = client.getToken();
@@ -92,10 +87,7 @@ describe('refresh-ahead', () => {
     const endpoint = fakeTokenEndpoint({
       respond: () => (down ? new Response('down', { status: 503 }) : undefined),
     });
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 's3cret',
+    const client = testClient({
       fetch: endpoint.fetch,
       retry: false,
       onEvent: (e) => events.push(e),
@@ -135,10 +127,7 @@ describe('refresh-ahead', () => {
       const endpoint = fakeTokenEndpoint({
         respond: () => (down ? new Response('x', { status: 500 }) : undefined),
       });
-      const client = new ClientCredentialsClient({
-        tokenEndpoint: ENDPOINT,
-        clientId: 'svc',
-        clientSecret: 's3cret',
+      const client = testClient({
         fetch: endpoint.fetch,
         retry: false,
       });
@@ -157,10 +146,7 @@ describe('refresh-ahead', () => {
 
   it('refreshAheadSeconds: 0 turns refresh-ahead off', async () => {
     const endpoint = fakeTokenEndpoint();
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 's3cret',
+    const client = testClient({
       fetch: endpoint.fetch,
       refreshAheadSeconds: 0,
     });

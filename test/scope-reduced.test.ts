@@ -4,7 +4,8 @@
  * the token under the requested scope. Glewlwyd does this for real (test/interop-glewlwyd.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { ClientCredentialsClient, type TokenEvent } from '../src/index.js';
+import type { TokenEvent } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 /** A token endpoint that grants `grant(requested)` as the response's scope (undefined: no scope member). */
@@ -25,10 +26,7 @@ function granting(grant: (requested: string | null) => string | undefined) {
 function setup(grant: (requested: string | null) => string | undefined, scope?: string) {
   const endpoint = granting(grant);
   const events: TokenEvent[] = [];
-  const client = new ClientCredentialsClient({
-    tokenEndpoint: ENDPOINT,
-    clientId: 'svc',
-    clientSecret: 'scope-secret',
+  const client = testClient({
     fetch: endpoint.fetch,
     onEvent: (e) => events.push(e),
     ...(scope !== undefined ? { scope } : {}),

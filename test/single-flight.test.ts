@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ClientCredentialsClient, HttpError, type TokenEvent } from '../src/index.js';
-import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
-
-function makeClient(endpoint: ReturnType<typeof fakeTokenEndpoint>, extra: Record<string, unknown> = {}) {
-  return new ClientCredentialsClient({
-    tokenEndpoint: ENDPOINT,
-    clientId: 'svc',
-    clientSecret: 'secret-value',
-    fetch: endpoint.fetch,
-    retry: false,
-    ...extra,
-  });
-}
+import { HttpError, type TokenEvent } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
+import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 describe('single-flight', () => {
   it('1,000 concurrent calls for one key make one token request', async () => {
     const endpoint = fakeTokenEndpoint({ latencyMs: 20 });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch });
     const tokens = await Promise.all(Array.from({ length: 1000 }, () => client.getToken()));
     expect(endpoint.count).toBe(1);
     expect(new Set(tokens.map((t) => t.accessToken))).toEqual(new Set(['token-1']));
@@ -24,7 +14,7 @@ describe('single-flight', () => {
 
   it('100 keys x 10 concurrent calls make 100 token requests', async () => {
     const endpoint = fakeTokenEndpoint({ latencyMs: 20, token: (n, p) => `${p.get('audience')}#${n}` });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch });
     const calls = [];
     for (let a = 0; a < 100; a++) {
       for (let i = 0; i < 10; i++) calls.push(client.getToken({ audience: `urn:api:${a}` }));
@@ -42,7 +32,7 @@ describe('single-flight', () => {
       latencyMs: 10,
       respond: () => (fail ? new Response('<html>bad gateway</html>', { status: 502 }) : undefined),
     });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch });
     const results = await Promise.allSettled(Array.from({ length: 50 }, () => client.getToken()));
     expect(endpoint.count).toBe(1);
     const reasons = new Set(results.map((r) => (r.status === 'rejected' ? r.reason : undefined)));
@@ -58,7 +48,7 @@ describe('single-flight', () => {
 
   it("one caller's abort ends its own wait only", async () => {
     const endpoint = fakeTokenEndpoint({ latencyMs: 50 });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch });
     const controller = new AbortController();
     const aborted = client.getToken({ signal: controller.signal });
     const others = Array.from({ length: 5 }, () => client.getToken());
@@ -71,7 +61,7 @@ describe('single-flight', () => {
 
   it('an already-aborted signal rejects at once without a request', async () => {
     const endpoint = fakeTokenEndpoint();
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch });
     await expect(client.getToken({ signal: AbortSignal.abort() })).rejects.toMatchObject({
       name: 'AbortError',
     });
@@ -83,7 +73,7 @@ describe('single-flight', () => {
 
   it('forceRefresh skips the cached token but joins a request in flight', async () => {
     const endpoint = fakeTokenEndpoint({ latencyMs: 20 });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch });
     await client.getToken();
     const forced = await client.getToken({ forceRefresh: true });
     expect(forced.accessToken).toBe('token-2');
@@ -102,7 +92,7 @@ describe('single-flight', () => {
 
   it('invalidate() drops one key; clear() drops every key of this client', async () => {
     const endpoint = fakeTokenEndpoint({ token: (n, p) => `${p.get('audience')}#${n}` });
-    const client = makeClient(endpoint);
+    const client = testClient({ fetch: endpoint.fetch });
     await client.getToken({ audience: 'a' });
     await client.getToken({ audience: 'b' });
     await client.invalidate({ audience: 'a' });
@@ -115,7 +105,7 @@ describe('single-flight', () => {
 
   it('cache: false asks every time, but concurrent calls still share one request', async () => {
     const endpoint = fakeTokenEndpoint({ latencyMs: 10 });
-    const client = makeClient(endpoint, { cache: false });
+    const client = testClient({ fetch: endpoint.fetch, cache: false });
     await Promise.all(Array.from({ length: 20 }, () => client.getToken()));
     expect(endpoint.count).toBe(1);
     await client.getToken();
@@ -135,7 +125,7 @@ describe('single-flight', () => {
         store.delete(key);
       },
     };
-    const client = makeClient(endpoint, { cache: asyncCache });
+    const client = testClient({ fetch: endpoint.fetch, cache: asyncCache });
     await client.getToken();
     await client.getToken();
     expect(endpoint.count).toBe(1);
@@ -149,7 +139,11 @@ describe('single-flight', () => {
       delete: () => Promise.reject(new Error('cache down')),
     };
     const endpoint2 = fakeTokenEndpoint();
-    const client2 = makeClient(endpoint2, { cache: broken, onEvent: (e: TokenEvent) => events.push(e) });
+    const client2 = testClient({
+      fetch: endpoint2.fetch,
+      cache: broken,
+      onEvent: (e: TokenEvent) => events.push(e),
+    });
     expect((await client2.getToken()).accessToken).toBe('token-1');
     await client2.invalidate();
     const faults = events
@@ -160,7 +154,8 @@ describe('single-flight', () => {
 
   it('a throwing onEvent never breaks a call', async () => {
     const endpoint = fakeTokenEndpoint();
-    const client = makeClient(endpoint, {
+    const client = testClient({
+      fetch: endpoint.fetch,
       onEvent: () => {
         throw new Error('observer bug');
       },

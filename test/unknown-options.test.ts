@@ -14,6 +14,7 @@ import {
   ErrorCode,
   MemoryTokenCache,
 } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 const base = { tokenEndpoint: ENDPOINT, clientId: 'keys-client', clientSecret: 'keys-secret' };
@@ -27,12 +28,6 @@ function constructorError(options: Record<string, unknown>): ConfigurationError 
     return error as ConfigurationError;
   }
   throw new Error('expected a ConfigurationError');
-}
-
-function makeClient() {
-  const endpoint = fakeTokenEndpoint();
-  const client = new ClientCredentialsClient({ ...base, fetch: endpoint.fetch, retry: false });
-  return { client, endpoint };
 }
 
 describe('constructor options', () => {
@@ -175,7 +170,8 @@ describe('dispatcher', () => {
 
 describe('per-call options', () => {
   it('getToken({ audiance }): rejects naming the key with a did-you-mean, and sends nothing', async () => {
-    const { client, endpoint } = makeClient();
+    const endpoint = fakeTokenEndpoint();
+    const client = testClient({ fetch: endpoint.fetch });
     const error = await client.getToken({ audiance: 'urn:x' } as never).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as ConfigurationError).option).toBe('audiance');
@@ -184,7 +180,7 @@ describe('per-call options', () => {
   });
 
   it('getToken: lists its options when nothing is close', async () => {
-    const { client } = makeClient();
+    const client = testClient({ fetch: fakeTokenEndpoint().fetch });
     await expect(client.getToken({ cacheBust: true } as never)).rejects.toMatchObject({
       option: 'cacheBust',
       message: expect.stringContaining(
@@ -199,13 +195,15 @@ describe('per-call options', () => {
     ['options that are not an object', 'urn:x', '(options)'],
     ['null options', null, '(options)'],
   ])('getToken: %s', async (_name, options, option) => {
-    const { client, endpoint } = makeClient();
+    const endpoint = fakeTokenEndpoint();
+    const client = testClient({ fetch: endpoint.fetch });
     await expect(client.getToken(options as never)).rejects.toMatchObject({ option });
     expect(endpoint.count).toBe(0);
   });
 
   it('getToken: the documented options still work', async () => {
-    const { client, endpoint } = makeClient();
+    const endpoint = fakeTokenEndpoint();
+    const client = testClient({ fetch: endpoint.fetch });
     const token = await client.getToken({
       audience: 'urn:a',
       scope: 'read',
@@ -219,7 +217,7 @@ describe('per-call options', () => {
   });
 
   it('invalidate({ forceRefresh }) and invalidate({ scopes }) are refused', async () => {
-    const { client } = makeClient();
+    const client = testClient({ fetch: fakeTokenEndpoint().fetch });
     await expect(client.invalidate({ scopes: 'a' } as never)).rejects.toMatchObject({
       option: 'scopes',
       message: expect.stringContaining('did you mean scope?'),
@@ -231,7 +229,7 @@ describe('per-call options', () => {
   });
 
   it('createFetch({ allowedOrigin }): throws naming the key with a did-you-mean', () => {
-    const { client } = makeClient();
+    const client = testClient({ fetch: fakeTokenEndpoint().fetch });
     expect(() => client.createFetch({ allowedOrigin: ['https://api.example.com'] } as never)).toThrow(
       expect.objectContaining({
         option: 'allowedOrigin',
@@ -244,7 +242,7 @@ describe('per-call options', () => {
   });
 
   it('bearerInterceptor(client, { audiance }): throws naming the key with a did-you-mean', () => {
-    const { client } = makeClient();
+    const client = testClient({ fetch: fakeTokenEndpoint().fetch });
     expect(() => bearerInterceptor(client, { audiance: 'urn:x' } as never)).toThrow(
       expect.objectContaining({
         option: 'audiance',

@@ -3,8 +3,8 @@
  * prints no MaxListenersExceededWarning; aborting still rejects every one of them with the signal's reason.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ClientCredentialsClient } from '../../src/index.js';
-import { ENDPOINT, fakeTokenEndpoint } from '../helpers/token-endpoint.js';
+import { testClient } from '../helpers/clients.js';
+import { fakeTokenEndpoint } from '../helpers/token-endpoint.js';
 
 const warnings: Error[] = [];
 const onWarning = (warning: Error) => warnings.push(warning);
@@ -18,18 +18,6 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function makeClient() {
-  const endpoint = fakeTokenEndpoint({ latencyMs: 200 });
-  const client = new ClientCredentialsClient({
-    tokenEndpoint: ENDPOINT,
-    clientId: 'svc',
-    clientSecret: 'abort-secret',
-    fetch: endpoint.fetch,
-    retry: false,
-  });
-  return { client, endpoint };
-}
-
 describe('one AbortSignal shared by many waiting calls (issue 12.9)', () => {
   it.each([
     ['one key', 1, (_: number) => ({})],
@@ -38,7 +26,8 @@ describe('one AbortSignal shared by many waiting calls (issue 12.9)', () => {
     '50 concurrent misses for %s: no MaxListenersExceededWarning; abort rejects all with its reason',
     async (_, requests, options) => {
       vi.useFakeTimers();
-      const { client, endpoint } = makeClient();
+      const endpoint = fakeTokenEndpoint({ latencyMs: 200 });
+      const client = testClient({ fetch: endpoint.fetch });
       const controller = new AbortController();
       const calls = Array.from({ length: 50 }, (_, i) =>
         client.getToken({ ...options(i), signal: controller.signal }).then(
@@ -62,7 +51,8 @@ describe('one AbortSignal shared by many waiting calls (issue 12.9)', () => {
 
   it('calls that finish before the abort leave nothing behind and resolve normally', async () => {
     vi.useFakeTimers();
-    const { client, endpoint } = makeClient();
+    const endpoint = fakeTokenEndpoint({ latencyMs: 200 });
+    const client = testClient({ fetch: endpoint.fetch });
     const controller = new AbortController();
     for (let round = 0; round < 3; round++) {
       const tokens = Promise.all(

@@ -4,22 +4,12 @@
  * (vi.setSystemTime moves the wall clock alone; advancing timers moves both.)
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ClientCredentialsClient, ErrorCode, HttpError, type TokenEvent } from '../../src/index.js';
-import { ENDPOINT, fakeTokenEndpoint } from '../helpers/token-endpoint.js';
+import { ErrorCode, HttpError, type TokenEvent } from '../../src/index.js';
+import { testClient } from '../helpers/clients.js';
+import { fakeTokenEndpoint } from '../helpers/token-endpoint.js';
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
 const HOUR = 3_600_000;
-
-function client(endpoint: ReturnType<typeof fakeTokenEndpoint>, extra: Record<string, unknown> = {}) {
-  return new ClientCredentialsClient({
-    tokenEndpoint: ENDPOINT,
-    clientId: 'svc',
-    clientSecret: 'clock-secret',
-    fetch: endpoint.fetch,
-    retry: false,
-    ...extra,
-  });
-}
 
 describe('wall-clock jumps (issue 12.3)', () => {
   beforeEach(() => {
@@ -38,7 +28,7 @@ describe('wall-clock jumps (issue 12.3)', () => {
       respond: (n) =>
         n === 1 ? new Response('', { status: 503, headers: { 'retry-after': '2' } }) : undefined,
     });
-    const c = client(endpoint);
+    const c = testClient({ fetch: endpoint.fetch });
     await expect(c.getToken()).rejects.toBeInstanceOf(HttpError);
     vi.setSystemTime(Date.now() + jump);
     const during = await c.getToken().catch((e: unknown) => e);
@@ -55,7 +45,7 @@ describe('wall-clock jumps (issue 12.3)', () => {
     ['forward 30 min', HOUR / 2],
   ])('the 401 forced-refresh limit lasts its 5 s when the clock is set %s', async (_, jump) => {
     const endpoint = fakeTokenEndpoint();
-    const c = client(endpoint);
+    const c = testClient({ fetch: endpoint.fetch });
     const apiFetch = c.createFetch({
       fetch: (async () =>
         new Response('', {
@@ -82,7 +72,7 @@ describe('wall-clock jumps (issue 12.3)', () => {
     const endpoint = fakeTokenEndpoint({
       respond: () => (down ? new Response('down', { status: 500 }) : undefined),
     });
-    const c = client(endpoint, { onEvent: (e: TokenEvent) => events.push(e) });
+    const c = testClient({ fetch: endpoint.fetch, onEvent: (e: TokenEvent) => events.push(e) });
     await c.getToken();
     down = true;
     // Into the refresh-ahead window (the token is usable for 3540 s, refresh from 3240 s).

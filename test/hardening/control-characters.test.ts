@@ -13,6 +13,7 @@ import {
   type GetTokenOptions,
   type TokenCache,
 } from '../../src/index.js';
+import { testClient } from '../helpers/clients.js';
 import { ENDPOINT, fakeTokenEndpoint } from '../helpers/token-endpoint.js';
 
 /** A token endpoint that remembers, per token, the parameters it was issued for (canonical form). */
@@ -70,17 +71,6 @@ const CACHES: ReadonlyArray<[string, () => TokenCache | undefined]> = [
   ['a shared cache', fakeSharedCache],
 ];
 
-function makeClient(endpoint: ReturnType<typeof fakeTokenEndpoint>, cache: TokenCache | undefined) {
-  return new ClientCredentialsClient({
-    tokenEndpoint: ENDPOINT,
-    clientId: 'svc',
-    clientSecret: 'control-secret',
-    fetch: endpoint.fetch,
-    retry: false,
-    ...(cache ? { cache } : {}),
-  });
-}
-
 describe('control characters are refused (issue 12.4)', () => {
   const bad = ['\u0000', '\u0001', '\u0002', '\t', '\n', '\r', '\u001f', '\u007f'];
   const cases: Array<[string, string, GetTokenOptions]> = [];
@@ -99,7 +89,7 @@ describe('control characters are refused (issue 12.4)', () => {
     'per call: %s is a ConfigurationError naming %s, and nothing is sent',
     async (_, option, options) => {
       const { endpoint } = recordingEndpoint();
-      const client = makeClient(endpoint, undefined);
+      const client = testClient({ fetch: endpoint.fetch });
       const error = await client.getToken(options).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ConfigurationError);
       expect((error as ConfigurationError).option).toBe(option);
@@ -131,7 +121,7 @@ describe('control characters are refused (issue 12.4)', () => {
 describe('two different requests never share a token (issue 12.4)', () => {
   it.each(CACHES)('the three measured cases, with %s', async (_, cache) => {
     const { endpoint, issuedFor } = recordingEndpoint();
-    const client = makeClient(endpoint, cache());
+    const client = testClient({ fetch: endpoint.fetch, cache: cache() });
     const calls: GetTokenOptions[] = [
       { resource: ['https://r1/', 'https://r2/'] },
       { resource: 'https://r1/\u0002https://r2/' },
@@ -177,7 +167,7 @@ describe('two different requests never share a token (issue 12.4)', () => {
       await fc.assert(
         fc.asyncProperty(fc.array(selection, { minLength: 2, maxLength: 6 }), async (selections) => {
           const { endpoint, issuedFor } = recordingEndpoint();
-          const client = makeClient(endpoint, cache());
+          const client = testClient({ fetch: endpoint.fetch, cache: cache() });
           // Each selection twice, interleaved, so that memo and cache hits are exercised.
           for (const options of [...selections, ...selections]) {
             const token = await client.getToken(options as GetTokenOptions).catch((e: unknown) => e);
@@ -201,7 +191,7 @@ describe('two different requests never share a token (issue 12.4)', () => {
       await fc.assert(
         fc.asyncProperty(part, part, part, sep, async (a, b, c, s) => {
           const { endpoint, issuedFor } = recordingEndpoint();
-          const client = makeClient(endpoint, cache());
+          const client = testClient({ fetch: endpoint.fetch, cache: cache() });
           const r = (x: string) => `https://r.example/${x}`;
           const pairs: Array<[GetTokenOptions, GetTokenOptions]> = [
             [

@@ -6,9 +6,10 @@ import { inspect } from 'node:util';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bearerInterceptor } from '../../src/fetch/undici-entry.js';
-import { type CachedToken, ClientCredentialsClient, type TokenCache } from '../../src/index.js';
+import type { CachedToken, ClientCredentialsClient, TokenCache } from '../../src/index.js';
+import { testClient } from '../helpers/clients.js';
 import { type Api, startApi } from '../helpers/loopback-api.js';
-import { ENDPOINT, fakeTokenEndpoint } from '../helpers/token-endpoint.js';
+import { fakeTokenEndpoint } from '../helpers/token-endpoint.js';
 
 const PLANTED = 'planted-token-value-0123456789\r\nx-injected: yes';
 const CALLER_SECRET = 'caller-header-secret-0123456789';
@@ -23,17 +24,6 @@ function plantedCache(): TokenCache {
     usableUntil: now + 3_540_000,
   };
   return { get: async () => entry, set: async () => undefined, delete: async () => undefined };
-}
-
-function makeClient(cache?: TokenCache) {
-  return new ClientCredentialsClient({
-    tokenEndpoint: ENDPOINT,
-    clientId: 'svc',
-    clientSecret: 'header-secret',
-    fetch: fakeTokenEndpoint().fetch,
-    retry: false,
-    ...(cache ? { cache } : {}),
-  });
 }
 
 /** The client's fetch for API calls: the real one (the client's own `fetch` option is the fake IdP). */
@@ -67,7 +57,9 @@ beforeEach(() => {
 
 describe('the fetch wrapper', () => {
   it('a token that is not a valid header value: a TypeError naming authorization, never the token', async () => {
-    const error = await apiFetch(makeClient(plantedCache()))(`${api.url}/x`).catch((e: unknown) => e);
+    const error = await apiFetch(testClient({ fetch: fakeTokenEndpoint().fetch, cache: plantedCache() }))(
+      `${api.url}/x`,
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TypeError);
     expect((error as Error).message).toContain('authorization');
     expectNoValue(error, PLANTED);
@@ -78,20 +70,24 @@ describe('the fetch wrapper', () => {
     ['a record', { 'x-api-key': `${CALLER_SECRET}\nx-evil: 1` }],
     ['pairs', [['x-api-key', `${CALLER_SECRET}\u0000`]] as Array<[string, string]>],
   ])("a caller's invalid header value (%s) never appears in the error", async (_, headers) => {
-    const error = await apiFetch(makeClient())(`${api.url}/x`, { headers }).catch((e: unknown) => e);
+    const error = await apiFetch(testClient({ fetch: fakeTokenEndpoint().fetch }))(`${api.url}/x`, {
+      headers,
+    }).catch((e: unknown) => e);
     expect((error as Error).message).toContain('x-api-key');
     expectNoValue(error, CALLER_SECRET);
   });
 
   it("the same with the caller's own Authorization (passed through untouched)", async () => {
-    const error = await apiFetch(makeClient())(`${api.url}/x`, {
+    const error = await apiFetch(testClient({ fetch: fakeTokenEndpoint().fetch }))(`${api.url}/x`, {
       headers: { authorization: `Bearer ${CALLER_SECRET}\r\nx-evil: 1` },
     }).catch((e: unknown) => e);
     expectNoValue(error, CALLER_SECRET);
   });
 
   it('an ordinary network error is handed over as fetch threw it', async () => {
-    const error = await apiFetch(makeClient())('http://127.0.0.1:1/x').catch((e: unknown) => e);
+    const error = await apiFetch(testClient({ fetch: fakeTokenEndpoint().fetch }))(
+      'http://127.0.0.1:1/x',
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TypeError);
     expect((error as Error).message).toBe('fetch failed');
     expect((error as Error).cause).toBeDefined();
@@ -100,7 +96,9 @@ describe('the fetch wrapper', () => {
 
 describe('the undici interceptor', () => {
   it('a token that is not a valid header value: an error that never shows it', async () => {
-    const dispatcher = new Agent().compose(bearerInterceptor(makeClient(plantedCache())));
+    const dispatcher = new Agent().compose(
+      bearerInterceptor(testClient({ fetch: fakeTokenEndpoint().fetch, cache: plantedCache() })),
+    );
     try {
       const error = await request(`${api.url}/x`, { dispatcher }).catch((e: unknown) => e);
       expectNoValue(error, PLANTED);
@@ -111,7 +109,9 @@ describe('the undici interceptor', () => {
   });
 
   it("a caller's invalid header value never appears in the error", async () => {
-    const dispatcher = new Agent().compose(bearerInterceptor(makeClient()));
+    const dispatcher = new Agent().compose(
+      bearerInterceptor(testClient({ fetch: fakeTokenEndpoint().fetch })),
+    );
     try {
       const error = await request(`${api.url}/x`, {
         dispatcher,

@@ -3,8 +3,9 @@
  * settle, each with a token or a typed error, and nothing becomes an unhandled rejection.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { ClientCredentialsClient, HttpError } from '../../src/index.js';
-import { ENDPOINT, fakeTokenEndpoint } from '../helpers/token-endpoint.js';
+import { HttpError } from '../../src/index.js';
+import { testClient } from '../helpers/clients.js';
+import { fakeTokenEndpoint } from '../helpers/token-endpoint.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
@@ -21,13 +22,7 @@ it('10,000 calls over 1,000 keys, 20% of token requests failing: all settle, non
   const endpoint = fakeTokenEndpoint({
     respond: (n) => (n % 5 === 0 ? new Response('busy', { status: 503 }) : undefined),
   });
-  const client = new ClientCredentialsClient({
-    tokenEndpoint: ENDPOINT,
-    clientId: 'many-keys',
-    clientSecret: 'many-keys-secret',
-    fetch: endpoint.fetch,
-    retry: false,
-  });
+  const client = testClient({ fetch: endpoint.fetch });
   const calls = Array.from({ length: 10_000 }, (_, i) =>
     client.getToken({ audience: `urn:api:${i % 1_000}`, ...(i % 3 === 0 ? { forceRefresh: true } : {}) }),
   );

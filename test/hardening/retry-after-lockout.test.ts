@@ -3,8 +3,10 @@
  * by retry.maxPauseMs (default 60 s), and retryAt never lies beyond it.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ClientCredentialsClient, type ConfigurationError, ErrorCode, HttpError } from '../../src/index.js';
-import { ENDPOINT, fakeTokenEndpoint } from '../helpers/token-endpoint.js';
+import { type ConfigurationError, ErrorCode, HttpError } from '../../src/index.js';
+import { DEFAULT_RETRY, testClient } from '../helpers/clients.js';
+import { rejectionOf } from '../helpers/outcomes.js';
+import { fakeTokenEndpoint } from '../helpers/token-endpoint.js';
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
 
@@ -17,10 +19,7 @@ function onceUnavailable(retryAfter: string) {
 }
 
 async function failure(promise: Promise<unknown>): Promise<HttpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const error = await rejectionOf(promise);
   expect(error).toBeInstanceOf(HttpError);
   return error as HttpError;
 }
@@ -39,12 +38,7 @@ describe('Retry-After lockout (issue 12.2)', () => {
     ['a date in 2100', 'Fri, 01 Jan 2100 00:00:00 GMT'],
   ])('Retry-After: %s pauses for at most 60 s (the default maxPauseMs)', async (_, retryAfter) => {
     const endpoint = onceUnavailable(retryAfter);
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 'lockout-secret',
-      fetch: endpoint.fetch,
-    });
+    const client = testClient({ fetch: endpoint.fetch, retry: DEFAULT_RETRY });
     const first = await failure(client.getToken());
     expect(first.code).toBe(ErrorCode.RETRY_LATER);
     expect(first.retryAt).toBeLessThanOrEqual(Date.now() + 60_000);
@@ -65,10 +59,7 @@ describe('Retry-After lockout (issue 12.2)', () => {
 
   it('retry.maxPauseMs sets the cap, also with retries off', async () => {
     const endpoint = onceUnavailable('86400');
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 'lockout-secret',
+    const client = testClient({
       fetch: endpoint.fetch,
       retry: { retries: 0, maxRetryAfterMs: 1_000, maxPauseMs: 5_000 },
     });
@@ -80,10 +71,7 @@ describe('Retry-After lockout (issue 12.2)', () => {
 
   it('a pause shorter than the cap is kept as the server asked', async () => {
     const endpoint = onceUnavailable('20');
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'svc',
-      clientSecret: 'lockout-secret',
+    const client = testClient({
       fetch: endpoint.fetch,
       retry: false,
     });
@@ -99,14 +87,10 @@ describe('Retry-After lockout (issue 12.2)', () => {
     ['a negative number', -1],
     ['a string', '60000'],
   ])('retry.maxPauseMs as %s is a ConfigurationError naming it', (_, value) => {
-    expect(
-      () =>
-        new ClientCredentialsClient({
-          tokenEndpoint: ENDPOINT,
-          clientId: 'svc',
-          clientSecret: 'lockout-secret',
-          retry: { maxPauseMs: value as number },
-        }),
+    expect(() =>
+      testClient({
+        retry: { maxPauseMs: value as number },
+      }),
     ).toThrow(expect.objectContaining({ option: 'retry.maxPauseMs' }) as ConfigurationError);
   });
 });
