@@ -3,12 +3,9 @@
  * the per-endpoint pause, per-attempt timeouts (a trickling body included), the caller's signal,
  * redirects, the size cap, headers and the http: rule.
  */
-import { createServer, type Server } from 'node:http';
 import { HttpResponse, http } from 'msw';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  ClientCredentialsClient,
   type ClientCredentialsClientOptions,
   ConfigurationError,
   ErrorCode,
@@ -17,89 +14,32 @@ import {
   OAuthError,
   type TokenEvent,
 } from '../src/index.js';
-import { closeServer, listenOnLoopback } from './helpers/ports.js';
+import { FAST_RETRY, testClient } from './helpers/clients.js';
+import { startLoopbackServer } from './helpers/loopback-server.js';
+import { type MswRequest, mswTokenEndpoints } from './helpers/msw-token-endpoints.js';
+import { rejectionOf } from './helpers/outcomes.js';
+import { refusedUrl } from './helpers/ports.js';
+import { startTokenServer } from './helpers/token-server.js';
 
-// Requests that a test abandoned (the caller's signal ends its wait, the shared request goes on) may
-// arrive after that test's handlers are gone: they get a 410 instead of an unhandled-request error.
-const server = setupServer(
-  http.all('https://*.auth.localhost/*', () =>
-    HttpResponse.json({ error: 'abandoned_request' }, { status: 410 }),
-  ),
-);
-const servers: Server[] = [];
-const releases: Array<() => void> = [];
-beforeAll(() =>
-  server.listen({
-    onUnhandledRequest: (request, print) => {
-      if (new URL(request.url).hostname !== '127.0.0.1') print.error();
-    },
-  }),
-);
+const endpoints = mswTokenEndpoints('request');
 afterEach(() => {
-  server.resetHandlers();
   vi.restoreAllMocks();
   vi.useRealTimers();
-  for (const release of releases.splice(0)) release();
 });
+const servers: Array<{ close(): Promise<void> }> = [];
 afterAll(async () => {
-  server.close();
-  await Promise.all(servers.map((s) => closeServer(s)));
+  await Promise.all(servers.map((s) => s.close()));
 });
 
 const TOKEN = { access_token: 'request-token', token_type: 'Bearer', expires_in: 300 };
 
-interface Arrival {
-  at: number;
-  headers: Headers;
-}
-
-let n = 0;
-/** A fresh endpoint (the Retry-After pause is per endpoint and process-wide), answering per attempt. */
-function endpoint(respond: (attempt: number) => Response | Promise<Response>): {
-  url: string;
-  arrivals: Arrival[];
-} {
-  const url = `https://request-${++n}.auth.localhost/oauth/token`;
-  const arrivals: Arrival[] = [];
-  server.use(
-    http.post(url, ({ request }) => {
-      arrivals.push({ at: Date.now(), headers: request.headers });
-      return respond(arrivals.length);
-    }),
-  );
-  return { url, arrivals };
-}
-
-/** A response that stays pending until the test ends (a server that never answers). */
-function never(): Promise<Response> {
-  return new Promise((resolve) => {
-    releases.push(() => resolve(new HttpResponse(null, { status: 504 })));
-  });
-}
-
 function client(url: string, options: Partial<ClientCredentialsClientOptions> = {}) {
-  return new ClientCredentialsClient({
-    tokenEndpoint: url,
-    clientId: 'request-client',
-    clientSecret: 'request-secret',
-    cache: false,
-    retry: { retries: 2, minTimeout: 1, maxTimeout: 5, randomize: false },
-    ...options,
-  });
+  return testClient({ tokenEndpoint: url, cache: false, retry: FAST_RETRY, ...options });
 }
 
-/** Milliseconds between consecutive arrivals (exact under fake timers). */
-function gaps(arrivals: readonly Arrival[]): number[] {
-  return arrivals.slice(1).map((a, i) => a.at - arrivals[i]!.at);
-}
-
-function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (error: unknown) => error,
-  );
+/** Milliseconds between consecutive requests (exact under fake timers). */
+function gaps(requests: readonly MswRequest[]): number[] {
+  return requests.slice(1).map((a, i) => a.at - requests[i]!.at);
 }
 
 const fail = (status: number, body?: Record<string, unknown>, headers?: Record<string, string>) =>
@@ -109,14 +49,14 @@ const fail = (status: number, body?: Record<string, unknown>, headers?: Record<s
 
 describe('retries', () => {
   it.each([500, 502, 503, 504, 429, 408])('retries a %i and then succeeds', async (status) => {
-    const { url, arrivals } = endpoint((i) => (i < 3 ? fail(status) : HttpResponse.json(TOKEN)));
+    const { url, requests } = endpoints.add((_, i) => (i < 3 ? fail(status) : HttpResponse.json(TOKEN)));
     const token = await client(url).getToken();
     expect(token.accessToken).toBe('request-token');
-    expect(arrivals).toHaveLength(3);
+    expect(requests).toHaveLength(3);
   });
 
   it('retries an OAuth server_error / temporarily_unavailable', async () => {
-    const { url, arrivals } = endpoint((i) =>
+    const { url, requests } = endpoints.add((_, i) =>
       i === 1
         ? fail(500, { error: 'server_error' })
         : i === 2
@@ -124,23 +64,23 @@ describe('retries', () => {
           : HttpResponse.json(TOKEN),
     );
     await client(url).getToken();
-    expect(arrivals).toHaveLength(3);
+    expect(requests).toHaveLength(3);
   });
 
   it('gives up after retries + 1 attempts with the last error', async () => {
-    const { url, arrivals } = endpoint(() => fail(503));
-    const error = await failure(
+    const { url, requests } = endpoints.add(() => fail(503));
+    const error = await rejectionOf(
       client(url, { retry: { retries: 3, minTimeout: 1, randomize: false } }).getToken(),
     );
     expect(error).toBeInstanceOf(HttpError);
     expect(error).toMatchObject({ status: 503, code: ErrorCode.HTTP });
-    expect(arrivals).toHaveLength(4);
+    expect(requests).toHaveLength(4);
   });
 
   it.each([400, 401, 403, 404])('never retries a %i', async (status) => {
-    const { url, arrivals } = endpoint(() => fail(status));
+    const { url, requests } = endpoints.add(() => fail(status));
     await expect(client(url).getToken()).rejects.toMatchObject({ status });
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
   });
 
   it.each([
@@ -153,34 +93,32 @@ describe('retries', () => {
     [500, 'invalid_client'],
     [503, 'unauthorized_client'],
   ])('never retries a %i %s', async (status, code) => {
-    const { url, arrivals } = endpoint(() => fail(status, { error: code }));
-    const error = await failure(client(url).getToken());
+    const { url, requests } = endpoints.add(() => fail(status, { error: code }));
+    const error = await rejectionOf(client(url).getToken());
     expect(error).toBeInstanceOf(OAuthError);
     expect(error).toMatchObject({ error: code, status });
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
   });
 
   it('retries network errors (TypeError from fetch)', async () => {
-    const { url, arrivals } = endpoint((i) => (i < 3 ? HttpResponse.error() : HttpResponse.json(TOKEN)));
+    const { url, requests } = endpoints.add((_, i) =>
+      i < 3 ? HttpResponse.error() : HttpResponse.json(TOKEN),
+    );
     await client(url).getToken();
-    expect(arrivals).toHaveLength(3);
+    expect(requests).toHaveLength(3);
   });
 
   it('a refused connection is retried and then surfaces as M2M_NETWORK_ERROR naming the endpoint (issue 15.1)', async () => {
-    const s = createServer();
-    const port = await listenOnLoopback(s);
-    await closeServer(s);
+    const url = await refusedUrl();
     let calls = 0;
     const countingFetch: typeof fetch = (input, init) => {
       calls++;
       return fetch(input, init);
     };
-    const error = await failure(
-      client(`http://127.0.0.1:${port}/token`, { fetch: countingFetch }).getToken(),
-    );
+    const error = await rejectionOf(client(url, { fetch: countingFetch }).getToken());
     expect(error).toBeInstanceOf(M2MTokenError);
     expect(error).toMatchObject({ name: 'M2MTokenError', code: ErrorCode.NETWORK });
-    expect((error as Error).message).toContain(`token endpoint http://127.0.0.1:${port}/token`);
+    expect((error as Error).message).toContain(`token endpoint ${url}`);
     expect((error as Error).message).toContain('ECONNREFUSED');
     expect((error as Error).message).toContain('3 attempts');
     // The runtime's error is kept as the cause.
@@ -189,40 +127,40 @@ describe('retries', () => {
   });
 
   it('retry: false makes one attempt', async () => {
-    const { url, arrivals } = endpoint(() => fail(503));
+    const { url, requests } = endpoints.add(() => fail(503));
     await expect(client(url, { retry: false }).getToken()).rejects.toMatchObject({ status: 503 });
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
   });
 
   it('backs off exponentially, capped by maxTimeout: the server sees the attempts 21, 63 and 100 ms apart', async () => {
     vi.useFakeTimers();
-    const { url, arrivals } = endpoint(() => fail(500));
-    const settled = failure(
+    const { url, requests } = endpoints.add(() => fail(500));
+    const settled = rejectionOf(
       client(url, {
         retry: { retries: 3, minTimeout: 21, factor: 3, maxTimeout: 100, randomize: false },
       }).getToken(),
     );
     await vi.runAllTimersAsync();
     await settled;
-    expect(gaps(arrivals)).toEqual([21, 63, 100]);
+    expect(gaps(requests)).toEqual([21, 63, 100]);
   });
 
   it('adds jitter: each delay is multiplied by a random factor between 1 and 2', async () => {
     vi.useFakeTimers();
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
-    const { url, arrivals } = endpoint(() => fail(500));
-    const settled = failure(
+    const { url, requests } = endpoints.add(() => fail(500));
+    const settled = rejectionOf(
       client(url, { retry: { retries: 2, minTimeout: 22, factor: 2, maxTimeout: 1000 } }).getToken(),
     );
     await vi.runAllTimersAsync();
     await settled;
     // randomize defaults to true: 22 * 1.5 and 44 * 1.5.
-    expect(gaps(arrivals)).toEqual([33, 66]);
+    expect(gaps(requests)).toEqual([33, 66]);
   });
 
   it('reports each retry as an event, and the attempts on success', async () => {
     const events: TokenEvent[] = [];
-    const { url } = endpoint((i) => (i < 3 ? fail(502) : HttpResponse.json(TOKEN)));
+    const { url } = endpoints.add((_, i) => (i < 3 ? fail(502) : HttpResponse.json(TOKEN)));
     await client(url, {
       onEvent: (e) => events.push(e),
       retry: { retries: 2, minTimeout: 1, maxTimeout: 2, randomize: false },
@@ -240,37 +178,37 @@ describe('retries', () => {
 describe('Retry-After (RFC 9110 10.2.3)', () => {
   it('waits the given seconds before the next attempt', async () => {
     vi.useFakeTimers();
-    const { url, arrivals } = endpoint((i) =>
+    const { url, requests } = endpoints.add((_, i) =>
       i === 1 ? fail(503, undefined, { 'retry-after': '3' }) : HttpResponse.json(TOKEN),
     );
     const token = client(url).getToken();
     await vi.advanceTimersByTimeAsync(2_999);
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
     await expect(token).resolves.toMatchObject({ accessToken: 'request-token' });
-    expect(gaps(arrivals)).toEqual([3_000]);
+    expect(gaps(requests)).toEqual([3_000]);
   });
 
   it('waits until an HTTP date', async () => {
     vi.useFakeTimers({ now: new Date('2030-05-01T12:00:00.000Z') });
     const date = new Date('2030-05-01T12:00:04.000Z');
-    const { url, arrivals } = endpoint((i) =>
+    const { url, requests } = endpoints.add((_, i) =>
       i === 1
         ? fail(429, { error: 'slow_down' }, { 'retry-after': date.toUTCString() })
         : HttpResponse.json(TOKEN),
     );
     const token = client(url).getToken();
     await vi.advanceTimersByTimeAsync(3_999);
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
     await expect(token).resolves.toMatchObject({ accessToken: 'request-token' });
-    expect(arrivals.map((a) => a.at)).toEqual([date.getTime() - 4_000, date.getTime()]);
+    expect(requests.map((a) => a.at)).toEqual([date.getTime() - 4_000, date.getTime()]);
   });
 
   it('fails fast with M2M_RETRY_LATER and retryAt when the wait is over retry.maxRetryAfterMs', async () => {
-    const { url, arrivals } = endpoint(() => fail(503, undefined, { 'retry-after': '2' }));
+    const { url, requests } = endpoints.add(() => fail(503, undefined, { 'retry-after': '2' }));
     const before = Date.now();
-    const error = (await failure(
+    const error = (await rejectionOf(
       client(url, { retry: { retries: 2, maxRetryAfterMs: 1_000 } }).getToken(),
     )) as HttpError;
     expect(error).toBeInstanceOf(HttpError);
@@ -278,21 +216,21 @@ describe('Retry-After (RFC 9110 10.2.3)', () => {
     expect(error.status).toBe(503);
     expect(error.retryAt).toBeGreaterThanOrEqual(before + 2_000);
     expect(error.retryAt).toBeLessThanOrEqual(Date.now() + 2_000);
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
   });
 
   it('the default cap is 10 s', async () => {
-    const { url: within } = endpoint((i) =>
+    const { url: within } = endpoints.add((_, i) =>
       i === 1 ? fail(429, undefined, { 'retry-after': '0' }) : HttpResponse.json(TOKEN),
     );
     await expect(client(within).getToken()).resolves.toMatchObject({ accessToken: 'request-token' });
-    const { url: beyond, arrivals } = endpoint(() => fail(429, undefined, { 'retry-after': '11' }));
+    const { url: beyond, requests } = endpoints.add(() => fail(429, undefined, { 'retry-after': '11' }));
     await expect(client(beyond).getToken()).rejects.toMatchObject({ code: ErrorCode.RETRY_LATER });
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
   });
 
   it('ignores a Retry-After on other statuses and an unparseable one', async () => {
-    const { url, arrivals } = endpoint((i) =>
+    const { url, requests } = endpoints.add((_, i) =>
       i === 1
         ? fail(500, undefined, { 'retry-after': '3600' })
         : i === 2
@@ -300,12 +238,12 @@ describe('Retry-After (RFC 9110 10.2.3)', () => {
           : HttpResponse.json(TOKEN),
     );
     await client(url).getToken();
-    expect(arrivals).toHaveLength(3);
+    expect(requests).toHaveLength(3);
   });
 
   it("makes this client's new requests to that endpoint wait for the pause (within the cap)", async () => {
     vi.useFakeTimers();
-    const { url, arrivals } = endpoint((i) =>
+    const { url, requests } = endpoints.add((_, i) =>
       i === 1 ? fail(429, { error: 'slow_down' }, { 'retry-after': '5' }) : HttpResponse.json(TOKEN),
     );
     const c = client(url, { retry: { retries: 0 } });
@@ -315,45 +253,47 @@ describe('Retry-After (RFC 9110 10.2.3)', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     const next = c.getToken();
     await vi.advanceTimersByTimeAsync(3_999);
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
     await expect(next).resolves.toMatchObject({ accessToken: 'request-token' });
-    expect(gaps(arrivals)).toEqual([5_000]);
+    expect(gaps(requests)).toEqual([5_000]);
   });
 
   it('fails new requests fast while a longer pause is in force; other clients and endpoints are not affected', async () => {
-    const { url, arrivals } = endpoint((i) =>
+    const { url, requests } = endpoints.add((_, i) =>
       i === 1 ? fail(503, undefined, { 'retry-after': '300' }) : HttpResponse.json(TOKEN),
     );
     const c = client(url);
-    const first = (await failure(c.getToken())) as HttpError;
+    const first = (await rejectionOf(c.getToken())) as HttpError;
     expect(first.code).toBe(ErrorCode.RETRY_LATER);
-    const second = (await failure(c.getToken())) as HttpError;
+    const second = (await rejectionOf(c.getToken())) as HttpError;
     expect(second).toMatchObject({ code: ErrorCode.RETRY_LATER, status: 503, retryAt: first.retryAt });
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
     // The pause belongs to the client that was told: another client's credentials are not blocked.
     await expect(client(url, { clientId: 'someone-else' }).getToken()).resolves.toMatchObject({
       accessToken: 'request-token',
     });
-    const { url: otherUrl } = endpoint(() => HttpResponse.json(TOKEN));
+    const { url: otherUrl } = endpoints.add(() => HttpResponse.json(TOKEN));
     await expect(client(otherUrl).getToken()).resolves.toMatchObject({ accessToken: 'request-token' });
   });
 
   it('an OAuth error body that comes with a long Retry-After is still an OAuthError; then calls fail fast', async () => {
-    const { url, arrivals } = endpoint(() => fail(429, { error: 'slow_down' }, { 'retry-after': '120' }));
+    const { url, requests } = endpoints.add(() =>
+      fail(429, { error: 'slow_down' }, { 'retry-after': '120' }),
+    );
     const c = client(url, { retry: false });
-    const error = await failure(c.getToken());
+    const error = await rejectionOf(c.getToken());
     expect(error).toBeInstanceOf(OAuthError);
     expect(error).toMatchObject({ error: 'slow_down', status: 429 });
     await expect(c.getToken()).rejects.toMatchObject({ code: ErrorCode.RETRY_LATER, status: 429 });
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
   });
 });
 
 describe('timeouts and the caller’s signal', () => {
   it('timeoutMs bounds each attempt; a timed-out attempt is retried, then M2M_TIMEOUT surfaces (issue 15.1)', async () => {
-    const { url, arrivals } = endpoint(() => never());
-    const error = await failure(
+    const { url, requests } = endpoints.add(() => endpoints.never());
+    const error = await rejectionOf(
       client(url, { timeoutMs: 100, retry: { retries: 1, minTimeout: 1 } }).getToken(),
     );
     expect(error).toBeInstanceOf(M2MTokenError);
@@ -364,76 +304,67 @@ describe('timeouts and the caller’s signal', () => {
     expect((error as Error).message).toContain('2 attempts');
     expect((error as Error).cause).toBeInstanceOf(DOMException);
     expect(((error as Error).cause as DOMException).name).toBe('TimeoutError');
-    expect(arrivals).toHaveLength(2);
+    expect(requests).toHaveLength(2);
   });
 
   it('a body that trickles forever hits the timeout (loopback server, a byte every 100 ms, timeoutMs 500)', async () => {
-    let connections = 0;
-    let bytesWritten = 0;
-    const s = createServer((req, res) => {
-      connections++;
-      req.resume();
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('{');
-      const timer = setInterval(() => {
-        res.write(' ');
-        bytesWritten++;
-      }, 100);
-      res.on('close', () => clearInterval(timer));
-    });
+    const s = await startLoopbackServer(() => ({
+      headers: { 'content-type': 'application/json' },
+      body: '{',
+      trickleMs: 100,
+    }));
     servers.push(s);
-    const port = await listenOnLoopback(s);
-    const error = await failure(
-      client(`http://127.0.0.1:${port}/token`, { timeoutMs: 500, retry: false }).getToken(),
-    );
+    const error = await rejectionOf(client(`${s.origin}/token`, { timeoutMs: 500, retry: false }).getToken());
     expect(error).toMatchObject({ name: 'M2MTokenError', code: ErrorCode.TIMEOUT });
     expect(((error as Error).cause as DOMException).name).toBe('TimeoutError');
-    expect(connections).toBe(1);
+    expect(s.requests).toHaveLength(1);
     // The body really was trickling when the timeout struck.
-    expect(bytesWritten).toBeGreaterThanOrEqual(2);
+    expect(s.trickled).toBeGreaterThanOrEqual(1);
   });
 
   it('the caller’s signal ends the wait at once while the server has not answered', async () => {
     const controller = new AbortController();
-    const { url } = endpoint(() => {
+    const { url } = endpoints.add(() => {
       controller.abort();
-      return never();
+      return endpoints.never();
     });
-    const error = await failure(client(url, { timeoutMs: 30_000 }).getToken({ signal: controller.signal }));
+    const error = await rejectionOf(
+      client(url, { timeoutMs: 30_000 }).getToken({ signal: controller.signal }),
+    );
     expect(error).toBe(controller.signal.reason);
     expect((error as DOMException).name).toBe('AbortError');
   });
 
   it('the caller’s signal ends the wait at once during a retry backoff', async () => {
     const controller = new AbortController();
-    const { url, arrivals } = endpoint(() => {
+    const { url, requests } = endpoints.add(() => {
       setTimeout(() => controller.abort(new Error('caller gave up')), 20);
       return fail(503);
     });
-    const error = await failure(
+    const error = await rejectionOf(
       client(url, { retry: { retries: 2, minTimeout: 25_000, maxTimeout: 25_000 } }).getToken({
         signal: controller.signal,
       }),
     );
     expect(error).toEqual(new Error('caller gave up'));
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
   });
 
   it('the caller’s signal ends the wait for a Retry-After pause', async () => {
     const controller = new AbortController();
-    const { url, arrivals } = endpoint(() => {
+    const { url, requests } = endpoints.add(() => {
       setTimeout(() => controller.abort(), 20);
       return fail(429, undefined, { 'retry-after': '9' });
     });
-    const error = await failure(client(url).getToken({ signal: controller.signal }));
+    const error = await rejectionOf(client(url).getToken({ signal: controller.signal }));
     expect((error as DOMException).name).toBe('AbortError');
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
   });
 
   it('an already aborted signal rejects with its reason', async () => {
-    const { url } = endpoint(() => HttpResponse.json(TOKEN));
+    const { url } = endpoints.add(() => HttpResponse.json(TOKEN));
     const signal = AbortSignal.abort();
-    const error = await failure(client(url).getToken({ signal }));
+    const error = await rejectionOf(client(url).getToken({ signal }));
     expect(error).toBe(signal.reason);
     expect((error as DOMException).name).toBe('AbortError');
   });
@@ -442,43 +373,43 @@ describe('timeouts and the caller’s signal', () => {
 describe('redirects, size cap, headers, http', () => {
   it.each([301, 302, 303, 307, 308])('a %i is an error: not followed, not retried', async (status) => {
     let followed = 0;
-    server.use(
+    endpoints.server.use(
       http.all('https://other-host.auth.localhost/*', () => {
         followed++;
         return HttpResponse.json(TOKEN);
       }),
     );
-    const { url, arrivals } = endpoint(
+    const { url, requests } = endpoints.add(
       () =>
         new HttpResponse(null, { status, headers: { location: 'https://other-host.auth.localhost/token' } }),
     );
-    const error = await failure(client(url).getToken());
+    const error = await rejectionOf(client(url).getToken());
     expect(error).toBeInstanceOf(HttpError);
     expect(error).toMatchObject({ status, code: ErrorCode.REDIRECT });
     expect(followed).toBe(0);
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
   });
 
   it('refuses a body declared larger than 256 KiB without reading it, and does not retry', async () => {
-    const { url, arrivals } = endpoint(
+    const { url, requests } = endpoints.add(
       () =>
         new HttpResponse(JSON.stringify(TOKEN), {
           headers: { 'content-type': 'application/json', 'content-length': String(256 * 1024 + 1) },
         }),
     );
-    const error = await failure(client(url).getToken());
+    const error = await rejectionOf(client(url).getToken());
     expect(error).toMatchObject({ name: 'HttpError', code: ErrorCode.RESPONSE_TOO_LARGE, status: 200 });
-    expect(arrivals).toHaveLength(1);
+    expect(requests).toHaveLength(1);
   });
 
   it('sends the configured headers; Accept stays application/json', async () => {
-    const { url, arrivals } = endpoint(() => HttpResponse.json(TOKEN));
+    const { url, requests } = endpoints.add(() => HttpResponse.json(TOKEN));
     await client(url, {
       headers: { 'user-agent': 'gift-deliveries/1.0', 'x-request-source': 'tests' },
     }).getToken();
-    expect(arrivals[0]!.headers.get('user-agent')).toBe('gift-deliveries/1.0');
-    expect(arrivals[0]!.headers.get('x-request-source')).toBe('tests');
-    expect(arrivals[0]!.headers.get('accept')).toBe('application/json');
+    expect(requests[0]!.headers.get('user-agent')).toBe('gift-deliveries/1.0');
+    expect(requests[0]!.headers.get('x-request-source')).toBe('tests');
+    expect(requests[0]!.headers.get('accept')).toBe('application/json');
   });
 
   it.each(['Authorization', 'content-type', 'Accept'])('refuses a %s header (the client sets it)', (name) => {
@@ -495,28 +426,17 @@ describe('redirects, size cap, headers, http', () => {
       expect(() => client(`http://${host}:8080/token`)).not.toThrow();
     }
     // Behind a service mesh: allowed when asked for.
-    const url = `http://idp-${++n}.mesh.internal.test/token`;
-    server.use(http.post(url, () => HttpResponse.json(TOKEN)));
+    const url = 'http://idp.mesh.internal.test/token';
+    endpoints.server.use(http.post(url, () => HttpResponse.json(TOKEN)));
     const token = await client(url, { allowInsecureHttp: true }).getToken();
     expect(token.accessToken).toBe('request-token');
   });
 
   it('sends a token request over http to a loopback server', async () => {
-    let body = '';
-    const s = createServer((req, res) => {
-      req.setEncoding('utf8');
-      req.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(TOKEN));
-      });
-    });
+    const s = await startTokenServer({ token: () => 'request-token' });
     servers.push(s);
-    const port = await listenOnLoopback(s);
-    const token = await client(`http://127.0.0.1:${port}/token`).getToken();
+    const token = await client(s.url).getToken();
     expect(token.accessToken).toBe('request-token');
-    expect(new URLSearchParams(body).get('grant_type')).toBe('client_credentials');
+    expect(s.requests[0]?.params.get('grant_type')).toBe('client_credentials');
   });
 });

@@ -4,55 +4,46 @@
  * error as `cause`, still retried; never DOMException's numeric code 23. A caller's abort is its
  * signal's reason, unchanged; `client.fetch()` keeps fetch's own errors for the API request itself.
  */
-import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientCredentialsClient, ErrorCode, M2MTokenError, type TokenEvent } from '../src/index.js';
-import { closeServer, getFreePort, listenOnLoopback } from './helpers/ports.js';
+import { ErrorCode, M2MTokenError, type TokenEvent } from '../src/index.js';
+import { CLIENT_ID, CLIENT_SECRET, testClient } from './helpers/clients.js';
+import { type LoopbackServer, startLoopbackServer } from './helpers/loopback-server.js';
+import { rejectionOf } from './helpers/outcomes.js';
+import { refusedUrl } from './helpers/ports.js';
+import { startTokenServer, type TokenServer } from './helpers/token-server.js';
 
-/** A server that accepts connections and never answers. */
-const silent = createServer(() => undefined);
+/** A server that accepts requests and never answers. */
+let silent: LoopbackServer;
 let silentUrl = '';
 /** A token endpoint that works, for the client.fetch() cases. */
-const working = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ access_token: 'transport-token', token_type: 'Bearer', expires_in: 60 }));
-  });
-});
+let working: TokenServer;
 let workingUrl = '';
 
 beforeAll(async () => {
-  silentUrl = `http://127.0.0.1:${await listenOnLoopback(silent)}/token`;
-  workingUrl = `http://127.0.0.1:${await listenOnLoopback(working)}/token`;
+  silent = await startLoopbackServer(() => 'hold');
+  silentUrl = `${silent.origin}/token`;
+  working = await startTokenServer({ expiresIn: 60 });
+  workingUrl = working.url;
 });
 afterAll(async () => {
-  await closeServer(silent);
-  await closeServer(working);
+  await silent.close();
+  await working.close();
 });
 
 function client(tokenEndpoint: string, events: TokenEvent[] = [], extra: Record<string, unknown> = {}) {
-  return new ClientCredentialsClient({
+  return testClient({
     tokenEndpoint,
-    clientId: 'transport-client',
-    clientSecret: 'transport-secret',
     retry: { retries: 2, minTimeout: 1, maxTimeout: 2, randomize: false },
     onEvent: (e) => events.push(e),
     ...extra,
   });
 }
 
-const rejection = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-
 describe('the token request', () => {
   it('a refused connection: M2M_NETWORK_ERROR after the retries, each retry event coded too', async () => {
-    const url = `http://127.0.0.1:${await getFreePort()}/token`;
+    const url = await refusedUrl();
     const events: TokenEvent[] = [];
-    const error = (await rejection(client(url, events).getToken())) as M2MTokenError;
+    const error = (await rejectionOf(client(url, events).getToken())) as M2MTokenError;
     expect(error).toBeInstanceOf(M2MTokenError);
     expect(error.name).toBe('M2MTokenError');
     expect(error.code).toBe(ErrorCode.NETWORK);
@@ -72,7 +63,9 @@ describe('the token request', () => {
 
   it('no answer within timeoutMs: M2M_TIMEOUT naming the timeout and attempts, never code 23', async () => {
     const events: TokenEvent[] = [];
-    const error = (await rejection(client(silentUrl, events, { timeoutMs: 80 }).getToken())) as M2MTokenError;
+    const error = (await rejectionOf(
+      client(silentUrl, events, { timeoutMs: 80 }).getToken(),
+    )) as M2MTokenError;
     expect(error.code).toBe(ErrorCode.TIMEOUT);
     expect(error.code).not.toBe(23);
     expect(error.message).toBe(
@@ -84,8 +77,8 @@ describe('the token request', () => {
   });
 
   it('retry: false makes one attempt and says so', async () => {
-    const url = `http://127.0.0.1:${await getFreePort()}/token`;
-    const error = (await rejection(client(url, [], { retry: false }).getToken())) as M2MTokenError;
+    const url = await refusedUrl();
+    const error = (await rejectionOf(client(url, [], { retry: false }).getToken())) as M2MTokenError;
     expect(error.code).toBe(ErrorCode.NETWORK);
     expect(error.message).toMatch(/\(1 attempt\)$/);
   });
@@ -97,7 +90,7 @@ describe('the token request', () => {
       signal: controller.signal,
     });
     controller.abort(reason);
-    expect(await rejection(pending)).toBe(reason);
+    expect(await rejectionOf(pending)).toBe(reason);
   });
 
   it('a cause whose message would show a credential is not kept, and the message is redacted', async () => {
@@ -105,19 +98,19 @@ describe('the token request', () => {
       const authorization = new Headers(init?.headers).get('authorization');
       throw new TypeError(`Headers.append: "${authorization}" is an invalid header value`);
     };
-    const error = (await rejection(
+    const error = (await rejectionOf(
       client(workingUrl, [], { fetch: leakyFetch, retry: false }).getToken(),
     )) as M2MTokenError;
     expect(error.code).toBe(ErrorCode.NETWORK);
     expect(error.cause).toBeUndefined();
-    const basic = Buffer.from('transport-client:transport-secret').toString('base64');
+    const basic = Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64');
     expect(error.message).not.toContain(basic);
     expect(error.message).toContain('[redacted]');
   });
 
   it('an error that is not a transport failure passes unchanged (a fetch that throws a RangeError)', async () => {
     const odd = new RangeError('not a network error');
-    const error = await rejection(
+    const error = await rejectionOf(
       client(workingUrl, [], {
         fetch: async () => {
           throw odd;
@@ -131,15 +124,15 @@ describe('the token request', () => {
 
 describe('client.fetch()', () => {
   it('keeps fetch’s own error for the API request itself', async () => {
-    const api = `http://127.0.0.1:${await getFreePort()}/api`;
-    const error = await rejection(client(workingUrl).fetch(api));
+    const api = await refusedUrl('/api');
+    const error = await rejectionOf(client(workingUrl).fetch(api));
     expect(error).toBeInstanceOf(TypeError);
     expect(error).not.toBeInstanceOf(M2MTokenError);
   });
 
   it('rejects with M2M_NETWORK_ERROR when the token cannot be obtained', async () => {
-    const url = `http://127.0.0.1:${await getFreePort()}/token`;
-    const error = await rejection(client(url, [], { retry: false }).fetch(`${workingUrl}/api`));
+    const url = await refusedUrl();
+    const error = await rejectionOf(client(url, [], { retry: false }).fetch(`${workingUrl}/api`));
     expect(error).toMatchObject({ name: 'M2MTokenError', code: ErrorCode.NETWORK });
   });
 });

@@ -12,7 +12,12 @@
  * An answer is { status, headers, body | json, trickleMs }, 'hold' (never answered: a server that
  * accepted the request and went silent), or a promise of either.
  */
-import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import { closeServer, listenOnLoopback } from './ports.js';
 
 export interface ReceivedRequest {
@@ -49,6 +54,8 @@ export interface LoopbackServer<R extends ReceivedRequest = ReceivedRequest> {
   /** `http://127.0.0.1:PORT` */
   readonly origin: string;
   readonly requests: R[];
+  /** Bytes sent so far by trickling answers (after their `body`). */
+  readonly trickled: number;
   /** Answers every later request (n counts from 1 since the start or the last `forget()`). */
   answer(respond: Respond<R>): void;
   /** Forgets the requests received so far (n starts again from 1). */
@@ -67,6 +74,10 @@ export async function startLoopbackServer<R extends ReceivedRequest = ReceivedRe
   const requests: R[] = [];
   const open = new Set<ServerResponse>();
   let current = respond;
+  let trickled = 0;
+  const onTrickle = () => {
+    trickled++;
+  };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -85,13 +96,16 @@ export async function startLoopbackServer<R extends ReceivedRequest = ReceivedRe
       res.on('close', () => open.delete(res));
       // A client that stopped reading (over a size cap) resets the connection: expected here.
       res.on('error', () => undefined);
-      void Promise.resolve(current(request, requests.length)).then((answer) => send(res, answer));
+      void Promise.resolve(current(request, requests.length)).then((answer) => send(res, answer, onTrickle));
     });
   });
   const port = await listenOnLoopback(server);
   return {
     origin: `http://127.0.0.1:${port}`,
     requests,
+    get trickled() {
+      return trickled;
+    },
     answer(next) {
       current = next;
     },
@@ -105,7 +119,7 @@ export async function startLoopbackServer<R extends ReceivedRequest = ReceivedRe
   };
 }
 
-function send(res: ServerResponse, answer: Answer | 'hold'): void {
+function send(res: ServerResponse, answer: Answer | 'hold', onTrickle: () => void): void {
   if (answer === 'hold' || res.destroyed) return;
   const headers: OutgoingHttpHeaders = { ...answer.headers };
   let body = answer.body ?? '';
@@ -121,6 +135,9 @@ function send(res: ServerResponse, answer: Answer | 'hold'): void {
     return;
   }
   res.write(body);
-  const timer = setInterval(() => res.write(' '), answer.trickleMs);
+  const timer = setInterval(() => {
+    res.write(' ');
+    onTrickle();
+  }, answer.trickleMs);
   res.on('close', () => clearInterval(timer));
 }

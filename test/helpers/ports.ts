@@ -6,6 +6,7 @@
  *     `listen(0, '127.0.0.1')` and read `address().port` instead.
  *   listenOnLoopback(server): Promise<number>  `server.listen(0, '127.0.0.1')`, resolves to the port.
  *   closeServer(server): Promise<void>  closes the server and drops its keep-alive connections.
+ *   refusedUrl(path): Promise<string>  an http://127.0.0.1 URL on a port nobody listens on (ECONNREFUSED).
  */
 import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server as NetServer } from 'node:net';
@@ -51,4 +52,9 @@ export function closeServer(server: NetServer | HttpServer): Promise<void> {
     server.close(() => resolve());
     if ('closeAllConnections' in server) server.closeAllConnections();
   });
+}
+
+/** An `http://127.0.0.1:PORT/path` URL on a port nobody listens on: connecting is refused. */
+export async function refusedUrl(path = '/token'): Promise<string> {
+  return `http://127.0.0.1:${await getFreePort()}${path}`;
 }
