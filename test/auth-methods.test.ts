@@ -13,9 +13,8 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose';
-import { HttpResponse, http } from 'msw';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { HttpResponse } from 'msw';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ClientCredentialsClient,
   type ClientCredentialsClientOptions,
@@ -28,44 +27,14 @@ import {
   haveOpenssl,
   opensslMissingMessage,
 } from './helpers/certs.js';
+import { testClient } from './helpers/clients.js';
+import { type MswRequest, mswTokenEndpoints } from './helpers/msw-token-endpoints.js';
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
-interface Received {
-  method: string;
-  url: URL;
-  headers: Headers;
-  body: string;
-  redirect: RequestRedirect;
-}
+type Received = MswRequest;
 
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
-afterEach(() => server.resetHandlers());
-afterAll(() => server.close());
-
-let endpointCounter = 0;
-/** A fresh token endpoint (distinct per test: the Retry-After gate is per endpoint and process-wide). */
-function tokenEndpoint(respond?: (n: number) => Response): { url: string; received: Received[] } {
-  const url = `https://idp-${++endpointCounter}.auth.localhost/oauth/token`;
-  const received: Received[] = [];
-  server.use(
-    http.all(`https://idp-${endpointCounter}.auth.localhost/*`, async ({ request }) => {
-      received.push({
-        method: request.method,
-        url: new URL(request.url),
-        headers: request.headers,
-        body: await request.text(),
-        redirect: request.redirect,
-      });
-      return (
-        respond?.(received.length) ??
-        HttpResponse.json({ access_token: `at-${received.length}`, token_type: 'Bearer', expires_in: 3600 })
-      );
-    }),
-  );
-  return { url, received };
-}
+const endpoints = mswTokenEndpoints('idp');
 
 function form(r: Received): URLSearchParams {
   return new URLSearchParams(r.body);
@@ -88,7 +57,7 @@ function decodeBasic(header: string | null): {
 }
 
 function client(options: Partial<ClientCredentialsClientOptions> & { tokenEndpoint: string }) {
-  return new ClientCredentialsClient({ clientId: 'client-1', cache: false, retry: false, ...options });
+  return testClient({ clientId: 'client-1', cache: false, ...options });
 }
 
 function only<T>(items: T[]): T {
@@ -100,7 +69,7 @@ function only<T>(items: T[]): T {
 
 describe('every token request', () => {
   it('is a POST with grant_type=client_credentials, Accept: application/json, redirect manual, nothing in the URL', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     const secret = 'sec/ret+value';
     await client({ tokenEndpoint: url, clientSecret: secret }).getToken();
     const r = only(received);
@@ -115,7 +84,7 @@ describe('every token request', () => {
   });
 
   it('joins scopes with spaces, repeats resource (RFC 8707), adds audience and extraParams', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     await client({
       tokenEndpoint: url,
       clientSecret: 'secret-1',
@@ -132,7 +101,7 @@ describe('every token request', () => {
   });
 
   it('takes a space-separated scope string and per-call overrides', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     const c = client({ tokenEndpoint: url, clientSecret: 'secret-1', scope: 'a b', audience: 'aud-1' });
     await c.getToken({ scope: ['c', 'd', 'c'], audience: 'aud-2', resource: 'https://r.example.test/' });
     const body = form(only(received));
@@ -144,7 +113,7 @@ describe('every token request', () => {
   it.each(['grant_type', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'])(
     'refuses extraParams.%s (it would override grant_type or client authentication)',
     async (name) => {
-      const { url, received } = tokenEndpoint();
+      const { url, requests: received } = endpoints.add();
       const make = () =>
         client({ tokenEndpoint: url, clientSecret: 'secret-1', extraParams: { [name]: 'x' } });
       expect(make).toThrow(ConfigurationError);
@@ -166,7 +135,7 @@ describe('every token request', () => {
 
 describe('client_secret_basic (RFC 6749 2.3.1)', () => {
   it('is the default method for a secret, and sends the secret only in the header', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     await client({ tokenEndpoint: url, clientSecret: 'plain-secret' }).getToken();
     const r = only(received);
     expect(decodeBasic(r.headers.get('authorization'))).toMatchObject({
@@ -179,7 +148,7 @@ describe('client_secret_basic (RFC 6749 2.3.1)', () => {
 
   const SPECIAL = " -._~:+/=%&!*'()";
   it('form-urlencodes the id and secret before base64 (Appendix B): unreserved kept, the rest percent-encoded', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     const id = `svc${SPECIAL}id`;
     const secret = `s3${SPECIAL}cr3t`;
     await client({ tokenEndpoint: url, clientId: id, clientSecret: secret }).getToken();
@@ -195,7 +164,7 @@ describe('client_secret_basic (RFC 6749 2.3.1)', () => {
   });
 
   it('leaves typical ids and secrets unchanged', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     await client({ tokenEndpoint: url, clientId: 'my-client.v2_x~', clientSecret: 'AbC123-._~' }).getToken();
     const basic = decodeBasic(only(received).headers.get('authorization'));
     expect(basic.rawId).toBe('my-client.v2_x~');
@@ -222,14 +191,14 @@ describe('client_secret_basic (RFC 6749 2.3.1)', () => {
   });
 
   it('basicAuthEncoding "none" sends the raw values', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     await client({ tokenEndpoint: url, clientSecret: 'a+b/c=', basicAuthEncoding: 'none' }).getToken();
     const basic = decodeBasic(only(received).headers.get('authorization'));
     expect(basic.rawSecret).toBe('a+b/c=');
   });
 
   it('basicAuthEncoding as a function encodes both values', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     const encode = vi.fn((v: string) => encodeURIComponent(v));
     await client({ tokenEndpoint: url, clientSecret: "it's (x)", basicAuthEncoding: encode }).getToken();
     expect(encode).toHaveBeenCalledWith('client-1');
@@ -283,7 +252,7 @@ describe('client_secret_basic (RFC 6749 2.3.1)', () => {
 
 describe('client_secret_post and client_secret_json', () => {
   it('client_secret_post sends client_id and client_secret in the form body, no Authorization header', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     const secret = "p@ss w0rd&x=1+'y'";
     await client({ tokenEndpoint: url, clientSecret: secret, authMethod: 'client_secret_post' }).getToken();
     const r = only(received);
@@ -295,7 +264,7 @@ describe('client_secret_post and client_secret_json', () => {
   });
 
   it('client_secret_json sends one JSON object (Auth0 style)', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     await client({
       tokenEndpoint: url,
       clientSecret: 'json-secret',
@@ -450,7 +419,7 @@ describe('private_key_jwt (RFC 7523)', () => {
   it.each(KEY_CASES.map((c) => [`${c.alg} from ${c.format}`, c] as const))(
     'signs a verifiable assertion: %s',
     async (_name, keyCase) => {
-      const { url, received } = tokenEndpoint();
+      const { url, requests: received } = endpoints.add();
       const before = Date.now();
       await client({
         tokenEndpoint: url,
@@ -477,7 +446,7 @@ describe('private_key_jwt (RFC 7523)', () => {
   it('signs with a Web Crypto CryptoKey (ES256 and RS256)', async () => {
     for (const alg of ['ES256', 'RS256'] as const) {
       const { publicKey, privateKey } = await generateKeyPair(alg);
-      const { url, received } = tokenEndpoint();
+      const { url, requests: received } = endpoints.add();
       await client({ tokenEndpoint: url, privateKey }).getToken();
       const { protectedHeader } = await verifyAssertion(assertionOf(only(received)), publicKey, {
         alg,
@@ -488,7 +457,7 @@ describe('private_key_jwt (RFC 7523)', () => {
   });
 
   it('is the default method for a key; kid when given; typ left out with assertionTypHeader:false', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     await client({
       tokenEndpoint: url,
       privateKey: pem(p256.privateKey, 'pkcs8'),
@@ -504,7 +473,7 @@ describe('private_key_jwt (RFC 7523)', () => {
   it("a private JWK's own kid is the default keyId; an explicit keyId wins; no kid from a PEM", async () => {
     const jwk = { ...(p256.privateKey.export({ format: 'jwk' }) as JWK), kid: 'jwk-own-kid' };
     const headerSent = async (options: Partial<ClientCredentialsClientOptions>) => {
-      const { url, received } = tokenEndpoint();
+      const { url, requests: received } = endpoints.add();
       await client({ tokenEndpoint: url, ...options }).getToken();
       const assertion = assertionOf(only(received));
       await verifyAssertion(assertion, p256.publicKey, { alg: 'ES256', audience: url });
@@ -518,7 +487,7 @@ describe('private_key_jwt (RFC 7523)', () => {
   });
 
   it('assertionAudience overrides the audience, which stays a single string', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     await client({
       tokenEndpoint: url,
       privateKey: p256.privateKey,
@@ -532,33 +501,24 @@ describe('private_key_jwt (RFC 7523)', () => {
   });
 
   it('uses the issuer as the audience when it is known (discovery)', async () => {
-    const issuer = `https://issuer-${++endpointCounter}.auth.localhost`;
-    const received: Received[] = [];
-    server.use(
-      http.get(`${issuer}/.well-known/oauth-authorization-server`, () =>
-        HttpResponse.json({
-          issuer,
-          token_endpoint: `${issuer}/oauth2/token`,
-          token_endpoint_auth_methods_supported: ['private_key_jwt'],
-        }),
-      ),
-      http.post(`${issuer}/oauth2/token`, async ({ request }) => {
-        received.push({
-          method: request.method,
-          url: new URL(request.url),
-          headers: request.headers,
-          body: await request.text(),
-          redirect: request.redirect,
-        });
-        return HttpResponse.json({ access_token: 'at', token_type: 'Bearer', expires_in: 60 });
-      }),
+    let issuer = '';
+    const { url, requests } = endpoints.add((request) =>
+      request.url.pathname === '/.well-known/oauth-authorization-server'
+        ? HttpResponse.json({
+            issuer,
+            token_endpoint: `${issuer}/oauth2/token`,
+            token_endpoint_auth_methods_supported: ['private_key_jwt'],
+          })
+        : undefined,
     );
+    issuer = new URL(url).origin;
     await new ClientCredentialsClient({
       issuer,
       clientId: 'client-1',
       privateKey: p256.privateKey,
       cache: false,
     }).getToken();
+    const received = requests.filter((r) => r.url.pathname === '/oauth2/token');
     const { payload } = await verifyAssertion(assertionOf(only(received)), p256.publicKey, {
       alg: 'ES256',
       audience: issuer,
@@ -567,7 +527,7 @@ describe('private_key_jwt (RFC 7523)', () => {
   });
 
   it('clockSkewSeconds back-dates iat; exp stays within two minutes of iat', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     const c = client({ tokenEndpoint: url, privateKey: p256.privateKey, clockSkewSeconds: 30, retry: false });
     const before = Math.floor(Date.now() / 1000);
     await c.getToken();
@@ -583,7 +543,7 @@ describe('private_key_jwt (RFC 7523)', () => {
   });
 
   it('keeps exp - iat within two minutes even with the longest lifetime and a skew allowance', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     await client({
       tokenEndpoint: url,
       privateKey: p256.privateKey,
@@ -599,7 +559,7 @@ describe('private_key_jwt (RFC 7523)', () => {
   });
 
   it('a fresh jti for every request, retries included', async () => {
-    const { url, received } = tokenEndpoint((n) =>
+    const { url, requests: received } = endpoints.add((_, n) =>
       n === 1
         ? HttpResponse.json({ error: 'temporarily_unavailable' }, { status: 503 })
         : HttpResponse.json({ access_token: `at-${n}`, token_type: 'Bearer', expires_in: 3600 }),
@@ -630,7 +590,7 @@ describe('private_key_jwt (RFC 7523)', () => {
     () => {
       it('adds x5t#S256, the SHA-256 thumbprint of the certificate (RFC 7515 4.1.8)', async () => {
         const certs = await getTestCertificates();
-        const { url, received } = tokenEndpoint();
+        const { url, requests: received } = endpoints.add();
         await client({
           tokenEndpoint: url,
           authMethod: 'private_key_jwt',
@@ -646,7 +606,7 @@ describe('private_key_jwt (RFC 7523)', () => {
   );
 
   it('signs every request with the PEM key it was given: each assertion new and verifying (the import cost is in bench figure 5)', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     const c = client({ tokenEndpoint: url, privateKey: pem(rsa.privateKey, 'pkcs1') });
     for (let i = 0; i < 4; i++) await c.getToken({ forceRefresh: true });
     expect(received).toHaveLength(4);
@@ -658,7 +618,7 @@ describe('private_key_jwt (RFC 7523)', () => {
   });
 
   it('imports a JWK once per client, not per request (its private part is read only at import)', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     const jwk = p256.privateKey.export({ format: 'jwk' });
     let reads = 0;
     const d = jwk.d;
@@ -680,7 +640,7 @@ describe('private_key_jwt (RFC 7523)', () => {
   });
 
   it('an unreadable key is a ConfigurationError naming privateKey, without key material', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     const broken =
       '-----BEGIN PRIVATE KEY-----\nTUlJQ2VBSUJBREFOQmdrcWhraUc5dzBCQVFFRkFBU0NBbUl3Z2dKZUFnRUFBb0dCQUxvbmc=\n-----END PRIVATE KEY-----\n';
     const c = client({ tokenEndpoint: url, privateKey: broken });
@@ -708,7 +668,7 @@ describe('private_key_jwt (RFC 7523)', () => {
     expect(() =>
       client({ tokenEndpoint: 'https://a.localhost/t', privateKey: publicJwk as JsonWebKey }),
     ).toThrow(expect.objectContaining({ option: 'privateKey' }));
-    const { url } = tokenEndpoint();
+    const { url } = endpoints.add();
     const c = client({ tokenEndpoint: url, privateKey: p256.privateKey, signingAlgorithm: 'RS256' });
     await expect(c.getToken()).rejects.toMatchObject({
       name: 'ConfigurationError',
@@ -721,7 +681,7 @@ describe('private_key_jwt (RFC 7523)', () => {
 
 describe('client_secret_jwt (RFC 7523 2.2)', () => {
   it('signs an HS256 assertion with the secret; the secret itself is not sent', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     const secret = 'a-shared-secret-of-at-least-32-bytes!!';
     const before = Date.now();
     await client({
@@ -748,7 +708,7 @@ describe('client_secret_jwt (RFC 7523 2.2)', () => {
   });
 
   it('HS512 when asked; an asymmetric algorithm is refused', async () => {
-    const { url, received } = tokenEndpoint();
+    const { url, requests: received } = endpoints.add();
     const secret = 'another-shared-secret-that-is-long-enough-for-hs512-0123456789abcdef';
     await client({
       tokenEndpoint: url,

@@ -4,10 +4,8 @@
  * fields. The first test checks that the table and these cases list the same situations.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { HttpResponse, http } from 'msw';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   ClientCredentialsClient,
   type ClientCredentialsClientOptions,
@@ -19,68 +17,32 @@ import {
   OAuthError,
   OriginNotAllowedError,
 } from '../src/index.js';
-import { closeServer, listenOnLoopback } from './helpers/ports.js';
+import { testClient } from './helpers/clients.js';
+import { type LoopbackServer, startLoopbackServer } from './helpers/loopback-server.js';
+import { mswTokenEndpoints } from './helpers/msw-token-endpoints.js';
+import { rejectionOf, thrownBy } from './helpers/outcomes.js';
+import { refusedUrl } from './helpers/ports.js';
 
-const server = setupServer();
-const servers: Server[] = [];
-beforeAll(() =>
-  server.listen({
-    // Real loopback servers (trickling body, refused connection) are reached for real.
-    onUnhandledRequest: (request, print) => {
-      if (new URL(request.url).hostname !== '127.0.0.1') print.error();
-    },
-  }),
-);
-afterEach(() => server.resetHandlers());
+const endpoints = mswTokenEndpoints('table');
+const servers: LoopbackServer[] = [];
 afterAll(async () => {
-  server.close();
-  await Promise.all(servers.map((s) => closeServer(s)));
+  await Promise.all(servers.map((s) => s.close()));
 });
 
-let n = 0;
-/** A fresh endpoint per case: the Retry-After pause is remembered per endpoint, process-wide. */
-function endpoint(respond: (attempt: number) => Response | Promise<Response>): {
-  url: string;
-  count: () => number;
-} {
-  const url = `https://table-${++n}.auth.localhost/oauth/token`;
-  let attempts = 0;
-  server.use(
-    http.post(url, () => {
-      attempts++;
-      return respond(attempts);
-    }),
-  );
-  return { url, count: () => attempts };
+/** A token endpoint answering attempt n with `respond(n)`; `count()` is the attempts so far. */
+function endpoint(respond: (attempt: number) => Response | Promise<Response>) {
+  const { url, requests } = endpoints.add((_, n) => respond(n));
+  return { url, count: () => requests.length };
 }
 
 function client(url: string, options: Partial<ClientCredentialsClientOptions> = {}) {
-  return new ClientCredentialsClient({
+  return testClient({
     tokenEndpoint: url,
     clientId: 'table-client',
     clientSecret: 'table-secret-value',
     cache: false,
-    retry: false,
     ...options,
-  } as ClientCredentialsClientOptions);
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    (value) => {
-      throw new Error(`expected a failure, got ${typeof value}`);
-    },
-    (error: unknown) => error,
-  );
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
+  });
 }
 
 const json = (body: unknown, status = 200, headers?: Record<string, string>) =>
@@ -91,7 +53,7 @@ const text = (body: string, status: number, type = 'text/plain') =>
 /** Requests a token from an endpoint answering `response` once and returns the error. */
 async function answer(response: () => Response, options: Partial<ClientCredentialsClientOptions> = {}) {
   const { url } = endpoint(response);
-  return failure(client(url, options).getToken());
+  return rejectionOf(client(url, options).getToken());
 }
 
 function expectHttpError(error: unknown, status: number, code: string = ErrorCode.HTTP): HttpError {
@@ -153,7 +115,7 @@ const CASES: readonly Case[] = [
         text('<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>', 502, 'text/html'),
       );
       const error = expectHttpError(
-        await failure(client(url, { retry: { retries: 2, minTimeout: 1, maxTimeout: 1 } }).getToken()),
+        await rejectionOf(client(url, { retry: { retries: 2, minTimeout: 1, maxTimeout: 1 } }).getToken()),
         502,
       );
       expect(count()).toBe(3);
@@ -328,7 +290,7 @@ const CASES: readonly Case[] = [
     'a redirect (3xx) from the token endpoint: not followed',
     async () => {
       let followed = 0;
-      server.use(
+      endpoints.server.use(
         http.all('https://elsewhere.auth.localhost/*', () => {
           followed++;
           return json(tokenBody);
@@ -358,7 +320,7 @@ const CASES: readonly Case[] = [
       const before = Date.now();
       const { url, count } = endpoint(() => json({ error: 'slow_down' }, 429, { 'retry-after': '120' }));
       const error = expectHttpError(
-        await failure(client(url, { retry: { retries: 2, maxPauseMs: 300_000 } }).getToken()),
+        await rejectionOf(client(url, { retry: { retries: 2, maxPauseMs: 300_000 } }).getToken()),
         429,
         ErrorCode.RETRY_LATER,
       );
@@ -371,15 +333,15 @@ const CASES: readonly Case[] = [
     'a new request from that client while the pause is in force',
     async () => {
       const { url, count } = endpoint(() => text('busy', 503, 'text/plain'));
-      server.use(
+      endpoints.server.use(
         http.post(url, () => new HttpResponse('busy', { status: 503, headers: { 'retry-after': '600' } }), {
           once: true,
         }),
       );
       const paused = client(url);
-      const first = expectHttpError(await failure(paused.getToken()), 503, ErrorCode.RETRY_LATER);
+      const first = expectHttpError(await rejectionOf(paused.getToken()), 503, ErrorCode.RETRY_LATER);
       // The same client's next call fails fast, without a request.
-      const second = expectHttpError(await failure(paused.getToken()), 503, ErrorCode.RETRY_LATER);
+      const second = expectHttpError(await rejectionOf(paused.getToken()), 503, ErrorCode.RETRY_LATER);
       expect(second.retryAt).toBe(first.retryAt);
       expect(count()).toBe(0);
     },
@@ -388,7 +350,7 @@ const CASES: readonly Case[] = [
     'no answer, or a body that trickles, within `timeoutMs` (each attempt)',
     async () => {
       const url = await trickleServer();
-      const error = await failure(client(url, { timeoutMs: 500 }).getToken());
+      const error = await rejectionOf(client(url, { timeoutMs: 500 }).getToken());
       expect(error).toBeInstanceOf(M2MTokenError);
       expect(error).toMatchObject({ name: 'M2MTokenError', code: ErrorCode.TIMEOUT });
       expect((error as Error).message).toContain(url);
@@ -399,7 +361,7 @@ const CASES: readonly Case[] = [
     'the connection fails (refused, reset, DNS)',
     async () => {
       const url = await refusedUrl();
-      const error = await failure(client(url).getToken());
+      const error = await rejectionOf(client(url).getToken());
       expect(error).toBeInstanceOf(M2MTokenError);
       expect(error).toMatchObject({ name: 'M2MTokenError', code: ErrorCode.NETWORK });
       expect((error as Error).message).toContain(url);
@@ -419,7 +381,9 @@ const CASES: readonly Case[] = [
         await held;
         return json(tokenBody);
       });
-      const error = await failure(client(url, { timeoutMs: 20_000 }).getToken({ signal: controller.signal }));
+      const error = await rejectionOf(
+        client(url, { timeoutMs: 20_000 }).getToken({ signal: controller.signal }),
+      );
       release();
       expect(error).toBe(controller.signal.reason);
       expect(error).toBeInstanceOf(DOMException);
@@ -430,7 +394,7 @@ const CASES: readonly Case[] = [
     'no `clientId`',
     async () => {
       expectConfig(
-        thrown(
+        thrownBy(
           () =>
             new ClientCredentialsClient({
               tokenEndpoint: 'https://a.localhost/t',
@@ -445,7 +409,7 @@ const CASES: readonly Case[] = [
     'both `tokenEndpoint` and `issuer`, or neither',
     async () => {
       expectConfig(
-        thrown(
+        thrownBy(
           () =>
             new ClientCredentialsClient({
               tokenEndpoint: 'https://a.localhost/t',
@@ -457,7 +421,7 @@ const CASES: readonly Case[] = [
         'tokenEndpoint',
       );
       expectConfig(
-        thrown(() => new ClientCredentialsClient({ clientId: 'c', clientSecret: 's' })),
+        thrownBy(() => new ClientCredentialsClient({ clientId: 'c', clientSecret: 's' })),
         'tokenEndpoint',
       );
     },
@@ -465,7 +429,7 @@ const CASES: readonly Case[] = [
   [
     'an `http:` endpoint that is not loopback (without `allowInsecureHttp`)',
     async () => {
-      const error = thrown(() => client('http://idp.example.test/oauth/token'));
+      const error = thrownBy(() => client('http://idp.example.test/oauth/token'));
       expectConfig(error, 'tokenEndpoint');
       expect((error as Error).message).toMatch(/allowInsecureHttp/);
     },
@@ -474,7 +438,7 @@ const CASES: readonly Case[] = [
     'no secret for a `client_secret_*` method',
     async () => {
       expectConfig(
-        thrown(
+        thrownBy(
           () =>
             new ClientCredentialsClient({
               tokenEndpoint: 'https://a.localhost/t',
@@ -489,7 +453,7 @@ const CASES: readonly Case[] = [
   [
     'a secret (or id) with a character outside printable ASCII',
     async () => {
-      const error = thrown(() => client('https://a.localhost/t', { clientSecret: 'tab\tsecret' }));
+      const error = thrownBy(() => client('https://a.localhost/t', { clientSecret: 'tab\tsecret' }));
       expectConfig(error, 'clientSecret');
       expect((error as Error).message).toContain('position 3');
       expect((error as Error).message).not.toContain('tab\tsecret');
@@ -499,7 +463,7 @@ const CASES: readonly Case[] = [
     'no key for `private_key_jwt`',
     async () => {
       expectConfig(
-        thrown(
+        thrownBy(
           () =>
             new ClientCredentialsClient({
               tokenEndpoint: 'https://a.localhost/t',
@@ -520,7 +484,7 @@ const CASES: readonly Case[] = [
         clientId: 'c',
         privateKey: '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n',
       });
-      expectConfig(await failure(c.getToken()), 'privateKey');
+      expectConfig(await rejectionOf(c.getToken()), 'privateKey');
       expect(count()).toBe(0);
     },
   ],
@@ -537,18 +501,18 @@ const CASES: readonly Case[] = [
         privateKey,
         signingAlgorithm: 'PS256',
       });
-      expectConfig(await failure(c.getToken()), 'signingAlgorithm');
+      expectConfig(await rejectionOf(c.getToken()), 'signingAlgorithm');
     },
   ],
   [
     '`extraParams` that would set `grant_type` or client authentication fields',
     async () => {
       expectConfig(
-        thrown(() => client('https://a.localhost/t', { extraParams: { grant_type: 'password' } })),
+        thrownBy(() => client('https://a.localhost/t', { extraParams: { grant_type: 'password' } })),
         'extraParams.grant_type',
       );
       expectConfig(
-        await failure(client('https://a.localhost/t').getToken({ extraParams: { client_secret: 'x' } })),
+        await rejectionOf(client('https://a.localhost/t').getToken({ extraParams: { client_secret: 'x' } })),
         'extraParams.client_secret',
       );
     },
@@ -557,7 +521,7 @@ const CASES: readonly Case[] = [
     'an out-of-range number (e.g. `retry.retries: 50`)',
     async () => {
       expectConfig(
-        thrown(() => client('https://a.localhost/t', { retry: { retries: 50 } })),
+        thrownBy(() => client('https://a.localhost/t', { retry: { retries: 50 } })),
         'retry.retries',
       );
     },
@@ -565,16 +529,15 @@ const CASES: readonly Case[] = [
   [
     "the issuer's metadata is missing or invalid",
     async () => {
-      const issuer = `https://issuer-${++n}.auth.localhost`;
       // No body: src/discovery.ts awaits body.cancel(), which never settles on msw's teed responses.
-      server.use(http.get(`${issuer}/*`, () => new HttpResponse(null, { status: 404 })));
+      const issuer = new URL(endpoints.add(() => new HttpResponse(null, { status: 404 })).url).origin;
       const c = new ClientCredentialsClient({
         issuer,
         clientId: 'c',
         clientSecret: 's3cr3t-value',
         cache: false,
       });
-      const error = await failure(c.getToken());
+      const error = await rejectionOf(c.getToken());
       expect(error).toBeInstanceOf(DiscoveryError);
       expect(error).toMatchObject({ code: ErrorCode.DISCOVERY, issuer });
     },
@@ -584,14 +547,14 @@ const CASES: readonly Case[] = [
     async () => {
       const { url, count } = endpoint(() => json(tokenBody));
       let apiCalls = 0;
-      server.use(
+      endpoints.server.use(
         http.all('https://evil.auth.localhost/*', () => {
           apiCalls++;
           return new HttpResponse('ok');
         }),
       );
       const apiFetch = client(url).createFetch({ allowedOrigins: ['https://api.auth.localhost'] });
-      const error = await failure(apiFetch('https://evil.auth.localhost/data'));
+      const error = await rejectionOf(apiFetch('https://evil.auth.localhost/data'));
       expect(error).toBeInstanceOf(OriginNotAllowedError);
       expect(error).toMatchObject({
         code: ErrorCode.ORIGIN_NOT_ALLOWED,
@@ -605,24 +568,13 @@ const CASES: readonly Case[] = [
 
 /** A loopback token endpoint that sends headers, then one byte of a JSON body every 100 ms, forever. */
 async function trickleServer(): Promise<string> {
-  const s = createServer((req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.write('{');
-    const timer = setInterval(() => res.write(' '), 100);
-    res.on('close', () => clearInterval(timer));
-  });
+  const s = await startLoopbackServer(() => ({
+    headers: { 'content-type': 'application/json' },
+    body: '{',
+    trickleMs: 100,
+  }));
   servers.push(s);
-  const port = await listenOnLoopback(s);
-  return `http://127.0.0.1:${port}/token`;
-}
-
-/** A loopback URL nobody listens on. */
-async function refusedUrl(): Promise<string> {
-  const s = createServer();
-  const port = await listenOnLoopback(s);
-  await closeServer(s);
-  return `http://127.0.0.1:${port}/token`;
+  return `${s.origin}/token`;
 }
 
 function tableSituations(): string[] {

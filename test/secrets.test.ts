@@ -7,9 +7,8 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { format, inspect } from 'node:util';
-import { HttpResponse, http } from 'msw';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HttpResponse } from 'msw';
+import { describe, expect, it } from 'vitest';
 import {
   type AuthMethod,
   ClientCredentialsClient,
@@ -17,20 +16,11 @@ import {
   formUrlEncodeCredential,
   type TokenEvent,
 } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import { exposures } from './helpers/leaks.js';
+import { type MswRequest, mswTokenEndpoints } from './helpers/msw-token-endpoints.js';
 
-const releases: Array<() => void> = [];
-const server = setupServer(
-  http.all('https://*.auth.localhost/*', () =>
-    HttpResponse.json({ error: 'abandoned_request' }, { status: 410 }),
-  ),
-);
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
-afterEach(() => {
-  server.resetHandlers();
-  for (const release of releases.splice(0)) release();
-});
-afterAll(() => server.close());
+const endpoints = mswTokenEndpoints('secrets');
 
 const SECRET = 'S3cr3t+Value/With=Specials&Spaces here~!*';
 const ACCESS_TOKEN = 'LeakCanaryAccessToken0123456789abcdefXYZ';
@@ -75,16 +65,11 @@ function expectClean(text: string, assertions: readonly string[], usesSecret = t
   }
 }
 
-interface Seen {
-  body: string;
-  authorization: string | null;
-}
-
-type Responder = (seen: Seen, attempt: number) => Response | Promise<Response>;
+type Responder = (seen: MswRequest, attempt: number) => Response | Promise<Response>;
 
 const echoHtml: Responder = (seen) =>
   new HttpResponse(
-    `<html><body><h1>400 Bad Request</h1><pre>Authorization: ${seen.authorization}\n${seen.body}</pre></body></html>`,
+    `<html><body><h1>400 Bad Request</h1><pre>Authorization: ${seen.headers.get('authorization')}\n${seen.body}</pre></body></html>`,
     { status: 400, headers: { 'content-type': 'text/html' } },
   );
 
@@ -96,7 +81,7 @@ const FAILURES: ReadonlyArray<readonly [string, Responder, Partial<ClientCredent
       HttpResponse.json(
         {
           error: 'invalid_client',
-          error_description: `secret "${SECRET}" is wrong; got ${seen.body}; header ${seen.authorization}`,
+          error_description: `secret "${SECRET}" is wrong; got ${seen.body}; header ${seen.headers.get('authorization')}`,
           error_uri: `https://idp.test/e?secret=${encodeURIComponent(SECRET)}&body=${encodeURIComponent(seen.body)}`,
         },
         { status: 401 },
@@ -109,7 +94,7 @@ const FAILURES: ReadonlyArray<readonly [string, Responder, Partial<ClientCredent
       HttpResponse.json(
         {
           message: 'upstream failed',
-          request: { body: seen.body, headers: { authorization: seen.authorization } },
+          request: { body: seen.body, headers: { authorization: seen.headers.get('authorization') } },
         },
         { status: 502 },
       ),
@@ -170,14 +155,7 @@ const FAILURES: ReadonlyArray<readonly [string, Responder, Partial<ClientCredent
     () => HttpResponse.json({ error: 'slow_down' }, { status: 429, headers: { 'retry-after': '600' } }),
   ],
   ['a network error, after retries', () => HttpResponse.error(), { retry: { retries: 1, minTimeout: 1 } }],
-  [
-    'a timeout',
-    () =>
-      new Promise<Response>((resolve) => {
-        releases.push(() => resolve(new HttpResponse(null, { status: 504 })));
-      }),
-    { timeoutMs: 50 },
-  ],
+  ['a timeout', () => endpoints.never(), { timeoutMs: 50 }],
 ];
 
 function credentials(method: AuthMethod): Partial<ClientCredentialsClientOptions> {
@@ -197,19 +175,14 @@ const METHODS: readonly AuthMethod[] = [
   'private_key_jwt',
 ];
 
-let n = 0;
+/** A token endpoint answering with `respond`; `assertions` collects the client assertions it received. */
 function endpoint(respond: Responder): { url: string; assertions: string[] } {
-  const url = `https://secrets-${++n}.auth.localhost/oauth/token`;
   const assertions: string[] = [];
-  let attempt = 0;
-  server.use(
-    http.post(url, async ({ request }) => {
-      const body = await request.text();
-      const assertion = new URLSearchParams(body).get('client_assertion');
-      if (assertion) assertions.push(assertion);
-      return respond({ body, authorization: request.headers.get('authorization') }, ++attempt);
-    }),
-  );
+  const { url } = endpoints.add((request, attempt) => {
+    const assertion = request.params.get('client_assertion');
+    if (assertion) assertions.push(assertion);
+    return respond(request, attempt);
+  });
   return { url, assertions };
 }
 
@@ -219,15 +192,14 @@ function client(
   extra: Partial<ClientCredentialsClientOptions> = {},
   events?: TokenEvent[],
 ) {
-  return new ClientCredentialsClient({
+  return testClient({
     tokenEndpoint: url,
     clientId: 'secrets-client',
     cache: false,
-    retry: false,
     ...(events ? { onEvent: (e: TokenEvent) => events.push(e) } : {}),
     ...credentials(method),
     ...extra,
-  } as ClientCredentialsClientOptions);
+  });
 }
 
 describe.each(METHODS)('%s', (method) => {

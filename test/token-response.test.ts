@@ -4,48 +4,26 @@
  * The failure cases, one per row of the README's errors table, are in errors-table.test.ts.
  */
 import { SignJWT } from 'jose';
-import { HttpResponse, http } from 'msw';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ClientCredentialsClient,
-  type ClientCredentialsClientOptions,
-  HttpError,
-  OAuthError,
-  type Token,
-} from '../src/index.js';
+import { HttpResponse } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { type ClientCredentialsClientOptions, HttpError, OAuthError, type Token } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
+import { mswTokenEndpoints } from './helpers/msw-token-endpoints.js';
 
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
-afterEach(() => server.resetHandlers());
-afterAll(() => server.close());
+const endpoints = mswTokenEndpoints('response');
 
 const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
 
-let n = 0;
+/** A token endpoint answering every request with `body()`; `count()` is the requests so far. */
 function endpoint(body: () => Response): { url: string; count: () => number } {
-  const url = `https://response-${++n}.auth.localhost/token`;
-  let count = 0;
-  server.use(
-    http.post(url, () => {
-      count++;
-      return body();
-    }),
-  );
-  return { url, count: () => count };
+  const { url, requests } = endpoints.add(() => body());
+  return { url, count: () => requests.length };
 }
 
 function client(url: string, options: Partial<ClientCredentialsClientOptions> = {}) {
-  return new ClientCredentialsClient({
-    tokenEndpoint: url,
-    clientId: 'response-client',
-    clientSecret: 'response-secret',
-    retry: false,
-    ...options,
-  });
+  return testClient({ tokenEndpoint: url, ...options });
 }
 
-/** Gets a token from an endpoint answering `body`, with the time window in which it was requested. */
 async function tokenFor(
   body: Record<string, unknown>,
   options: Partial<ClientCredentialsClientOptions> = {},
