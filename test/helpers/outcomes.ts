@@ -28,5 +28,7 @@ export function thrownBy(fn: () => unknown): unknown {
 }
 
 function describe(value: unknown): string {
-  return value === null || typeof value !== 'object' ? String(value) : `a ${value.constructor?.name ?? 'value'}`;
+  return value === null || typeof value !== 'object'
+    ? String(value)
+    : `a ${value.constructor?.name ?? 'value'}`;
 }
