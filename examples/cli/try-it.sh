@@ -1,7 +1,6 @@
 #!/bin/sh
 # m2m-token from a terminal, against the local example servers (development only):
-#   npx tsx examples/auth-server/server.ts        # http://127.0.0.1:4000/
-#   npx tsx examples/worldmappers-api/server.ts   # http://127.0.0.1:4001
+#   npm run example:servers                       # http://127.0.0.1:4000/ and http://127.0.0.1:4001
 #   npm run build && sh examples/cli/try-it.sh
 # M2M (the command), AUTH_URL and API_URL can be overridden.
 set -eu
