@@ -226,7 +226,7 @@ export function toMarkdown(r: BenchResults, cfgText: { cold: string; audiences: 
     '',
     'Servers: a local token endpoint and protected resource on 127.0.0.1 in a separate process ' +
       '(HS256 JWT access tokens, expires_in 3600). Ratios above 1 mean faster than the baseline. ' +
-      'See docs/notes/bench.md for the method.',
+      'See docs/benchmarks.md for the method.',
     '',
   );
 
