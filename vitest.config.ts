@@ -14,6 +14,8 @@ const TOOLING = [
   'test/interop-readme.test.ts', // the interop table generator
   'test/runtime-table.test.ts', // the runtime table generator
   'test/skip-reasons.test.ts', // test/helpers/skip-reasons-reporter.ts
+  'test/check-links.test.ts', // scripts/check-links.ts on fixtures and on the Markdown files
+  'test/quick-start.test.ts', // the README's first example and npm run example:servers, from the command line
 ];
 
 export default defineConfig({
