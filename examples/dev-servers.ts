@@ -25,11 +25,16 @@ console.log(
 );
 console.log('Ctrl+C stops both.');
 
+// Ctrl+C reaches this process twice (from the terminal and relayed by tsx): every signal after the first
+// is ignored while the servers close.
+let stopping = false;
 const stop = () => {
+  if (stopping) return;
+  stopping = true;
   Promise.all([api.close(), auth.close()]).then(
     () => process.exit(0),
     () => process.exit(1),
   );
 };
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

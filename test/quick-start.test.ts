@@ -141,7 +141,10 @@ describe('README quick start', () => {
       const ports = [tokenEndpoint, apiUrl].map((url) => Number(new URL(url).port));
       process.kill(-servers.pid!, 'SIGINT');
       const status = await exited(servers, 10_000);
-      expect({ status, stderr: serversOut.stderr() }).toEqual({ status: 0, stderr: '' });
+      // 0 when the servers closed themselves; 130 when tsx, not hearing back from its child within its
+      // 30 ms relay window (a loaded machine), killed it. Either way both ports must be closed.
+      expect([0, 130]).toContain(status);
+      expect(serversOut.stderr()).toBe('');
       for (const port of ports) expect(await refusesConnections(port)).toBe(true);
     }, 20_000);
   });
