@@ -30,6 +30,7 @@ export {
 } from './errors.js';
 export { DIAGNOSTICS_CHANNEL } from './events.js';
 export type { CreateFetchOptions } from './fetch/fetch-wrapper.js';
+export type { OriginAllowlist } from './fetch/shared.js';
 export {
   type BasicAuthEncoding,
   type ClientCredentialsClientOptions,
@@ -69,4 +70,5 @@ export type {
   TokenRequestStartEvent,
   TokenRequestSuccessEvent,
   TokenRequestTrigger,
+  TokenSelection,
 } from './types.js';

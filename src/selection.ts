@@ -8,11 +8,11 @@ import { cacheKey, type KeyParts, keyInfo } from './cache/cache-key.js';
 import { Lru } from './cache/lru.js';
 import { ConfigurationError } from './errors.js';
 import { checkSelection, type NormalizedOptions, RESERVED_PARAMS, splitScope } from './options/index.js';
-import type { GetTokenOptions, TokenKeyInfo } from './types.js';
+import type { TokenKeyInfo, TokenSelection } from './types.js';
 import { toArray } from './util.js';
 
 /** What selects a token: the per-call options of getToken() without forceRefresh and signal. */
-export type TokenSelection = Pick<GetTokenOptions, 'audience' | 'scope' | 'resource' | 'extraParams'>;
+export type { TokenSelection } from './types.js';
 
 /** A getToken() request resolved against the client's defaults. */
 export interface ResolvedRequest {

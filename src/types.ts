@@ -144,24 +144,33 @@ export interface TokenCache {
 }
 
 /**
- * Per-call options of `getToken()`; each token parameter overrides the client's default, and each
- * distinct set of them is cached on its own. Unknown keys are a {@link ConfigurationError}.
+ * Which token: the token request parameters that override the client's defaults (each unset one falls
+ * back to the client's option of the same name). Each distinct set is cached on its own. Taken by
+ * `getToken()`, `invalidate()`, `createFetch()`, `bearerInterceptor()` and `attachBearer()`.
  */
-export interface GetTokenOptions {
-  /** The `audience` parameter for this call. */
+export interface TokenSelection {
+  /** The `audience` parameter; default: the client's `audience`. */
   audience?: string;
   /**
-   * The scope for this call: a space-separated string or an array (order and duplicates do not matter).
+   * The scope: a space-separated string or an array (order and duplicates do not matter); default: the
+   * client's `scope`.
    * @see https://www.rfc-editor.org/rfc/rfc6749#section-3.3
    */
   scope?: string | readonly string[];
   /**
-   * Resource indicator(s) for this call: absolute URIs without a fragment.
+   * Resource indicator(s): absolute URIs without a fragment; default: the client's `resource`.
    * @see https://www.rfc-editor.org/rfc/rfc8707#section-2
    */
   resource?: string | readonly string[];
-  /** More token request parameters for this call, on top of the client's `extraParams`. */
+  /** More token request parameters, on top of the client's `extraParams`. */
   extraParams?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Per-call options of `getToken()`: the {@link TokenSelection} for this call, plus how to get it.
+ * Unknown keys are a {@link ConfigurationError}.
+ */
+export interface GetTokenOptions extends TokenSelection {
   /**
    * Skip the cached token (a request already in flight is still joined).
    * @default false

@@ -49,6 +49,7 @@ import {
   allowedOriginSet,
   authorizationValue,
   isReplayableBody,
+  type OriginAllowlist,
   type TokenSelection,
   targetUri,
   tokenSelection,
@@ -60,23 +61,8 @@ import { type SelectedTokens, type TokenSource, tokenSourceOf } from '../interna
 import { callOptionSet, checkCallOptions } from '../options/keys.js';
 import type { Token } from '../types.js';
 
-/** Options of {@link attachBearer}. */
-export interface AttachBearerOptions extends TokenSelection {
-  /** The audience of the tokens; default: the client's. */
-  audience?: string;
-  /** The scope of the tokens (space-separated string or array); default: the client's. */
-  scope?: string | readonly string[];
-  /** RFC 8707 resource indicator(s); default: the client's. */
-  resource?: string | readonly string[];
-  /** More token request parameters; default: the client's. */
-  extraParams?: Readonly<Record<string, string>>;
-  /**
-   * Origins the token may be sent to, e.g. `['https://api.example.com']`. A request (or a redirect) to
-   * any other origin fails with {@link OriginNotAllowedError} before anything is sent. Strongly advised
-   * for an instance that is shared, or has no `baseURL`.
-   */
-  allowedOrigins?: readonly string[];
-}
+/** Options of {@link attachBearer}: which token, and where it may go. */
+export interface AttachBearerOptions extends TokenSelection, OriginAllowlist {}
 
 const ATTACH_BEARER_OPTIONS = callOptionSet('attachBearer()', [
   'audience',

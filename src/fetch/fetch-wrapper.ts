@@ -21,6 +21,7 @@ import {
   allowedOriginSet,
   authorizationValue,
   isReplayableBody,
+  type OriginAllowlist,
   type TokenSelection,
   targetUri,
   tokenSelection,
@@ -29,22 +30,10 @@ import {
 } from './shared.js';
 import { UnauthorizedPolicy } from './unauthorized-policy.js';
 
-/** Options of `client.createFetch()`. */
-export interface CreateFetchOptions extends TokenSelection {
-  /** The audience of the tokens; default: the client's. */
-  audience?: string;
-  /** The scope of the tokens (space-separated string or array); default: the client's. */
-  scope?: string | readonly string[];
-  /** RFC 8707 resource indicator(s); default: the client's. */
-  resource?: string | readonly string[];
-  extraParams?: Readonly<Record<string, string>>;
+/** Options of `client.createFetch()`: which token, where it may go, and the fetch that sends. */
+export interface CreateFetchOptions extends TokenSelection, OriginAllowlist {
   /** The fetch that sends API requests; default: the client's `fetch` option, else the global fetch. */
   fetch?: typeof globalThis.fetch;
-  /**
-   * Origins the token may be sent to, e.g. `['https://api.example.com']`. A request (or a redirect) to
-   * any other origin is rejected with {@link OriginNotAllowedError} before anything is sent.
-   */
-  allowedOrigins?: readonly string[];
 }
 
 const HTTP_URL = /^https?:\/\//i;

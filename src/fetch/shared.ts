@@ -2,12 +2,24 @@
  * Pieces shared by the fetch wrapper and the undici interceptor: the origin allowlist, how a token
  * becomes request headers, and which request bodies can be sent a second time.
  */
+
+import type { OriginNotAllowedError } from '../errors.js';
 import { ConfigurationError } from '../errors.js';
 import type { DpopProofSource } from '../http/token-request.js';
-import type { GetTokenOptions, Token } from '../types.js';
+import type { Token, TokenSelection } from '../types.js';
 
-/** What selects the token: the same per-call options as getToken(). */
-export type TokenSelection = Pick<GetTokenOptions, 'audience' | 'scope' | 'resource' | 'extraParams'>;
+export type { TokenSelection } from '../types.js';
+
+/** The origin allowlist of the HTTP-client integrations (fetch wrapper, undici interceptor, axios). */
+export interface OriginAllowlist {
+  /**
+   * Origins the token may be sent to, e.g. `['https://api.example.com']`. A request (or a redirect hop)
+   * to any other origin fails with {@link OriginNotAllowedError} before anything is sent. Strongly
+   * advised for a shared dispatcher or axios instance: without it every request through it carries the
+   * token.
+   */
+  allowedOrigins?: readonly string[];
+}
 
 /** Only the options that are set, so that unset ones fall back to the client's defaults. */
 export function tokenSelection(options: TokenSelection): TokenSelection {

@@ -38,6 +38,7 @@ import {
   allowedOriginSet,
   authorizationValue,
   isReplayableBody,
+  type OriginAllowlist,
   type TokenSelection,
   targetUri,
   tokenSelection,
@@ -46,19 +47,8 @@ import {
 } from './shared.js';
 import { type Replay, UnauthorizedPolicy } from './unauthorized-policy.js';
 
-/** Options of {@link bearerInterceptor}. */
-export interface BearerInterceptorOptions extends TokenSelection {
-  audience?: string;
-  scope?: string | readonly string[];
-  resource?: string | readonly string[];
-  extraParams?: Readonly<Record<string, string>>;
-  /**
-   * Origins the token may be sent to, e.g. `['https://api.example.com']`; a request to any other origin
-   * fails with {@link OriginNotAllowedError} before anything is sent. Strongly advised when the
-   * dispatcher is shared (or global): without it every request through it carries the token.
-   */
-  allowedOrigins?: readonly string[];
-}
+/** Options of {@link bearerInterceptor}: which token, and where it may go. */
+export interface BearerInterceptorOptions extends TokenSelection, OriginAllowlist {}
 
 /** The largest 401 body held back while deciding on a retry; a longer one is handed over, not retried. */
 const MAX_HELD_BYTES = 64 * 1024;
