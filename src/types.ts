@@ -172,7 +172,8 @@ export interface TokenSelection {
  */
 export interface GetTokenOptions extends TokenSelection {
   /**
-   * Skip the cached token (a request already in flight is still joined).
+   * Skip the cached token: the token returned was obtained after this call began (a forced request
+   * already in flight is joined; a normal one is not).
    * @default false
    */
   forceRefresh?: boolean;

@@ -254,7 +254,7 @@ export interface ClientCredentialsClientOptions {
   allowInsecureHttp?: boolean;
   /**
    * Retry policy for token requests, or `false` for none.
-   * @default { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 5000, randomize: true, maxRetryAfterMs: 10000 }
+   * @default { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 5000, randomize: true, maxRetryAfterMs: 10000, maxPauseMs: 60000 }
    */
   retry?: RetryOptions | false;
   /**
