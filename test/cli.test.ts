@@ -8,12 +8,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { COMMAND_SPECS, FLAG_OF, WITHOUT_FLAG } from '../src/cli/flags.js';
-import { run } from '../src/cli/run.js';
 import type { ClientCredentialsClientOptions } from '../src/index.js';
+import { runCli } from './helpers/cli-run.js';
 import {
   basicCredentials,
   CLIENT_ID,
@@ -23,35 +22,6 @@ import {
   startCliServer,
 } from './helpers/cli-server.js';
 import { getFreePort } from './helpers/ports.js';
-
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function capture(): Writable & { text(): string } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, callback) {
-      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-      callback();
-    },
-  });
-  return Object.assign(stream, { text: () => Buffer.concat(chunks).toString('utf8') });
-}
-
-/** Runs the command line in process, with only the environment given (never the test's own). */
-async function runCli(
-  args: string[],
-  options: { env?: Record<string, string>; stdin?: string } = {},
-): Promise<RunResult> {
-  const stdout = capture();
-  const stderr = capture();
-  const stdin = Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]);
-  const code = await run(args, { env: { ...options.env }, stdin, stdout, stderr });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
 
 let server: CliServer;
 let origin = '';

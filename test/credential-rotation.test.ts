@@ -18,12 +18,12 @@ import {
   OAuthError,
   type TokenEvent,
 } from '../src/index.js';
-import { type ReceivedRequest, type ScriptedServer, startScriptedServer } from './helpers/scripted-server.js';
+import { type LoopbackServer, type ReceivedRequest, startLoopbackServer } from './helpers/loopback-server.js';
 
 // ---------------------------------------------------------------------------------------------
 // A scripted token endpoint: accepts the secret (Basic or post) or the key registered now.
 
-let server: ScriptedServer;
+let server: LoopbackServer;
 let acceptedSecret = 'secret-v2';
 /** Answer to a refused client: an OAuth error body (401), or Glewlwyd's empty 403 / an empty 401. */
 let refusal: 'invalid_client' | 'empty 403' | 'empty 401' = 'invalid_client';
@@ -45,7 +45,7 @@ const tokenRequests = () => server.requests.filter((r) => r.path === '/oauth/tok
 const sentSecrets = () => tokenRequests().map(secretOf);
 
 beforeAll(async () => {
-  server = await startScriptedServer();
+  server = await startLoopbackServer();
   // The scripted server answers synchronously: key checks run before, in the test (see `verified`).
   server.answer((request) => {
     if (override) return json(override.status, override.body);

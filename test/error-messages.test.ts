@@ -15,27 +15,27 @@ import {
   HttpError,
   OAuthError,
 } from '../src/index.js';
-import { runCli } from './hardening/helpers.js';
-import { type ScriptedAnswer, type ScriptedServer, startScriptedServer } from './helpers/scripted-server.js';
+import { runCli } from './helpers/cli-run.js';
+import { type Answer, type LoopbackServer, startLoopbackServer } from './helpers/loopback-server.js';
 
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const KEY_PEM = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
 
-let server: ScriptedServer;
+let server: LoopbackServer;
 beforeAll(async () => {
-  server = await startScriptedServer();
+  server = await startLoopbackServer();
 });
 afterAll(() => server.close());
 
-const refusedEmpty403: ScriptedAnswer = { status: 403 };
-const invalidClient: ScriptedAnswer = {
+const refusedEmpty403: Answer = { status: 403 };
+const invalidClient: Answer = {
   status: 401,
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify({ error: 'invalid_client', error_description: 'Client authentication failed' }),
 };
 
 /** Serves metadata for `${origin}/issuer-n` (when discovery is used) and answers token requests. */
-function serve(tokenAnswer: ScriptedAnswer, issuer?: string): void {
+function serve(tokenAnswer: Answer, issuer?: string): void {
   server.answer((request) => {
     if (issuer && request.path.startsWith('/.well-known/oauth-authorization-server')) {
       return {
@@ -194,10 +194,15 @@ describe('the CLI prints the library hint, with its flags', () => {
     const { tmpdir } = await import('node:os');
     const keyFile = join(mkdtempSync(join(tmpdir(), 'm2m-messages-')), 'key.pem');
     writeFileSync(keyFile, KEY_PEM);
-    const result = await runCli(
-      ['token', '--issuer', issuer, '--client-id', 'cli-messages', '--private-key', keyFile],
-      {},
-    );
+    const result = await runCli([
+      'token',
+      '--issuer',
+      issuer,
+      '--client-id',
+      'cli-messages',
+      '--private-key',
+      keyFile,
+    ]);
     expect(result.code).toBe(1);
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines[0]).toBe(

@@ -21,9 +21,9 @@ import {
   OAuthError,
   type TokenEvent,
 } from '../src/index.js';
+import { type LoopbackServer, type ReceivedRequest, startLoopbackServer } from './helpers/loopback-server.js';
 import { type OidcProviderHarness, startOidcProvider } from './helpers/oidc-provider.js';
 import { closeServer, listenOnLoopback } from './helpers/ports.js';
-import { type ReceivedRequest, type ScriptedServer, startScriptedServer } from './helpers/scripted-server.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -31,7 +31,7 @@ const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const assertionNumber = (n: number) =>
   `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3JrbG9hZC0${n}In0.c2lnbmF0dXJlLW9mLWFzc2VydGlvbi0${n}`;
 
-let server: ScriptedServer;
+let server: LoopbackServer;
 let dir: string;
 let answers: Array<(request: ReceivedRequest) => { status: number; body: unknown } | undefined> = [];
 
@@ -51,7 +51,7 @@ function tokenEndpoint(request: ReceivedRequest) {
 }
 
 beforeAll(async () => {
-  server = await startScriptedServer();
+  server = await startLoopbackServer();
   server.answer(tokenEndpoint);
   dir = await mkdtemp(join(tmpdir(), 'm2m-workload-'));
 });

@@ -9,7 +9,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leakedRuns, runCli, type ScriptedServer, startScriptedServer } from './helpers.js';
+import { runCli } from '../helpers/cli-run.js';
+import { leakedRuns } from '../helpers/leaks.js';
+import { type LoopbackServer, startLoopbackServer } from '../helpers/loopback-server.js';
 
 const SECRET = 'Verbose-s3cret/+=value_0123456789~abc';
 const ACCESS_TOKEN = 'VerboseAccessToken-0123456789-abcdefghij';
@@ -18,9 +20,9 @@ const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const keyFile = join(mkdtempSync(join(tmpdir(), 'm2m-verbose-')), 'key.pem');
 writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
 
-let server: ScriptedServer;
+let server: LoopbackServer;
 beforeAll(async () => {
-  server = await startScriptedServer();
+  server = await startLoopbackServer();
   // Echoes what it received in headers of every name: the token endpoint also echoes the token it issues.
   server.answer((request) => {
     const authorization = String(request.headers.authorization ?? '');
@@ -93,7 +95,7 @@ describe('--verbose shows every header, with the credentials redacted whatever t
         '--verbose',
         ...(AUTH[method] as string[]),
       ],
-      method === 'private_key_jwt' ? {} : { M2M_CLIENT_SECRET: SECRET },
+      { env: method === 'private_key_jwt' ? {} : { M2M_CLIENT_SECRET: SECRET } },
     );
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(`${ACCESS_TOKEN}\n`);
@@ -118,7 +120,7 @@ describe('--verbose shows every header, with the credentials redacted whatever t
         '-H',
         `X-Forwarded-Token: ${ACCESS_TOKEN}`,
       ],
-      { M2M_CLIENT_SECRET: SECRET },
+      { env: { M2M_CLIENT_SECRET: SECRET } },
     );
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('api ok');

@@ -8,11 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientCredentialsClient, ErrorCode, HttpError, type TokenEvent } from '../../src/index.js';
-import { exposures, leakedRuns, runCli, type ScriptedServer, startScriptedServer } from './helpers.js';
+import { runCli } from '../helpers/cli-run.js';
+import { exposures, leakedRuns } from '../helpers/leaks.js';
+import { type LoopbackServer, startLoopbackServer } from '../helpers/loopback-server.js';
 
-let server: ScriptedServer;
+let server: LoopbackServer;
 beforeAll(async () => {
-  server = await startScriptedServer();
+  server = await startLoopbackServer();
 });
 afterAll(() => server.close());
 
@@ -88,7 +90,7 @@ describe('an access_token that is not 1*VSCHAR', () => {
       serve(token);
       const result = await runCli(
         ['token', '--token-endpoint', `${server.origin}/cli-token`, '--client-id', 'cli-vschar', ...verbose],
-        { M2M_CLIENT_SECRET: 'cli-vschar-secret' },
+        { env: { M2M_CLIENT_SECRET: 'cli-vschar-secret' } },
       );
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');

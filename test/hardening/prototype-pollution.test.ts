@@ -5,13 +5,13 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClientCredentialsClient, HttpError } from '../../src/index.js';
-import { type ScriptedServer, startScriptedServer } from './helpers.js';
+import { type LoopbackServer, startLoopbackServer } from '../helpers/loopback-server.js';
 
 const HOSTILE = '"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}';
 
-let server: ScriptedServer;
+let server: LoopbackServer;
 beforeAll(async () => {
-  server = await startScriptedServer();
+  server = await startLoopbackServer();
 });
 afterAll(() => server.close());
 afterEach(() => {
