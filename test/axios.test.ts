@@ -9,32 +9,25 @@ import axios, { type AxiosError, type AxiosInstance } from 'axios';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { attachBearer } from '../src/axios/index.js';
 import {
-  ClientCredentialsClient,
+  type ClientCredentialsClient,
   type ClientCredentialsClientOptions,
   ConfigurationError,
   OriginNotAllowedError,
 } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import { JtiReplayCache, verifyDpopProof } from './helpers/dpop-resource-server.js';
-import { type Api, type Arrival, startApi } from './helpers/loopback-api.js';
-import { startTokenServer, type TokenServer } from './helpers/loopback-token-server.js';
+import { type Api, type Arrival, bearerOf, startApi } from './helpers/loopback-api.js';
 import { getFreePort } from './helpers/ports.js';
+import { startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 let tokens: TokenServer;
 let api: Api;
 let other: Api;
 
 const OK = () => ({ status: 200, body: '{"ok":true}' });
-const bearerOf = (arrival: Arrival | undefined) => arrival?.headers.authorization;
-
+/** A client of this file's token server, for the World Mappers API. */
 function makeClient(extra: Partial<ClientCredentialsClientOptions> = {}): ClientCredentialsClient {
-  return new ClientCredentialsClient({
-    tokenEndpoint: tokens.endpoint,
-    clientId: 'gift-deliveries',
-    clientSecret: 'test-only-secret',
-    audience: 'urn:worldmappers',
-    retry: false,
-    ...extra,
-  });
+  return testClient({ tokenEndpoint: tokens.url, audience: 'urn:worldmappers', ...extra });
 }
 
 /** An axios instance with the client attached (adapter: axios' default for Node, or 'fetch'). */

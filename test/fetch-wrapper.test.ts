@@ -20,40 +20,21 @@ import {
   OriginNotAllowedError,
   type TokenCache,
 } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import { JtiReplayCache, verifyDpopProof } from './helpers/dpop-resource-server.js';
-import { type Answer, type Api, type Arrival, type Responder, startApi } from './helpers/loopback-api.js';
-import { startTokenServer, type TokenServer } from './helpers/loopback-token-server.js';
+import {
+  type Answer,
+  type Api,
+  bearerOf,
+  INVALID_TOKEN,
+  startApi,
+  worldMappers,
+} from './helpers/loopback-api.js';
 import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
+import { generationOf, startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 // ---------------------------------------------------------------------------------------------
 // Loopback servers
-
-const INVALID_TOKEN: Answer = {
-  status: 401,
-  headers: {
-    'www-authenticate': 'Bearer realm="worldmappers", error="invalid_token", error_description="bad token"',
-  },
-  body: JSON.stringify({ error: 'invalid_token' }),
-};
-
-/** The World Mappers API shape: 200 when `accepts` the Bearer token, else 401 invalid_token. */
-function worldMappers(accepts: (token: string) => boolean): Responder {
-  return (arrival) => {
-    const match = /^Bearer (\S+)$/.exec(arrival.headers.authorization ?? '');
-    if (!match || !accepts(match[1]!)) return INVALID_TOKEN;
-    return {
-      status: 200,
-      body: JSON.stringify({ address: 'Seattle', lat: 47.6, lng: -122.3, token: match[1] }),
-    };
-  };
-}
-
-/** The number in tok-N. */
-const generation = (token: string) => Number(token.slice(4));
-
-function bearerOf(arrival: Arrival | undefined): string | undefined {
-  return arrival?.headers.authorization;
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -61,15 +42,9 @@ let tokens: TokenServer;
 let api: Api;
 let other: Api;
 
+/** A client of this file's token server, for the World Mappers API. */
 function makeClient(extra: Partial<ClientCredentialsClientOptions> = {}): ClientCredentialsClient {
-  return new ClientCredentialsClient({
-    tokenEndpoint: tokens.endpoint,
-    clientId: 'gift-deliveries',
-    clientSecret: 'test-only-secret',
-    audience: 'urn:worldmappers',
-    retry: false,
-    ...extra,
-  });
+  return testClient({ tokenEndpoint: tokens.url, audience: 'urn:worldmappers', ...extra });
 }
 
 beforeAll(async () => {
@@ -102,7 +77,7 @@ describe('the token on API requests', () => {
     const c = await f(new Request(`${api.url}/api/routes`, { headers: { accept: 'application/json' } }));
     expect([a.status, b.status, c.status]).toEqual([200, 200, 200]);
     expect(a).toBeInstanceOf(Response);
-    expect(((await a.json()) as { address: string }).address).toBe('Seattle');
+    expect(await a.json()).toEqual({ ok: true, path: '/api/location/geocode?address=Seattle' });
     expect(api.arrivals.map(bearerOf)).toEqual(['Bearer tok-1', 'Bearer tok-1', 'Bearer tok-1']);
     expect(api.arrivals[1]!.headers['x-trace']).toBe('1');
     expect(api.arrivals[2]!.headers.accept).toBe('application/json');
@@ -195,7 +170,7 @@ describe('401: drop the token, get a new one, repeat once', () => {
       },
     };
     const client = makeClient({ cache });
-    api.respond = worldMappers((t) => generation(t) >= 2);
+    api.respond = worldMappers((t) => generationOf(t) >= 2);
     const responses = await Promise.all(
       Array.from({ length: 200 }, (_, i) => client.fetch(`${api.url}/r/${i}`)),
     );
@@ -212,7 +187,7 @@ describe('401: drop the token, get a new one, repeat once', () => {
     });
     api.respond = async (arrival) => {
       const token = /^Bearer (\S+)$/.exec(arrival.headers.authorization ?? '')?.[1] ?? '';
-      if (generation(token) >= 2) return { status: 200 };
+      if (generationOf(token) >= 2) return { status: 200 };
       if (arrival.path === '/slow') await slowHeld; // its 401 arrives after the other call refreshed
       return INVALID_TOKEN;
     };
@@ -300,8 +275,8 @@ describe('401: drop the token, get a new one, repeat once', () => {
 
   it('a refresh that fails rejects the call with the token error', async () => {
     const client = makeClient();
-    api.respond = worldMappers((t) => generation(t) >= 2);
-    tokens.fail = (n) => (n === 2 ? { status: 400, body: { error: 'invalid_client' } } : undefined);
+    api.respond = worldMappers((t) => generationOf(t) >= 2);
+    tokens.answer((_, n) => (n === 2 ? { status: 400, json: { error: 'invalid_client' } } : undefined));
     const failure = await client.fetch(`${api.url}/x`).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(OAuthError);
     expect(api.arrivals).toHaveLength(1);

@@ -12,50 +12,27 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { attachBearer } from '../src/axios/index.js';
 import { bearerInterceptor } from '../src/fetch/undici-entry.js';
 import {
-  ClientCredentialsClient,
+  type ClientCredentialsClient,
   type ClientCredentialsClientOptions,
   FORCED_REFRESH_INTERVAL_MS,
   OAuthError,
   OriginNotAllowedError,
 } from '../src/index.js';
-import { type Answer, type Api, type Arrival, type Responder, startApi } from './helpers/loopback-api.js';
-import { startTokenServer, type TokenServer } from './helpers/loopback-token-server.js';
+import { testClient } from './helpers/clients.js';
+import { type Api, bearerOf, INVALID_TOKEN, startApi, worldMappers } from './helpers/loopback-api.js';
+import { generationOf, startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
-
-const INVALID_TOKEN: Answer = {
-  status: 401,
-  headers: { 'www-authenticate': 'Bearer realm="worldmappers", error="invalid_token"' },
-  body: JSON.stringify({ error: 'invalid_token' }),
-};
-
-/** 200 when `accepts` the Bearer token, else 401 invalid_token. */
-function worldMappers(accepts: (token: string) => boolean): Responder {
-  return (arrival) => {
-    const match = /^Bearer (\S+)$/.exec(arrival.headers.authorization ?? '');
-    if (!match || !accepts(match[1] as string)) return INVALID_TOKEN;
-    return { status: 200, body: JSON.stringify({ ok: true, path: arrival.path }) };
-  };
-}
-
-const generation = (token: string) => Number(token.slice(4));
-const bearerOf = (arrival: Arrival | undefined) => arrival?.headers.authorization;
 
 let tokens: TokenServer;
 let api: Api;
 let other: Api;
 const agents: Agent[] = [];
 
+/** A client of this file's token server, for the World Mappers API. */
 function makeClient(extra: Partial<ClientCredentialsClientOptions> = {}): ClientCredentialsClient {
-  return new ClientCredentialsClient({
-    tokenEndpoint: tokens.endpoint,
-    clientId: 'gift-deliveries',
-    clientSecret: 'test-only-secret',
-    audience: 'urn:worldmappers',
-    retry: false,
-    ...extra,
-  });
+  return testClient({ tokenEndpoint: tokens.url, audience: 'urn:worldmappers', ...extra });
 }
 
 beforeAll(async () => {
@@ -194,7 +171,7 @@ describe.each(INTEGRATIONS)('$name', (integration) => {
   });
 
   it('a token request that fails rejects the call with that error; nothing reaches the API', async () => {
-    tokens.fail = () => ({ status: 401, body: { error: 'invalid_client' } });
+    tokens.answer(() => ({ status: 401, json: { error: 'invalid_client' } }));
     const send = integration.bind(makeClient());
     const error = await send(`${api.url}/x`).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OAuthError);
@@ -206,7 +183,7 @@ describe.each(INTEGRATIONS)('$name', (integration) => {
     const client = makeClient();
     const send = integration.bind(client);
     await client.getToken(); // tok-1 cached
-    api.respond = worldMappers((t) => generation(t) >= 2);
+    api.respond = worldMappers((t) => generationOf(t) >= 2);
     const res = await send(`${api.url}/api/routes`, { method: 'POST', body: '{"from":"a","to":"b"}' });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.text)).toEqual({ ok: true, path: '/api/routes' });
@@ -219,7 +196,7 @@ describe.each(INTEGRATIONS)('$name', (integration) => {
   });
 
   it('a Uint8Array body is sent again byte for byte', async () => {
-    api.respond = worldMappers((t) => generation(t) >= 2);
+    api.respond = worldMappers((t) => generationOf(t) >= 2);
     const send = integration.bind(makeClient());
     const res = await send(`${api.url}/up`, { method: 'PUT', body: new Uint8Array([9, 8, 7, 0, 255]) });
     expect(res.status).toBe(200);
@@ -228,7 +205,7 @@ describe.each(INTEGRATIONS)('$name', (integration) => {
   });
 
   it('a stream body is not repeated: the 401 is the answer', async () => {
-    api.respond = worldMappers((t) => generation(t) >= 2);
+    api.respond = worldMappers((t) => generationOf(t) >= 2);
     const send = integration.bind(makeClient());
     const res = await send(`${api.url}/up`, { method: 'POST', body: 'stream' });
     expect(res.status).toBe(401);
@@ -238,7 +215,7 @@ describe.each(INTEGRATIONS)('$name', (integration) => {
   });
 
   it('200 concurrent requests that all get a 401 cause exactly one token refresh, and all succeed', async () => {
-    api.respond = worldMappers((t) => generation(t) >= 2);
+    api.respond = worldMappers((t) => generationOf(t) >= 2);
     const send = integration.bind(makeClient());
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => send(`${api.url}/r/${i}`)));
     expect(results.map((r) => r.status)).toEqual(Array(200).fill(200));

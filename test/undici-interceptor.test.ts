@@ -16,35 +16,18 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bearerInterceptor } from '../src/fetch/undici-entry.js';
 import {
-  ClientCredentialsClient,
+  type ClientCredentialsClient,
   type ClientCredentialsClientOptions,
   ConfigurationError,
   OriginNotAllowedError,
 } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import { JtiReplayCache, verifyDpopProof } from './helpers/dpop-resource-server.js';
-import { type Answer, type Api, type Arrival, type Responder, startApi } from './helpers/loopback-api.js';
-import { startTokenServer, type TokenServer } from './helpers/loopback-token-server.js';
+import { type Api, bearerOf, INVALID_TOKEN, startApi, worldMappers } from './helpers/loopback-api.js';
+import { generationOf, startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 // ---------------------------------------------------------------------------------------------
 // Loopback servers
-
-const INVALID_TOKEN: Answer = {
-  status: 401,
-  headers: { 'www-authenticate': 'Bearer realm="worldmappers", error="invalid_token"' },
-  body: JSON.stringify({ error: 'invalid_token', error_description: 'The token was not accepted' }),
-};
-
-/** 200 when `accepts` the Bearer token, else 401 invalid_token (the World Mappers API shape). */
-function worldMappers(accepts: (token: string) => boolean): Responder {
-  return (arrival) => {
-    const match = /^Bearer (\S+)$/.exec(arrival.headers.authorization ?? '');
-    if (!match || !accepts(match[1]!)) return INVALID_TOKEN;
-    return { status: 200, body: JSON.stringify({ ok: true, path: arrival.path }) };
-  };
-}
-
-const generation = (token: string) => Number(token.slice(4));
-const bearerOf = (arrival: Arrival | undefined) => arrival?.headers.authorization;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -53,15 +36,9 @@ let api: Api;
 let other: Api;
 const agents: Agent[] = [];
 
+/** A client of this file's token server, for the World Mappers API. */
 function makeClient(extra: Partial<ClientCredentialsClientOptions> = {}): ClientCredentialsClient {
-  return new ClientCredentialsClient({
-    tokenEndpoint: tokens.endpoint,
-    clientId: 'gift-deliveries',
-    clientSecret: 'test-only-secret',
-    audience: 'urn:worldmappers',
-    retry: false,
-    ...extra,
-  });
+  return testClient({ tokenEndpoint: tokens.url, audience: 'urn:worldmappers', ...extra });
 }
 
 /** A fresh Agent composed with the given interceptors (closed after all tests). */
@@ -125,7 +102,7 @@ describe('401 retry', () => {
   ];
   for (const [name, make] of bodies) {
     it(`${name} bodies are sent again`, async () => {
-      api.respond = worldMappers((t) => generation(t) >= 2);
+      api.respond = worldMappers((t) => generationOf(t) >= 2);
       const dispatcher = agent(bearerInterceptor(makeClient()));
       const res = await request(`${api.url}/up`, { dispatcher, method: 'PUT', body: make() });
       await res.body.dump();

@@ -45,12 +45,12 @@ export interface Answer {
   readonly trickleMs?: number;
 }
 
-export type Respond<R extends ReceivedRequest = ReceivedRequest> = (
+export type Respond<R = ReceivedRequest> = (
   request: R,
   n: number,
 ) => Answer | 'hold' | Promise<Answer | 'hold'>;
 
-export interface LoopbackServer<R extends ReceivedRequest = ReceivedRequest> {
+export interface LoopbackServer<R = ReceivedRequest> {
   /** `http://127.0.0.1:PORT` */
   readonly origin: string;
   readonly requests: R[];
@@ -67,7 +67,7 @@ export interface LoopbackServer<R extends ReceivedRequest = ReceivedRequest> {
  * Starts a recording server. `record` may extend each request (the token server adds its form
  * parameters) before it is stored and answered.
  */
-export async function startLoopbackServer<R extends ReceivedRequest = ReceivedRequest>(
+export async function startLoopbackServer<R = ReceivedRequest>(
   respond: Respond<R> = () => ({ status: 404 }),
   record: (request: ReceivedRequest) => R = (request) => request as R,
 ): Promise<LoopbackServer<R>> {

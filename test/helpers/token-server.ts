@@ -59,6 +59,11 @@ function paramsOf(request: ReceivedRequest): URLSearchParams {
   }
 }
 
+/** The number n of a token `tok-n` this server issued. */
+export function generationOf(token: string): number {
+  return Number(token.slice('tok-'.length));
+}
+
 export async function startTokenServer(options: TokenServerOptions = {}): Promise<TokenServer> {
   let scripted: TokenAnswer | undefined;
   const issue = (request: TokenRequest, n: number): Answer => ({
