@@ -20,7 +20,7 @@ import {
   OriginNotAllowedError,
   type TokenCache,
 } from '../src/index.js';
-import { testClient } from './helpers/clients.js';
+import { DEFAULT_RETRY, testClient } from './helpers/clients.js';
 import { JtiReplayCache, verifyDpopProof } from './helpers/dpop-resource-server.js';
 import {
   type Answer,
@@ -105,12 +105,7 @@ describe('the token on API requests', () => {
         return `tok-${n}`;
       },
     });
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: 'https://idp.example.com/oauth/token',
-      clientId: 'svc',
-      clientSecret: 'test-only-secret',
-      fetch: endpoint.fetch,
-    });
+    const client = testClient({ fetch: endpoint.fetch, retry: DEFAULT_RETRY });
     const geo = client.createFetch({
       audience: 'urn:worldmappers',
       scope: ['geocode:location'],
@@ -581,12 +576,7 @@ describe('with msw (https origins)', () => {
 
   function mswClient() {
     const endpoint = fakeTokenEndpoint({ token: (n) => `tok-${n}` });
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: 'https://idp.example.com/oauth/token',
-      clientId: 'svc',
-      clientSecret: 'test-only-secret',
-      fetch: endpoint.fetch,
-    });
+    const client = testClient({ fetch: endpoint.fetch, retry: DEFAULT_RETRY });
     const f = client.createFetch({
       audience: 'urn:api',
       allowedOrigins: ['https://api.example.com'],
