@@ -7,6 +7,7 @@ import { ClientCredentialsClient, type TokenEvent } from '../src/index.js';
 import { RedisTokenCache } from '../src/redis/index.js';
 import { type CountingTokenServer, startCountingTokenServer } from './fixtures/counting-token-server.js';
 import { connectRedis, DRIVERS, type Driver, type RedisConnection } from './fixtures/redis-clients.js';
+import { startLatencyProxy } from './helpers/latency-proxy.js';
 import {
   haveRedisServer,
   type RedisServer,
@@ -58,8 +59,9 @@ describe.skipIf(!haveRedisServer)(
       driver: Driver,
       keyPrefix: string,
       cacheOptions: { timeoutMs: number; localTtlMs?: number },
+      url = server.url,
     ) {
-      const conn = await connectRedis(driver, server.url);
+      const conn = await connectRedis(driver, url);
       connections.push(conn);
       const faults: Fault[] = [];
       const record = (event: TokenEvent) => {
@@ -121,11 +123,16 @@ describe.skipIf(!haveRedisServer)(
       const faultsBefore = fleet.flatMap((p) => p.faults.map((f) => `${f.operation}: ${f.error.code}`));
       expect({ requests: tokens.total, faults: faultsBefore }).toEqual({ requests: 2, faults: [] }); // shared: one request per audience for the three processes
       await server.stop();
+      const faultsAtOutage = fleet.map((p) => p.faults.length);
       phase = 'outage'; // only now: the new audience must be first asked for while Redis is gone
       // At least 1.5 s, and until every process has made 12 calls (each of them asks for the new audience).
       await sleep(1_500);
       await until('calls during the outage', 10_000, () => callsOf.every((c) => c.outage >= 12));
       const requestsDuringOutage = tokens.total - 2;
+      const outageCalls = callsOf.reduce((sum, c) => sum + c.outage, 0);
+      const outageReads = fleet.flatMap((p, i) =>
+        p.faults.slice(faultsAtOutage[i]).filter((f) => f.operation === 'get'),
+      ).length;
       phase = 'after';
       await server.restart();
       // The drivers reconnect by themselves; the caches use Redis again after their next successful call.
@@ -138,9 +145,10 @@ describe.skipIf(!haveRedisServer)(
 
       expect(failures).toEqual([]);
       expect(latencies.outage.length).toBeGreaterThan(30);
-      // Most calls did not wait at all: the local layer answered while Redis was away.
-      const sorted = [...latencies.outage].sort((x, y) => x - y);
-      expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(50);
+      // Most calls did not try Redis at all: the local layer answered while Redis was away (a read of a
+      // Redis that is down is a reported fault; after one, the cache leaves Redis alone for a while).
+      expect(outageReads).toBeGreaterThanOrEqual(1);
+      expect(outageReads).toBeLessThanOrEqual(outageCalls / 4);
       // A hung or absent Redis costs a call at most about one cache timeout (1 s) plus a token request.
       expect(Math.max(...latencies.outage)).toBeLessThan(2_500);
       // The local layer kept serving the two known audiences; only the new one needed requests, at most one
@@ -169,27 +177,30 @@ describe.skipIf(!haveRedisServer)(
     });
 
     describe.each(DRIVERS)('with %s', (driver) => {
-      it('a Redis that stops answering (CLIENT PAUSE) costs a call one cache timeout, never an error', async () => {
-        const keyPrefix = freshPrefix();
-        const p = await startProcess(driver, keyPrefix, { timeoutMs: 100 });
-        const admin = await connectRedis('redis', server.url);
-        connections.push(admin);
-        await admin.command('CLIENT', 'PAUSE', '2000', 'ALL');
-        const pausedAt = Date.now();
-        tokens.reset();
-        const started = Date.now();
-        const token = await p.client.getToken({ audience: 'urn:slow' });
-        const elapsed = Date.now() - started;
-        expect(token.accessToken).toMatch(/^tok-/);
-        expect(tokens.total).toBe(1);
-        expect(elapsed).toBeGreaterThanOrEqual(90); // it did wait for Redis...
-        expect(elapsed).toBeLessThan(1_200); // ...but only for one timeout, not for the 2 s pause
-        expect(p.faults.find((f) => f.operation === 'get')?.error.code).toBe('M2M_REDIS_TIMEOUT');
-        // While Redis is left alone after the failure, calls do not wait at all.
-        const fast = Date.now();
-        await p.client.getToken({ audience: 'urn:slow' });
-        expect(Date.now() - fast).toBeLessThan(50);
-        await sleep(Math.max(0, 2_000 - (Date.now() - pausedAt)) + 100);
+      it('a Redis that stops answering costs a call one cache timeout, never an error', async () => {
+        // The process reaches Redis through a proxy that, from now on, holds every reply for a minute.
+        const proxy = await startLatencyProxy({ targetPort: server.port, replyDelayMs: 0 });
+        try {
+          const p = await startProcess(driver, freshPrefix(), { timeoutMs: 100 }, proxy.url);
+          proxy.replyDelayMs = 60_000;
+          tokens.reset();
+          const started = Date.now();
+          const token = await p.client.getToken({ audience: 'urn:slow' });
+          expect(token.accessToken).toMatch(/^tok-/);
+          expect(tokens.total).toBe(1);
+          // It waited for one cache timeout, reported it, then asked the token endpoint: never for Redis.
+          expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+          expect(Date.now() - started).toBeLessThan(10_000);
+          expect(p.faults.map((f) => `${f.operation}: ${f.error.code}`)).toContain('get: M2M_REDIS_TIMEOUT');
+          // While Redis is left alone after the failure, calls do not wait for it: no read is tried (one
+          // would time out and be reported) and the token comes from this process.
+          const faults = p.faults.length;
+          expect((await p.client.getToken({ audience: 'urn:slow' })).accessToken).toBe(token.accessToken);
+          expect(p.faults).toHaveLength(faults);
+          expect(tokens.total).toBe(1);
+        } finally {
+          await proxy.close();
+        }
       });
 
       it('a lock given up on after a timeout is freed when the late command finally runs', async () => {
@@ -209,7 +220,7 @@ describe.skipIf(!haveRedisServer)(
         await until('the late lock to be freed', 3_000, async () => (await evals()) > evalsBefore);
         await until(
           'no lock key',
-          1_000,
+          5_000,
           async () => ((await admin.command('KEYS', `${keyPrefix}*:lock`)) as string[]).length === 0,
         );
         // So the key is free for the next process at once, not after the 60 s TTL.
