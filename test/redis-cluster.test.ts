@@ -120,9 +120,10 @@ describe.skipIf(!haveRedisCluster)(
       });
     });
 
-    it('an in-process fleet across the cluster (40 replicas, both drivers, 10 audiences): one token request per audience', async () => {
+    it('an in-process fleet across the cluster (40 replicas, both drivers, 10 audiences): one token request per audience, the entries spread over the masters', async () => {
       tokens.reset();
       let replicas = 0;
+      const keyPrefix = freshPrefix();
       const result = await simulateFleet({
         replicas: 40,
         audiences: 10,
@@ -130,12 +131,17 @@ describe.skipIf(!haveRedisCluster)(
         connect: () => connectRedisCluster(DRIVERS[replicas++ % 2] as 'redis', cluster.rootNodes),
         tokenRequests: () => tokens.total,
         connectConcurrency: 10,
+        keyPrefix,
       });
       expect(result.cold.failed).toBe(0);
       expect(result.errors).toEqual([]);
       expect(result.cold.tokenRequests).toBe(10);
       expect(result.tokensPerAudience).toBe(1);
       expect(result.faults).toEqual({});
+      // Each entry (with its lock) in its own slot: the 10 are spread over more than one master.
+      const stored = await keysOnNodes(keyPrefix);
+      expect(stored).toHaveLength(10);
+      expect(new Set(stored.map((k) => k.port)).size).toBeGreaterThan(1);
     });
   },
 );

@@ -1,9 +1,9 @@
 /**
- * Fleet at scale, in one process (issue 19): 200 replicas, each a ClientCredentialsClient with its own Redis
- * connection and RedisTokenCache, x 20 audiences, all 4,000 getToken() calls at once, against a token
+ * Fleet at scale, in one process (issue 19): 100 replicas, each a ClientCredentialsClient with its own Redis
+ * connection and RedisTokenCache, x 20 audiences, all 2,000 getToken() calls at once, against a token
  * endpoint answering in 20 ms. The event loop is saturated by design, and in one case stalled on purpose:
  * that must not look like a Redis outage. Counts only (one token request per audience, no failed call, no
- * fault); never timing.
+ * fault); never timing. The fleets of 200 to 1,000 replicas are the bench's fleet figure (bench/fleet.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingTokenServer, startCountingTokenServer } from './fixtures/counting-token-server.js';
@@ -17,7 +17,7 @@ import {
 } from './helpers/redis-server.js';
 
 describe.skipIf(!haveRedisServer)(
-  `a fleet of 200 replicas in one process (${haveRedisServer ? 'redis-server found' : redisServerMissingMessage})`,
+  `a fleet of 100 replicas in one process (${haveRedisServer ? 'redis-server found' : redisServerMissingMessage})`,
   () => {
     let server: RedisServer;
     let tokens: CountingTokenServer;
@@ -34,11 +34,11 @@ describe.skipIf(!haveRedisServer)(
     });
 
     it.each(DRIVERS)(
-      '200 replicas (%s) x 20 audiences at once: 20 token requests, no failed call, no cache fault; then the local layer answers',
+      '100 replicas (%s) x 20 audiences at once: 20 token requests, no failed call, no cache fault; then the local layer answers',
       async (driver) => {
         tokens.reset();
         const result = await simulateFleet({
-          replicas: 200,
+          replicas: 100,
           audiences: 20,
           tokenEndpoint: tokens.url,
           connect: () => connectRedis(driver, server.url),
@@ -61,12 +61,12 @@ describe.skipIf(!haveRedisServer)(
       },
     );
 
-    it('busy replicas (5 Redis replies, 1,000 apart, come after a 300 ms synchronous task and 5 more loop turns): still 20 requests, no fault', async () => {
+    it('busy replicas (5 Redis replies, 200 apart, come after a 300 ms synchronous task and 5 more loop turns): still 20 requests, no fault', async () => {
       tokens.reset();
       let replies = 0;
       let stalls = 0;
       const result = await simulateFleet({
-        replicas: 200,
+        replicas: 50,
         audiences: 20,
         tokenEndpoint: tokens.url,
         connect: async () => {
@@ -75,7 +75,7 @@ describe.skipIf(!haveRedisServer)(
             client: stallingClient(conn.client, {
               stallMs: 300,
               turns: 5,
-              when: () => ++replies % 1_000 === 0 && ++stalls <= 5,
+              when: () => ++replies % 200 === 0 && ++stalls <= 5,
             }),
             quit: () => conn.quit(),
           };
