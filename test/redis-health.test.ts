@@ -58,6 +58,7 @@ function replyError(message: string): Error {
 describe('the failure pause and what counts as a failure (no server needed)', () => {
   afterEach(() => {
     vi.restoreAllMocks();
+    vi.useRealTimers();
   });
 
   it('a refused or reset connection is a failure: the next calls fail fast without reaching Redis', async () => {
@@ -93,13 +94,17 @@ describe('the failure pause and what counts as a failure (no server needed)', ()
     const { client, sent } = scriptedClient(() =>
       fail ? Promise.reject(connectionReset()) : Promise.resolve(null),
     );
+    // Both clocks are the test's: the wall clock (Date) and the monotonic one (performance).
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     const cache = new RedisTokenCache({ client, timeoutMs: 1_000 });
     await expect(cache.get(clientKey('a'))).rejects.toMatchObject({ code: 'M2M_REDIS_UNAVAILABLE' });
     fail = false;
-    const realNow = Date.now.bind(Date);
-    vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 2 * 3_600_000);
-    // The first pause is 250 ms of monotonic time; 400 ms later Redis is asked again.
-    await sleep(400);
+    vi.setSystemTime(Date.now() - 2 * 3_600_000);
+    // The first pause is 250 ms of monotonic time: still in force 249 ms on (nothing sent), over at 251.
+    vi.advanceTimersByTime(249);
+    await expect(cache.get(clientKey('a'))).rejects.toMatchObject({ code: 'M2M_REDIS_UNAVAILABLE' });
+    expect(sent).toHaveLength(1);
+    vi.advanceTimersByTime(2);
     expect(await cache.get(clientKey('a'))).toBeUndefined();
     expect(sent).toHaveLength(2);
     expect(cache.healthy).toBe(true);
