@@ -14,7 +14,6 @@ import {
   type TokenEvent,
 } from '../src/index.js';
 import { RedisTokenCache, type RedisTokenCacheOptions } from '../src/redis/index.js';
-import { type CountingTokenServer, startCountingTokenServer } from './fixtures/counting-token-server.js';
 import { connectRedis, DRIVERS, type Driver, type RedisConnection } from './fixtures/redis-clients.js';
 import { thrownBy } from './helpers/outcomes.js';
 import {
@@ -23,6 +22,7 @@ import {
   redisServerMissingMessage,
   startRedisServer,
 } from './helpers/redis-server.js';
+import { startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 const CLIENT_SECRET = 's3cr3t-value-never-stored';
 let prefixes = 0;
@@ -117,15 +117,12 @@ describe.skipIf(!haveRedisServer)(
   `RedisTokenCache on redis-server (${haveRedisServer ? 'redis-server found' : redisServerMissingMessage})`,
   () => {
     let server: RedisServer;
-    let tokens: CountingTokenServer;
+    let tokens: TokenServer;
     let admin: RedisConnection;
     const connections: RedisConnection[] = [];
 
     beforeAll(async () => {
-      [server, tokens] = await Promise.all([
-        startRedisServer(),
-        startCountingTokenServer({ expiresIn: 3600 }),
-      ]);
+      [server, tokens] = await Promise.all([startRedisServer(), startTokenServer({ expiresIn: 3600 })]);
       admin = await connectRedis('redis', server.url);
     });
     afterEach(async () => {
@@ -170,7 +167,7 @@ describe.skipIf(!haveRedisServer)(
         tokens.reset();
         const client = newClient(new RedisTokenCache({ client: conn.client, keyPrefix }));
         const token = await client.getToken({ audience: 'urn:store' });
-        expect(tokens.total).toBe(1);
+        expect(tokens.count).toBe(1);
         // The token is stored (and the lock released) in the background; close() waits for both.
         await client.close();
 
@@ -202,7 +199,7 @@ describe.skipIf(!haveRedisServer)(
         const second = await newClient(new RedisTokenCache({ client: b.client, keyPrefix })).getToken({
           audience: 'urn:share',
         });
-        expect(tokens.total).toBe(1);
+        expect(tokens.count).toBe(1);
         expect(second).not.toBe(first); // rebuilt from JSON in the other "process"
         expect(second).toEqual(first);
         expect(Object.isFrozen(second)).toBe(true);
@@ -215,7 +212,7 @@ describe.skipIf(!haveRedisServer)(
       it('an entry is given to Redis with its usable time as its TTL, so Redis drops it then', async () => {
         const conn = await connect(driver);
         const keyPrefix = freshPrefix();
-        const shortLived = await startCountingTokenServer({ expiresIn: 1 });
+        const shortLived = await startTokenServer({ expiresIn: 1 });
         try {
           // expires_in 1 s: the buffer is at most half of it, so the entry is usable (and kept) for 500 ms.
           const client = newClient(
@@ -308,7 +305,7 @@ describe.skipIf(!haveRedisServer)(
         await clientA.invalidate({ audience: 'urn:inv' });
         const t2 = await clientA.getToken({ audience: 'urn:inv' });
         expect(t2.accessToken).not.toBe(t1.accessToken);
-        expect(tokens.total).toBe(2);
+        expect(tokens.count).toBe(2);
         // B still serves its local copy within localTtlMs...
         vi.advanceTimersByTime(390);
         expect((await clientB.getToken({ audience: 'urn:inv' })).accessToken).toBe(t1.accessToken);
@@ -320,14 +317,14 @@ describe.skipIf(!haveRedisServer)(
           seen = (await clientB.getToken({ audience: 'urn:inv' })).accessToken;
         }
         expect(seen).toBe(t2.accessToken);
-        expect(tokens.total).toBe(2);
+        expect(tokens.count).toBe(2);
       });
 
       it('refresh-ahead across processes: one background request, and every process moves to the new token', async () => {
         vi.useFakeTimers({ toFake: ['Date', 'performance'] });
         const keyPrefix = freshPrefix();
         // expires_in 4 s: usable for 2 s (buffer = half the life), refreshed ahead from 1.5 s on.
-        const shortLived = await startCountingTokenServer({ expiresIn: 4 });
+        const shortLived = await startTokenServer({ expiresIn: 4 });
         try {
           const processes = await Promise.all(
             [0, 1, 2].map(async () =>
@@ -349,10 +346,10 @@ describe.skipIf(!haveRedisServer)(
           for (let round = 0; round < 500; round++) {
             last = (await Promise.all(processes.map((p) => p.getToken()))).map((t) => t.accessToken);
             for (const token of last) seen.add(token);
-            if (shortLived.total === 2 && last.every((t) => t !== first.accessToken)) break;
+            if (shortLived.count === 2 && last.every((t) => t !== first.accessToken)) break;
             await new Promise((r) => setTimeout(r, 10));
           }
-          expect(shortLived.total).toBe(2); // the first token, and one refresh for the whole fleet
+          expect(shortLived.count).toBe(2); // the first token, and one refresh for the whole fleet
           expect(new Set(last).size).toBe(1);
           expect(last[0]).not.toBe(first.accessToken);
           expect(seen).toEqual(new Set([first.accessToken, last[0]]));

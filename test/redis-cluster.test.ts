@@ -6,7 +6,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CachedToken, TokenEvent } from '../src/index.js';
 import { RedisTokenCache } from '../src/redis/index.js';
-import { type CountingTokenServer, startCountingTokenServer } from './fixtures/counting-token-server.js';
 import { simulateFleet } from './fixtures/fleet-sim.js';
 import {
   connectRedis,
@@ -20,6 +19,7 @@ import {
   redisClusterMissingMessage,
   startRedisCluster,
 } from './helpers/redis-server.js';
+import { startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 type Fault = Extract<TokenEvent, { type: 'cache_fault' }>;
 let prefixes = 0;
@@ -42,13 +42,13 @@ describe.skipIf(!haveRedisCluster)(
   `RedisTokenCache on a Redis Cluster (${haveRedisCluster ? 'redis-server and redis-cli found' : redisClusterMissingMessage})`,
   () => {
     let cluster: RedisCluster;
-    let tokens: CountingTokenServer;
+    let tokens: TokenServer;
     const connections: RedisConnection[] = [];
 
     beforeAll(async () => {
       [cluster, tokens] = await Promise.all([
         startRedisCluster(),
-        startCountingTokenServer({ expiresIn: 3600, delayMs: 20 }),
+        startTokenServer({ expiresIn: 3600, delayMs: 20 }),
       ]);
     });
     afterEach(async () => {
@@ -129,7 +129,7 @@ describe.skipIf(!haveRedisCluster)(
         audiences: 10,
         tokenEndpoint: tokens.url,
         connect: () => connectRedisCluster(DRIVERS[replicas++ % 2] as 'redis', cluster.rootNodes),
-        tokenRequests: () => tokens.total,
+        tokenRequests: () => tokens.count,
         connectConcurrency: 10,
         keyPrefix,
       });

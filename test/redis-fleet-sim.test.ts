@@ -6,7 +6,6 @@
  * fault); never timing. The fleets of 200 to 1,000 replicas are the bench's fleet figure (bench/fleet.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CountingTokenServer, startCountingTokenServer } from './fixtures/counting-token-server.js';
 import { simulateFleet } from './fixtures/fleet-sim.js';
 import { connectRedis, DRIVERS, stallingClient } from './fixtures/redis-clients.js';
 import {
@@ -15,17 +14,18 @@ import {
   redisServerMissingMessage,
   startRedisServer,
 } from './helpers/redis-server.js';
+import { startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 describe.skipIf(!haveRedisServer)(
   `a fleet of 100 replicas in one process (${haveRedisServer ? 'redis-server found' : redisServerMissingMessage})`,
   () => {
     let server: RedisServer;
-    let tokens: CountingTokenServer;
+    let tokens: TokenServer;
 
     beforeAll(async () => {
       [server, tokens] = await Promise.all([
         startRedisServer(),
-        startCountingTokenServer({ expiresIn: 3600, delayMs: 20 }),
+        startTokenServer({ expiresIn: 3600, delayMs: 20 }),
       ]);
     });
     afterAll(async () => {
@@ -42,7 +42,7 @@ describe.skipIf(!haveRedisServer)(
           audiences: 20,
           tokenEndpoint: tokens.url,
           connect: () => connectRedis(driver, server.url),
-          tokenRequests: () => tokens.total,
+          tokenRequests: () => tokens.count,
           steadyMs: 300,
           steadyIntervalMs: 100,
           // Long enough that no local entry goes stale during a cold phase slowed by a busy machine.
@@ -53,7 +53,7 @@ describe.skipIf(!haveRedisServer)(
         expect(result.faults).toEqual({});
         expect(result.cold.tokenRequests).toBe(20);
         expect(result.tokensPerAudience).toBe(1);
-        for (let i = 0; i < 20; i++) expect(tokens.count(`urn:fleet:${i}`)).toBe(1);
+        for (let i = 0; i < 20; i++) expect(tokens.countFor(`urn:fleet:${i}`)).toBe(1);
         // Steady state: every call answered by each replica's local layer, without Redis.
         expect(result.steady?.failed).toBe(0);
         expect(result.steady?.tokenRequests).toBe(0);
@@ -80,7 +80,7 @@ describe.skipIf(!haveRedisServer)(
             quit: () => conn.quit(),
           };
         },
-        tokenRequests: () => tokens.total,
+        tokenRequests: () => tokens.count,
       });
       expect(stalls).toBeGreaterThanOrEqual(5);
       expect(result.errors).toEqual([]);

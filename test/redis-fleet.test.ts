@@ -4,7 +4,6 @@
  * redis-cluster.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CountingTokenServer, startCountingTokenServer } from './fixtures/counting-token-server.js';
 import { type Fleet, startFleet } from './fixtures/fleet.js';
 import {
   haveRedisServer,
@@ -12,6 +11,7 @@ import {
   redisServerMissingMessage,
   startRedisServer,
 } from './helpers/redis-server.js';
+import { startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 const FLEET_SIZE = 8;
 const audiencesOf = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `urn:api:${tag}:${i}`);
@@ -20,14 +20,11 @@ describe.skipIf(!haveRedisServer)(
   `RedisTokenCache fleet (${haveRedisServer ? 'redis-server found' : redisServerMissingMessage})`,
   () => {
     let redis: RedisServer;
-    let tokens: CountingTokenServer;
+    let tokens: TokenServer;
     let fleet: Fleet;
 
     beforeAll(async () => {
-      [redis, tokens] = await Promise.all([
-        startRedisServer(),
-        startCountingTokenServer({ expiresIn: 3600 }),
-      ]);
+      [redis, tokens] = await Promise.all([startRedisServer(), startTokenServer({ expiresIn: 3600 })]);
       fleet = await startFleet({ size: FLEET_SIZE, redisUrl: redis.url, tokenEndpoint: tokens.url });
     });
 
@@ -43,7 +40,7 @@ describe.skipIf(!haveRedisServer)(
       expect(results).toHaveLength(FLEET_SIZE);
       expect(results.flatMap((r) => r.errors)).toEqual([]);
       expect(results.flatMap((r) => r.faults)).toEqual([]);
-      expect(tokens.total).toBe(1);
+      expect(tokens.count).toBe(1);
       // Every one of the 400 calls got that one token.
       const seen = new Set(results.flatMap((r) => r.tokens['urn:api:one'] ?? []));
       expect(seen.size).toBe(1);
@@ -56,9 +53,9 @@ describe.skipIf(!haveRedisServer)(
       expect(results).toHaveLength(FLEET_SIZE);
       expect(results.flatMap((r) => r.errors)).toEqual([]);
       expect(results.flatMap((r) => r.faults)).toEqual([]);
-      expect(tokens.total).toBe(20);
+      expect(tokens.count).toBe(20);
       for (const audience of audiences) {
-        expect(tokens.count(audience)).toBe(1);
+        expect(tokens.countFor(audience)).toBe(1);
         const seen = new Set(results.flatMap((r) => r.tokens[audience] ?? []));
         expect(seen.size).toBe(1);
       }
@@ -69,7 +66,7 @@ describe.skipIf(!haveRedisServer)(
       const audiences = audiencesOf(20, 'baseline');
       const results = await fleet.run({ audiences, concurrency: 5, shared: false });
       expect(results.flatMap((r) => r.errors)).toEqual([]);
-      expect(tokens.total).toBe(FLEET_SIZE * 20);
+      expect(tokens.count).toBe(FLEET_SIZE * 20);
     });
 
     it('a lock holder killed mid-request: the others get a token within the lock TTL plus one request', async () => {
@@ -79,14 +76,14 @@ describe.skipIf(!haveRedisServer)(
       const lockTtlMs = timeoutMs + 2_000;
       let killedAt = 0;
       let victim: number | undefined;
-      tokens.onRequest = (request) => {
+      tokens.answer((request) => {
         if (victim !== undefined) return undefined;
         // The first request comes from the lock holder: hold it and kill its process.
-        victim = Number(request.worker);
+        victim = Number(request.headers['x-fleet-worker']);
         killedAt = Date.now();
         fleet.workers.find((w) => w.pid === victim)?.child.kill('SIGKILL');
         return 'hold';
-      };
+      });
       try {
         const results = await fleet.run({
           audiences: ['urn:api:crash'],
@@ -100,14 +97,14 @@ describe.skipIf(!haveRedisServer)(
         expect(results).toHaveLength(FLEET_SIZE - 1);
         expect(results.flatMap((r) => r.errors)).toEqual([]);
         // One request by the victim, one by the process that took the expired lock: no stampede.
-        expect(tokens.total).toBe(2);
+        expect(tokens.count).toBe(2);
         expect(new Set(results.flatMap((r) => r.tokens['urn:api:crash'] ?? [])).size).toBe(1);
         // The others waited for the lock to expire, then got the token with one more request.
         const waited = doneAt - killedAt;
         expect(waited).toBeGreaterThanOrEqual(lockTtlMs - 300);
         expect(waited).toBeLessThan(lockTtlMs + 2_000);
       } finally {
-        tokens.onRequest = undefined;
+        tokens.answer(undefined);
       }
     });
   },

@@ -6,7 +6,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CachedToken, ClientCredentialsClient, type TokenEvent } from '../src/index.js';
 import { type RedisClientLike, RedisTokenCache } from '../src/redis/index.js';
-import { startCountingTokenServer } from './fixtures/counting-token-server.js';
 import { connectRedis, type RedisConnection, stallingClient } from './fixtures/redis-clients.js';
 import {
   haveRedisServer,
@@ -14,6 +13,7 @@ import {
   redisServerMissingMessage,
   startRedisServer,
 } from './helpers/redis-server.js';
+import { startTokenServer } from './helpers/token-server.js';
 
 type Fault = Extract<TokenEvent, { type: 'cache_fault' }>;
 let prefixes = 0;
@@ -187,7 +187,7 @@ describe.skipIf(!haveRedisServer)(
 
     it("a stalled replica waits for the lock holder's token instead of asking the token endpoint", async () => {
       const keyPrefix = freshPrefix();
-      const slow = await startCountingTokenServer({ expiresIn: 3600, delayMs: 400 });
+      const slow = await startTokenServer({ expiresIn: 3600, delayMs: 400 });
       try {
         const faults: Fault[] = [];
         const record = (e: TokenEvent) => e.type === 'cache_fault' && faults.push(e);
@@ -212,7 +212,7 @@ describe.skipIf(!haveRedisServer)(
         }
         const second = stalled.getToken();
         expect((await second).accessToken).toBe((await first).accessToken);
-        expect(slow.total).toBe(1);
+        expect(slow.count).toBe(1);
         expect(faults).toEqual([]);
       } finally {
         await slow.close();

@@ -5,7 +5,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClientCredentialsClient, type TokenEvent } from '../src/index.js';
 import { RedisTokenCache } from '../src/redis/index.js';
-import { type CountingTokenServer, startCountingTokenServer } from './fixtures/counting-token-server.js';
 import { connectRedis, DRIVERS, type Driver, type RedisConnection } from './fixtures/redis-clients.js';
 import { startLatencyProxy } from './helpers/latency-proxy.js';
 import {
@@ -14,6 +13,7 @@ import {
   redisServerMissingMessage,
   startRedisServer,
 } from './helpers/redis-server.js';
+import { startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 type Fault = Extract<TokenEvent, { type: 'cache_fault' }>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,14 +37,11 @@ describe.skipIf(!haveRedisServer)(
   `RedisTokenCache when Redis fails (${haveRedisServer ? 'redis-server found' : redisServerMissingMessage})`,
   () => {
     let server: RedisServer;
-    let tokens: CountingTokenServer;
+    let tokens: TokenServer;
     const connections: RedisConnection[] = [];
 
     beforeAll(async () => {
-      [server, tokens] = await Promise.all([
-        startRedisServer(),
-        startCountingTokenServer({ expiresIn: 3600 }),
-      ]);
+      [server, tokens] = await Promise.all([startRedisServer(), startTokenServer({ expiresIn: 3600 })]);
     });
     afterEach(async () => {
       await Promise.all(connections.splice(0).map((c) => c.quit()));
@@ -121,14 +118,14 @@ describe.skipIf(!haveRedisServer)(
       // Every process has asked for both audiences (and holds their tokens) before Redis goes away.
       await until('calls with Redis up', 8_000, () => callsOf.every((c) => c.before >= 4));
       const faultsBefore = fleet.flatMap((p) => p.faults.map((f) => `${f.operation}: ${f.error.code}`));
-      expect({ requests: tokens.total, faults: faultsBefore }).toEqual({ requests: 2, faults: [] }); // shared: one request per audience for the three processes
+      expect({ requests: tokens.count, faults: faultsBefore }).toEqual({ requests: 2, faults: [] }); // shared: one request per audience for the three processes
       await server.stop();
       const faultsAtOutage = fleet.map((p) => p.faults.length);
       phase = 'outage'; // only now: the new audience must be first asked for while Redis is gone
       // At least 1.5 s, and until every process has made 12 calls (each of them asks for the new audience).
       await sleep(1_500);
       await until('calls during the outage', 10_000, () => callsOf.every((c) => c.outage >= 12));
-      const requestsDuringOutage = tokens.total - 2;
+      const requestsDuringOutage = tokens.count - 2;
       const outageCalls = callsOf.reduce((sum, c) => sum + c.outage, 0);
       const outageReads = fleet.flatMap((p, i) =>
         p.faults.slice(faultsAtOutage[i]).filter((f) => f.operation === 'get'),
@@ -155,7 +152,7 @@ describe.skipIf(!haveRedisServer)(
       // per process (in-process single-flight).
       expect(requestsDuringOutage).toBeGreaterThanOrEqual(1);
       expect(requestsDuringOutage).toBeLessThanOrEqual(3);
-      expect(tokens.count('urn:o:during')).toBe(requestsDuringOutage);
+      expect(tokens.countFor('urn:o:during')).toBe(requestsDuringOutage);
       // The faults were reported: by the client for what the cache threw, by the cache for what it absorbed.
       const operations = new Set(fleet.flatMap((p) => p.faults.map((f) => f.operation)));
       expect(operations.has('get')).toBe(true);
@@ -170,7 +167,7 @@ describe.skipIf(!haveRedisServer)(
           Array.from({ length: 10 }, () => p.client.getToken({ audience: 'urn:o:resumed' })),
         ),
       );
-      expect(tokens.total).toBe(1);
+      expect(tokens.count).toBe(1);
       expect(new Set(results.map((t) => t.accessToken)).size).toBe(1);
       const keys = (await fleet[0]?.conn.command('KEYS', `${keyPrefix}*:token`)) as string[];
       expect(keys.length).toBeGreaterThanOrEqual(1);
@@ -187,7 +184,7 @@ describe.skipIf(!haveRedisServer)(
           const started = Date.now();
           const token = await p.client.getToken({ audience: 'urn:slow' });
           expect(token.accessToken).toMatch(/^tok-/);
-          expect(tokens.total).toBe(1);
+          expect(tokens.count).toBe(1);
           // It waited for one cache timeout, reported it, then asked the token endpoint: never for Redis.
           expect(Date.now() - started).toBeGreaterThanOrEqual(90);
           expect(Date.now() - started).toBeLessThan(10_000);
@@ -197,7 +194,7 @@ describe.skipIf(!haveRedisServer)(
           const faults = p.faults.length;
           expect((await p.client.getToken({ audience: 'urn:slow' })).accessToken).toBe(token.accessToken);
           expect(p.faults).toHaveLength(faults);
-          expect(tokens.total).toBe(1);
+          expect(tokens.count).toBe(1);
         } finally {
           await proxy.close();
         }

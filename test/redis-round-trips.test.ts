@@ -6,7 +6,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClientCredentialsClient, type TokenEvent } from '../src/index.js';
 import { RedisTokenCache } from '../src/redis/index.js';
-import { type CountingTokenServer, startCountingTokenServer } from './fixtures/counting-token-server.js';
 import { connectRedis, DRIVERS, type RedisConnection } from './fixtures/redis-clients.js';
 import { type LatencyProxy, startLatencyProxy } from './helpers/latency-proxy.js';
 import {
@@ -15,6 +14,7 @@ import {
   redisServerMissingMessage,
   startRedisServer,
 } from './helpers/redis-server.js';
+import { startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 let prefixes = 0;
 const freshPrefix = () => `m2m-rtt-${process.pid}-${++prefixes}:`;
@@ -25,20 +25,17 @@ describe.skipIf(!haveRedisServer)(
   () => {
     let server: RedisServer;
     let proxy: LatencyProxy;
-    let tokens: CountingTokenServer;
+    let tokens: TokenServer;
     let admin: RedisConnection;
     const connections: RedisConnection[] = [];
 
     beforeAll(async () => {
-      [server, tokens] = await Promise.all([
-        startRedisServer(),
-        startCountingTokenServer({ expiresIn: 3600 }),
-      ]);
+      [server, tokens] = await Promise.all([startRedisServer(), startTokenServer({ expiresIn: 3600 })]);
       proxy = await startLatencyProxy({ targetPort: server.port, replyDelayMs: 30 });
       admin = await connectRedis('redis', server.url);
     });
     afterEach(async () => {
-      tokens.onRequest = undefined;
+      tokens.answer(undefined);
       await Promise.all(connections.splice(0).map((c) => c.quit()));
     });
     afterAll(async () => {
@@ -67,10 +64,10 @@ describe.skipIf(!haveRedisServer)(
         });
         const before = proxy.requests;
         let beforeTokenRequest: number | undefined;
-        tokens.onRequest = () => {
+        tokens.answer(() => {
           beforeTokenRequest = proxy.requests - before;
           return undefined;
-        };
+        });
         await client.getToken({ audience: 'urn:rtt' });
         expect(beforeTokenRequest).toBeLessThanOrEqual(2);
         // The store and the release (maybe still in flight when getToken() resolves) cost one more.
@@ -90,7 +87,7 @@ describe.skipIf(!haveRedisServer)(
         const beforeHit = proxy.requests;
         await reader.getToken({ audience: 'urn:rtt' });
         expect(proxy.requests - beforeHit).toBe(1);
-        expect(tokens.total).toBeGreaterThanOrEqual(1);
+        expect(tokens.count).toBeGreaterThanOrEqual(1);
       });
     });
   },

@@ -5,6 +5,7 @@
  *   const tokens = await startTokenServer();
  *   tokens.url                 'http://127.0.0.1:PORT/token'
  *   tokens.count               token requests received
+ *   tokens.countFor(audience)  token requests for one audience
  *   tokens.requests            [{ method, path, headers, body, params, audience, at }]
  *   tokens.answer((request, n) => (n === 1 ? { status: 400, json: { error: 'invalid_grant' } } : undefined))
  *                              undefined: a token as usual; 'hold': never answered
@@ -28,6 +29,8 @@ export interface TokenServerOptions {
   readonly tokenType?: string;
   /** The access token for request n. Default `tok-${n}`. */
   readonly token?: (n: number, request: TokenRequest) => string;
+  /** Delay before each token is sent, ms (real time). Default 0. */
+  readonly delayMs?: number;
 }
 
 /** Another answer for request n, or undefined for a token. */
@@ -40,6 +43,8 @@ export interface TokenServer {
   readonly requests: readonly TokenRequest[];
   /** Token requests received since the start or the last reset(). */
   readonly count: number;
+  /** Token requests for `audience` (undefined: those without one) since the start or the last reset(). */
+  countFor(audience: string | undefined): number;
   /** token_type of the tokens issued from now on. */
   tokenType: string;
   /** Answers later requests with `answer` where it returns something, else with a token. */
@@ -74,8 +79,14 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       expires_in: options.expiresIn ?? 3600,
     },
   });
+  const delayMs = options.delayMs ?? 0;
   const server = await startLoopbackServer<TokenRequest>(
-    (request, n) => scripted?.(request, n) ?? issue(request, n),
+    async (request, n) => {
+      const answer = scripted?.(request, n);
+      if (answer !== undefined) return answer;
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return issue(request, n);
+    },
     (request) => {
       const params = paramsOf(request);
       return { ...request, params, audience: params.get('audience') ?? undefined };
@@ -88,6 +99,7 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
     get count() {
       return server.requests.length;
     },
+    countFor: (audience) => server.requests.filter((r) => r.audience === audience).length,
     tokenType: options.tokenType ?? 'Bearer',
     answer(answer) {
       scripted = answer;
