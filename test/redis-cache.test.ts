@@ -268,7 +268,7 @@ describe.skipIf(!haveRedisServer)(
           expect(later instanceof Promise).toBe(false);
           expect((later as CachedToken).token.accessToken).toBe('local-token');
         }
-        for (let i = 0; i < 100 && (await getCount()) === beforeStale; i++)
+        for (let i = 0; i < 500 && (await getCount()) === beforeStale; i++)
           await new Promise((r) => setTimeout(r, 10));
         expect((await getCount()) - beforeStale).toBe(1);
       });
@@ -285,7 +285,7 @@ describe.skipIf(!haveRedisServer)(
         // Stale while revalidating: the held entry now, and a read in the background that finds it gone.
         expect((here.get(key) as CachedToken | undefined)?.token.accessToken).toBe('soon-invalid');
         let after = here.get(key);
-        for (let i = 0; i < 100 && !(after instanceof Promise); i++) {
+        for (let i = 0; i < 500 && !(after instanceof Promise); i++) {
           await new Promise((r) => setTimeout(r, 10));
           after = here.get(key);
         }
@@ -312,8 +312,9 @@ describe.skipIf(!haveRedisServer)(
         // ...and after it reads the new token from Redis (in the background: the call after that has it).
         vi.advanceTimersByTime(20);
         let seen = (await clientB.getToken({ audience: 'urn:inv' })).accessToken;
-        for (let i = 0; i < 200 && seen !== t2.accessToken; i++) {
-          await new Promise((r) => setImmediate(r));
+        // (A generous bound in real time: Redis and timers are real, only `performance` is faked.)
+        for (let i = 0; i < 500 && seen !== t2.accessToken; i++) {
+          await new Promise((r) => setTimeout(r, 10));
           seen = (await clientB.getToken({ audience: 'urn:inv' })).accessToken;
         }
         expect(seen).toBe(t2.accessToken);

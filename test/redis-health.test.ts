@@ -205,7 +205,7 @@ describe.skipIf(!haveRedisServer)(
         const stalled = replica(stallingClient((await connect()).client, STALL), 100);
         const first = holder.getToken();
         // The holder has taken the lock and is waiting on the (slow) token endpoint.
-        for (let i = 0; i < 100; i++) {
+        for (let i = 0; i < 500; i++) {
           const keys = (await admin.command('KEYS', `${keyPrefix}*`)) as string[];
           if (keys.some((k) => k.includes('lock'))) break;
           await sleep(10);
