@@ -253,6 +253,53 @@ describe('ConfigurationError names the bad option', () => {
   });
 });
 
+describe('headers: names and values a token request can carry (RFC 9110 5.1, 5.5)', () => {
+  const SECRET = 'k3y-Very-Secret-Value';
+  it.each<[string, string, number, string]>([
+    ['a line feed', 'k3y-Very\nSecret-Value', 8, 'U+000A'],
+    ['a carriage return', 'k3y-Very-Secret\r', 15, 'U+000D'],
+    ['a NUL', '\u0000k3y-Very-Secret-Value', 0, 'U+0000'],
+    ['a unit separator', 'k3y\u001fVery-Secret-Value', 3, 'U+001F'],
+    ['a DEL', 'k3y-Very-Secret-Value\u007f', 21, 'U+007F'],
+    ['a character above U+00FF', 'k3y-Very-Secret-Value\u20ac', 21, 'U+20AC'],
+  ])(
+    'a value with %s: ConfigurationError naming the header and the position, never the value',
+    (_n, value, at, code) => {
+      const error = configError({ ...base, headers: { 'x-api-key': value } });
+      expect(error.option).toBe('headers.x-api-key');
+      expect(error.message).toContain(`position ${at}`);
+      expect(error.message).toContain(code);
+      const shown = `${error.message}\n${inspect(error, { showHidden: true, depth: 10 })}\n${JSON.stringify(error)}`;
+      for (const part of SECRET.split('-')) if (part.length >= 4) expect(shown).not.toContain(part);
+      expect(shown).not.toContain('k3y-Very');
+    },
+  );
+
+  it.each<[string, string]>([
+    ['a space', 'x api key'],
+    ['a colon', 'x-api-key:'],
+    ['an empty name', ''],
+    ['a line feed', 'x-api\nkey'],
+  ])('a name with %s: ConfigurationError naming headers', (_n, name) => {
+    const error = configError({ ...base, headers: { [name]: 'v' } });
+    expect(error.option.startsWith('headers')).toBe(true);
+    expect(error.message).toContain('RFC 9110');
+    expect(error.option).not.toMatch(/[\r\n]/);
+  });
+
+  it('a value with a tab, spaces and Latin-1 (obs-text) reaches the token endpoint as given', async () => {
+    const endpoint = fakeTokenEndpoint();
+    const c = new ClientCredentialsClient({
+      ...base,
+      headers: { 'x-tenant': 'a\tb c', 'x-city': 'Z\u00fcrich' },
+      fetch: endpoint.fetch,
+    } as ClientCredentialsClientOptions);
+    await c.getToken();
+    expect(endpoint.requests[0]?.headers.get('x-tenant')).toBe('a\tb c');
+    expect(endpoint.requests[0]?.headers.get('x-city')).toBe('Z\u00fcrich');
+  });
+});
+
 describe('accepted options and defaults', () => {
   it('DEFAULTS holds the documented defaults', () => {
     expect(DEFAULTS).toMatchObject({

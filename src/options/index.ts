@@ -19,13 +19,7 @@ import {
   type NormalizedOptions,
   type NormalizedRetry,
 } from './types.js';
-import {
-  CLIENT_SET_HEADERS,
-  checkEndpointUrl,
-  checkSelection,
-  RESERVED_PARAMS,
-  splitScope,
-} from './values.js';
+import { checkEndpointUrl, checkHeaders, checkSelection, RESERVED_PARAMS, splitScope } from './values.js';
 
 export { checkClientSecret } from './credentials.js';
 export * from './types.js';
@@ -71,13 +65,7 @@ export function normalizeOptions(input: ClientCredentialsClientOptions): Normali
     }
   }
 
-  for (const name of Object.keys(o.headers ?? {})) {
-    // Set by the client: client authentication (exactly one method), the body's type, the DPoP proof,
-    // and Accept: application/json (RFC 6749 5.1).
-    if (CLIENT_SET_HEADERS.has(name.toLowerCase())) {
-      throw new ConfigurationError(`headers.${name}`, 'is set by the client for token requests');
-    }
-  }
+  if (o.headers) checkHeaders(o.headers);
 
   const retry: NormalizedRetry =
     o.retry === false ? false : { ...DEFAULTS.retry, ...stripUndefined(o.retry ?? {}) };

@@ -1,17 +1,13 @@
 /**
  * Checks of option values shared by the constructor and the per-call options: endpoint URLs, scope
- * splitting, reserved parameters and headers, and control characters in the token selection.
+ * splitting, reserved parameters, header names and values, and control characters in the token
+ * selection.
  */
 import { ConfigurationError } from '../errors.js';
 import { isLoopbackHost } from '../util.js';
 
 /** Token request headers set by the client itself: a caller may not set them through `headers`. */
-export const CLIENT_SET_HEADERS: ReadonlySet<string> = new Set([
-  'authorization',
-  'dpop',
-  'content-type',
-  'accept',
-]);
+const CLIENT_SET_HEADERS: ReadonlySet<string> = new Set(['authorization', 'dpop', 'content-type', 'accept']);
 
 /** Parameters a caller may not set through extraParams (RFC 6749 4.4.2, 2.3; RFC 7521 4.2). */
 export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
@@ -71,9 +67,65 @@ function refuseControlCharacters(option: string, value: string): void {
     // The position, never the value: it may be pasted from somewhere secret.
     throw new ConfigurationError(
       option,
-      `contains a control character (U+${value.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0')}) at position ${at}; audience, scope, resource and extraParams values may not contain U+0000-U+001F or U+007F`,
+      `contains a control character (${codePoint(value, at)}) at position ${at}; audience, scope, resource and extraParams values may not contain U+0000-U+001F or U+007F`,
     );
   }
+}
+
+/** RFC 9110 5.6.2: a field name is a token. */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * The index of the first character that may not stand in a header value, or -1. RFC 9110 5.5: a
+ * field value holds HTAB, SP, visible ASCII and obs-text (U+0080-U+00FF); a line break would end the
+ * header (or smuggle another one), and a character above U+00FF is not a byte at all.
+ */
+function firstNonFieldValueCharacter(value: string): number {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return i;
+  }
+  return -1;
+}
+
+/**
+ * The `headers` option: header names that are tokens and not set by the client, values that are
+ * header values. Messages give the name and the position, never the value (an API key, say): a value
+ * that fetch refuses would otherwise be echoed by the runtime's error at the first token request.
+ */
+export function checkHeaders(headers: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!FIELD_NAME.test(name)) {
+      throw new ConfigurationError(
+        `headers.${shownName(name)}`,
+        "is not a header name (RFC 9110 5.6.2: a token of letters, digits and !#$%&'*+-.^_`|~)",
+      );
+    }
+    // Set by the client: client authentication (exactly one method), the body's type, the DPoP proof,
+    // and Accept: application/json (RFC 6749 5.1).
+    if (CLIENT_SET_HEADERS.has(name.toLowerCase())) {
+      throw new ConfigurationError(`headers.${name}`, 'is set by the client for token requests');
+    }
+    const at = firstNonFieldValueCharacter(value);
+    if (at !== -1) {
+      throw new ConfigurationError(
+        `headers.${name}`,
+        `contains ${codePoint(value, at)} at position ${at}, which a header value may not hold (RFC 9110 5.5: tab, space, visible ASCII and U+0080-U+00FF)`,
+      );
+    }
+  }
+}
+
+/** A header name as shown in an option path: printable ASCII only, and short. */
+function shownName(name: string): string {
+  if (name === '') return '(empty name)';
+  const printable = name.replace(/[^\x21-\x7e]/g, '?');
+  return printable.length > 60 ? `${printable.slice(0, 57)}...` : printable;
+}
+
+/** `U+000A`: the code unit at `at`, for messages that name a character without the value around it. */
+function codePoint(value: string, at: number): string {
+  return `U+${value.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 /**
