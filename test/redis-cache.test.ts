@@ -11,6 +11,7 @@ import {
   type CachedToken,
   ClientCredentialsClient,
   ConfigurationError,
+  MemoryTokenCache,
   type TokenEvent,
 } from '../src/index.js';
 import { RedisTokenCache, type RedisTokenCacheOptions } from '../src/redis/index.js';
@@ -76,6 +77,48 @@ describe('RedisTokenCache options (no server needed)', () => {
     expect(option({ localTtlMs: -1 })).toBe('localTtlMs');
     expect(option({ localMaxEntries: 0 })).toBe('localMaxEntries');
     expect(option({ encryptionKey: new Uint8Array(32) })).toBeUndefined();
+  });
+
+  it('a misspelt option is a ConfigurationError, never silently ignored (encryption_key would store tokens in plaintext)', () => {
+    const misspelt = thrownBy(
+      () =>
+        new RedisTokenCache({
+          client: fakeClient,
+          encryption_key: new Uint8Array(32),
+        } as unknown as RedisTokenCacheOptions),
+    );
+    expect(misspelt).toBeInstanceOf(ConfigurationError);
+    expect(misspelt).toMatchObject({
+      option: 'encryption_key',
+      message: expect.stringContaining('did you mean encryptionKey?'),
+    });
+    const far = thrownBy(
+      () => new RedisTokenCache({ client: fakeClient, colour: 'blue' } as unknown as RedisTokenCacheOptions),
+    );
+    expect(far).toMatchObject({
+      option: 'colour',
+      message: expect.stringContaining('RedisTokenCache takes'),
+    });
+    // Every documented option is accepted.
+    const all: Required<RedisTokenCacheOptions> = {
+      client: fakeClient,
+      keyPrefix: 'p:',
+      encryptionKey: new Uint8Array(32),
+      timeoutMs: 100,
+      localTtlMs: 0,
+      localMaxEntries: 10,
+      onEvent: () => {},
+    };
+    expect(new RedisTokenCache(all).encrypted).toBe(true);
+  });
+
+  it('messages name the option once (no "options.timeoutMs: RedisTokenCache options.timeoutMs ...")', () => {
+    const redis = thrownBy(() => new RedisTokenCache({ client: fakeClient, timeoutMs: -1 }));
+    expect(redis).toMatchObject({ option: 'timeoutMs' });
+    expect((redis as Error).message.match(/timeoutMs/g)).toHaveLength(1);
+    const memory = thrownBy(() => new MemoryTokenCache({ maxEntries: 0 }));
+    expect(memory).toMatchObject({ option: 'maxEntries' });
+    expect((memory as Error).message.match(/maxEntries/g)).toHaveLength(1);
   });
 
   it('never shows the encryption key when inspected or serialised', () => {

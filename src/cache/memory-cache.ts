@@ -35,10 +35,7 @@ export class MemoryTokenCache implements TokenCache {
     checkKnownKeys(options, OPTION_KEYS, 'MemoryTokenCache', '', true);
     const maxEntries = options.maxEntries ?? 1000;
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw new ConfigurationError(
-        'maxEntries',
-        'MemoryTokenCache options.maxEntries must be a positive integer',
-      );
+      throw new ConfigurationError('maxEntries', 'must be a positive integer');
     }
     this.maxEntries = maxEntries;
     this.#slots = new Lru(maxEntries);

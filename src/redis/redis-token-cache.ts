@@ -22,6 +22,7 @@ import { Lru } from '../cache/lru.js';
 import { systemClock } from '../clock.js';
 import { ConfigurationError } from '../errors.js';
 import { EventSink } from '../events.js';
+import { checkKnownKeys } from '../options/keys.js';
 import type { CachedToken, TokenCache, TokenEvent, TokenKeyInfo } from '../types.js';
 import { describeError } from '../util.js';
 import { RedisChannel } from './channel.js';
@@ -89,6 +90,16 @@ interface Hold {
 
 const noop = () => {};
 
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'client',
+  'keyPrefix',
+  'encryptionKey',
+  'timeoutMs',
+  'localTtlMs',
+  'localMaxEntries',
+  'onEvent',
+]);
+
 /**
  * A {@link TokenCache} shared through Redis, with cross-process single-flight and a local layer.
  *
@@ -130,10 +141,16 @@ export class RedisTokenCache implements TokenCache {
   readonly #ownerPrefix = `${randomBytes(12).toString('base64url')}.`;
   #owners = 0;
 
+  /**
+   * @throws {ConfigurationError} no usable `client`, an `encryptionKey` that is not 32 bytes, a bad number,
+   *   or an unknown option (a misspelt `encryptionKey` must not leave tokens in plaintext), named by `option`
+   */
   constructor(options: RedisTokenCacheOptions) {
     if (typeof options !== 'object' || options === null) {
       throw new ConfigurationError('client', 'RedisTokenCache needs options with a client');
     }
+    // A misspelt option must not be ignored: `encryption_key` would store tokens in plaintext.
+    checkKnownKeys(options, OPTION_KEYS, 'RedisTokenCache', '', true);
     const send = commandSender(options.client);
     if (send === undefined) {
       throw new ConfigurationError(
@@ -152,10 +169,7 @@ export class RedisTokenCache implements TokenCache {
     }
     const timeoutMs = options.timeoutMs ?? REDIS_CACHE_DEFAULTS.timeoutMs;
     if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new ConfigurationError(
-        'timeoutMs',
-        'RedisTokenCache options.timeoutMs must be a positive number',
-      );
+      throw new ConfigurationError('timeoutMs', 'must be a positive number of milliseconds');
     }
     const localTtlMs = options.localTtlMs ?? REDIS_CACHE_DEFAULTS.localTtlMs;
     if (typeof localTtlMs !== 'number' || !Number.isFinite(localTtlMs) || localTtlMs < 0) {
