@@ -72,6 +72,9 @@ describe('help and usage', () => {
       expect(help.stdout).toContain('Exit status: 0 success, 1 token or API error');
     }
     expect((await runCli(['help', 'fetch'])).stdout).toContain('Usage: m2m-token fetch URL');
+    expect((await runCli(['token', '--help'])).stdout.replace(/\s+/g, ' ')).toContain(
+      'of the credentials (secret sources, --private-key, --client-assertion-file) given on the command line make the environment be ignored',
+    );
   });
 
   it('every client option has a flag, or --help names it among the options without one, with the reason', async () => {
@@ -397,6 +400,41 @@ describe('m2m-token token', () => {
     expect(wrong.code).toBe(2);
     expect(wrong.stderr.split('\n')[0]).toBe(
       "m2m-token: M2M_PRIVATE_KEY_FILE is not read: set M2M_PRIVATE_KEY to the key's file name (or to the PEM or JWK itself)",
+    );
+  });
+
+  it.each<[string, Record<string, string>]>([
+    ['M2M_CLIENT_SECRET', { M2M_CLIENT_SECRET: SECRET }],
+    ['M2M_CLIENT_SECRET_FILE', { M2M_CLIENT_SECRET_FILE: '/nonexistent/secret' }],
+    ['M2M_PRIVATE_KEY', { M2M_PRIVATE_KEY: '/nonexistent/key.pem' }],
+    ['all three', { M2M_CLIENT_SECRET: SECRET, M2M_CLIENT_SECRET_FILE: '/x', M2M_PRIVATE_KEY: '/y' }],
+  ])(
+    '--client-assertion-file with an exported %s: the environment is ignored for the credentials',
+    async (_n, exported) => {
+      const file = join(dir, 'assertion.jwt');
+      const assertion = 'eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJjbGktY2xpZW50In0.c2lnbmF0dXJl';
+      writeFileSync(file, `${assertion}\n`, { mode: 0o600 });
+      const result = await runCli(['token', '--client-assertion-file', file], {
+        env: { ...noSecret(), ...exported },
+      });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const form = formOf(tokenRequests()[0]);
+      expect(form.get('client_assertion')).toBe(assertion);
+      expect(form.has('client_secret')).toBe(false);
+      expect(tokenRequests()[0]?.headers.authorization).toBeUndefined();
+    },
+  );
+
+  it('--private-key with an exported M2M_CLIENT_SECRET_FILE: the environment is ignored for the credentials', async () => {
+    const file = join(dir, 'group-key.pem');
+    writeFileSync(file, ecPem(), { mode: 0o600 });
+    const result = await runCli(['token', '--private-key', file], {
+      env: { ...noSecret(), M2M_CLIENT_SECRET_FILE: '/nonexistent/secret' },
+    });
+    expect(result.code).toBe(0);
+    expect(formOf(tokenRequests()[0]).get('client_assertion_type')).toBe(
+      'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
     );
   });
 

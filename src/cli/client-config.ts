@@ -2,9 +2,10 @@
  * From command-line values and environment variables to ClientCredentialsClient options.
  *
  * A flag beats its environment variable. Two groups go together: the endpoint (--issuer,
- * --token-endpoint) and the credentials (the secret sources and --private-key). When any member of a
- * group is on the command line, the environment is ignored for the whole group, so an exported
- * M2M_TOKEN_ENDPOINT does not clash with --issuer, nor M2M_CLIENT_SECRET with --private-key.
+ * --token-endpoint) and the credentials (the secret sources, --private-key and
+ * --client-assertion-file). When any member of a group is on the command line, the environment is
+ * ignored for the whole group, so an exported M2M_TOKEN_ENDPOINT does not clash with --issuer, nor
+ * M2M_CLIENT_SECRET with --private-key or --client-assertion-file.
  */
 import type { ClientCredentialsClientOptions } from '../index.js';
 import { UsageError, type Values } from './args.js';
@@ -46,6 +47,12 @@ interface Found {
   readonly from: string;
 }
 
+/** True when a member of the option's group (itself included) is on the command line. */
+function groupOnCommandLine(values: Values, name: string): boolean {
+  const group = GROUPS.find((g) => g.includes(name)) ?? [name];
+  return group.some((member) => given(values, member));
+}
+
 /** Reads the option from the command line, else (unless its group is on the command line) the environment. */
 function lookup(values: Values, env: Io['env'], name: string): Found | undefined {
   const spec = SPECS.get(name);
@@ -53,8 +60,7 @@ function lookup(values: Values, env: Io['env'], name: string): Found | undefined
     const value = values[name];
     return { value: typeof value === 'boolean' ? 'true' : (value as string | string[]), from: `--${name}` };
   }
-  const group = GROUPS.find((g) => g.includes(name));
-  if (group?.some((member) => given(values, member))) return undefined;
+  if (groupOnCommandLine(values, name)) return undefined;
   const fromEnv = spec?.env ? env[spec.env] : undefined;
   return fromEnv !== undefined && fromEnv !== '' ? { value: fromEnv, from: spec?.env as string } : undefined;
 }
@@ -127,7 +133,7 @@ export async function resolveClientConfig(values: Values, io: Io): Promise<Clien
   if (flagOrVariable(values, io, 'no-assertion-typ')) options.assertionTypHeader = false;
 
   const key = get('private-key');
-  if (key === undefined && io.env[PRIVATE_KEY_FILE_VARIABLE] && !GROUPS[1]?.some((m) => given(values, m))) {
+  if (key === undefined && io.env[PRIVATE_KEY_FILE_VARIABLE] && !groupOnCommandLine(values, 'private-key')) {
     throw new UsageError(
       `${PRIVATE_KEY_FILE_VARIABLE} is not read: set M2M_PRIVATE_KEY to the key's file name (or to the PEM or JWK itself)`,
     );
@@ -247,36 +253,29 @@ async function readKey(from: string, value: string): Promise<string | JsonWebKey
   }
 }
 
-/** The client secret, from exactly one source. */
+/** The client secret, from exactly one source (the flags, else the environment: see lookup). */
 async function readSecret(values: Values, io: Io): Promise<{ value: string; from: string } | undefined> {
-  const onCommandLine = ['client-secret', 'client-secret-file', 'client-secret-stdin'].filter((n) =>
-    given(values, n),
-  );
-  if (onCommandLine.length > 1) {
-    throw new UsageError(
-      `give one client secret source, not ${onCommandLine.map((n) => `--${n}`).join(' and ')}`,
-    );
+  const value = lookup(values, io.env, 'client-secret');
+  const file = lookup(values, io.env, 'client-secret-file');
+  const stdin = given(values, 'client-secret-stdin') ? { from: '--client-secret-stdin' } : undefined;
+  const sources = [value, file, stdin].filter((s) => s !== undefined);
+  if (sources.length > 1) {
+    throw new UsageError(`give one client secret source, not ${sources.map((s) => s.from).join(' and ')}`);
   }
-  let source: { kind: 'value' | 'file' | 'stdin'; from: string; value?: string } | undefined;
-  const flag = onCommandLine[0];
-  if (flag === 'client-secret')
-    source = { kind: 'value', from: '--client-secret', value: values[flag] as string };
-  else if (flag === 'client-secret-file')
-    source = { kind: 'file', from: '--client-secret-file', value: values[flag] as string };
-  else if (flag === 'client-secret-stdin') source = { kind: 'stdin', from: '--client-secret-stdin' };
-  else if (!given(values, 'private-key')) {
-    const inEnv = io.env.M2M_CLIENT_SECRET;
-    const fileInEnv = io.env.M2M_CLIENT_SECRET_FILE;
-    if (inEnv && fileInEnv) throw new UsageError('set M2M_CLIENT_SECRET or M2M_CLIENT_SECRET_FILE, not both');
-    if (inEnv) source = { kind: 'value', from: 'M2M_CLIENT_SECRET', value: inEnv };
-    else if (fileInEnv) source = { kind: 'file', from: 'M2M_CLIENT_SECRET_FILE', value: fileInEnv };
-  }
-  if (source === undefined) return undefined;
   let secret: string;
-  if (source.kind === 'value') secret = source.value as string;
-  else if (source.kind === 'file')
-    secret = chompNewline((await readNamedFile(source.from, source.value as string)).toString('utf8'));
-  else secret = chompNewline((await readStdin(io)).toString('utf8'));
-  if (secret === '') throw new UsageError(`the client secret from ${source.from} is empty`);
-  return { value: secret, from: source.from };
+  let from: string;
+  if (value !== undefined) {
+    secret = single(value) as string;
+    from = value.from;
+  } else if (file !== undefined) {
+    secret = chompNewline((await readNamedFile(file.from, single(file) as string)).toString('utf8'));
+    from = file.from;
+  } else if (stdin !== undefined) {
+    secret = chompNewline((await readStdin(io)).toString('utf8'));
+    from = stdin.from;
+  } else {
+    return undefined;
+  }
+  if (secret === '') throw new UsageError(`the client secret from ${from} is empty`);
+  return { value: secret, from };
 }

@@ -39,7 +39,8 @@ ${table(CLIENT_OPTIONS, true)}
 Client secret (one source; never printed, not even with --verbose):
 ${table(SECRET_OPTIONS, true)}
   Options of the endpoint pair (--issuer, --token-endpoint) or of the credentials (secret sources,
-  --private-key) given on the command line make the environment be ignored for that group.
+  --private-key, --client-assertion-file) given on the command line make the environment be ignored
+  for that group.
   Boolean variables take 1/true or 0/false.
 
 Library options without a flag, and why:
