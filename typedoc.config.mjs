@@ -33,7 +33,8 @@ export default {
   excludePrivate: true,
   excludeExternals: true,
   sort: ['source-order'],
-  gitRevision: 'main',
+  // No source links: they need a git remote (a fresh clone or an export may have none, and docs must build anyway).
+  disableSources: true,
   validation: { notExported: true, invalidLink: true, notDocumented: true },
   treatWarningsAsErrors: true,
 };
