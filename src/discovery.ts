@@ -274,7 +274,7 @@ export class MetadataCache {
           url: answered?.url ?? issuer,
           status: answered?.status ?? 200,
           durationMs: performance.now() - started,
-          tokenEndpoint: metadata.token_endpoint,
+          tokenEndpoint: shownUrl(metadata.token_endpoint),
         });
       }
       return metadata;

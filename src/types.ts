@@ -183,7 +183,10 @@ export interface GetTokenOptions extends TokenSelection {
 
 /** The non-secret parts of a cache key, as carried by events. */
 export interface TokenKeyInfo {
-  /** The token endpoint, or the issuer before discovery has run. */
+  /**
+   * The token endpoint, or the issuer before discovery has run: origin and path (no query string, which
+   * may carry something private).
+   */
   readonly endpoint: string;
   /** The client id. */
   readonly clientId: string;
@@ -389,7 +392,7 @@ export interface DiscoverySuccessEvent extends TokenEventBase<'discovery_success
   readonly status: number;
   /** From the first fetch to the validated document, ms. */
   readonly durationMs: number;
-  /** The token endpoint the document names. */
+  /** The token endpoint the document names: origin and path (no query string). */
   readonly tokenEndpoint: string;
 }
 

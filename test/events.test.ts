@@ -133,4 +133,52 @@ describe('events that tell one request’s story', () => {
       error: { code: 'M2M_DISCOVERY_FAILED' },
     });
   });
+
+  it('names the token endpoint by origin and path only: a query string (an API key?) is in no event', async () => {
+    const events: TokenEvent[] = [];
+    const apiKey = 'APIKEY-0123456789abcdef';
+    const configured = new ClientCredentialsClient({
+      tokenEndpoint: `https://idp.example.com/token?api_key=${apiKey}`,
+      clientId: 'svc',
+      clientSecret: 'diag-secret',
+      retry: false,
+      fetch: async () => Response.json({ access_token: 'token-1', token_type: 'Bearer', expires_in: 60 }),
+      onEvent: (e) => events.push(e),
+    });
+    await configured.getToken({ audience: 'urn:a' });
+    expect(events.length).toBeGreaterThanOrEqual(3);
+    for (const event of events) {
+      expect(event.key).toEqual({
+        endpoint: 'https://idp.example.com/token',
+        clientId: 'svc',
+        audience: 'urn:a',
+      });
+    }
+
+    // The same for a token endpoint found by discovery (discovery_success.tokenEndpoint).
+    events.length = 0;
+    const issuer = 'https://idp.example.com/';
+    const discovered = new ClientCredentialsClient({
+      issuer,
+      clientId: 'svc',
+      clientSecret: 'diag-secret',
+      retry: false,
+      fetch: async (input) => {
+        const url = String(input);
+        if (url.endsWith('/oauth-authorization-server')) {
+          return Response.json({ issuer, token_endpoint: `${issuer}token?api_key=${apiKey}` });
+        }
+        return Response.json({ access_token: 'token-2', token_type: 'Bearer', expires_in: 60 });
+      },
+      onEvent: (e) => events.push(e),
+    });
+    await discovered.getToken();
+    expect(events.find((e) => e.type === 'discovery_success')).toMatchObject({
+      tokenEndpoint: `${issuer}token`,
+    });
+    expect(events.find((e) => e.type === 'token_request_start')).toMatchObject({
+      endpoint: `${issuer}token`,
+    });
+    expect(JSON.stringify(events)).not.toContain(apiKey);
+  });
 });

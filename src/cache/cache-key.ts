@@ -2,7 +2,11 @@
  * Cache keys: (token endpoint or issuer, client id, audience, scope set, resource set, extra params,
  * DPoP key thumbprint). Scope and resource order and duplicates do not matter. No secret is ever
  * part of a key. The key is a JSON array, so no two different tuples can collide.
+ *
+ * This module alone knows the layout: {@link cacheKey} writes it, {@link keyInfoOfCacheKey} reads it back
+ * (a shared cache reporting a fault has only the key).
  */
+import { shownUrl } from '../http/token-errors.js';
 import type { TokenKeyInfo } from '../types.js';
 import { sortedSet } from '../util.js';
 
@@ -32,12 +36,62 @@ export function cacheKey(parts: KeyParts): string {
   ]);
 }
 
+/**
+ * The non-secret parts of a key, for events. The endpoint is shown by origin and path: its query may
+ * carry something private (as in error messages).
+ */
 export function keyInfo(parts: KeyParts): TokenKeyInfo {
   return Object.freeze({
-    endpoint: parts.endpoint,
+    endpoint: shownUrl(parts.endpoint),
     clientId: parts.clientId,
     ...(parts.audience !== undefined ? { audience: parts.audience } : {}),
     ...(parts.scope.length ? { scope: sortedSet(parts.scope).join(' ') } : {}),
     ...(parts.resource.length ? { resource: Object.freeze(sortedSet(parts.resource)) } : {}),
   });
+}
+
+/**
+ * {@link keyInfo} of a key made by {@link cacheKey}, for a cache that holds only the key. A key of another
+ * shape (a caller using the cache directly) gives empty fields.
+ */
+export function keyInfoOfCacheKey(key: string): TokenKeyInfo {
+  const parts = parseCacheKey(key);
+  return parts !== undefined ? keyInfo(parts) : Object.freeze({ endpoint: '', clientId: '' });
+}
+
+/** The inverse of {@link cacheKey}; undefined for a string it did not make. */
+function parseCacheKey(key: string): KeyParts | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(key);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value) || value.length !== 7) return undefined;
+  const [endpoint, clientId, audience, scope, resource, extras, keyBinding] = value as unknown[];
+  if (
+    typeof endpoint !== 'string' ||
+    typeof clientId !== 'string' ||
+    (audience !== null && typeof audience !== 'string') ||
+    !isStrings(scope) ||
+    !isStrings(resource) ||
+    !Array.isArray(extras) ||
+    !extras.every((pair) => Array.isArray(pair) && pair.length === 2 && isStrings(pair)) ||
+    (keyBinding !== null && typeof keyBinding !== 'string')
+  ) {
+    return undefined;
+  }
+  return {
+    endpoint,
+    clientId,
+    ...(audience !== null ? { audience } : {}),
+    scope,
+    resource,
+    extraParams: Object.fromEntries(extras as [string, string][]),
+    ...(keyBinding !== null ? { keyBinding } : {}),
+  };
+}
+
+function isStrings(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }

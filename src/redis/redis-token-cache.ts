@@ -17,13 +17,14 @@
  * holds, and the client turns whatever is thrown into a `cache_fault` event and asks the token endpoint.
  */
 import { randomBytes } from 'node:crypto';
+import { keyInfoOfCacheKey } from '../cache/cache-key.js';
 import { isUsable } from '../cache/lifetime.js';
 import { Lru } from '../cache/lru.js';
 import { systemClock } from '../clock.js';
 import { ConfigurationError } from '../errors.js';
 import { EventSink } from '../events.js';
 import { checkKnownKeys } from '../options/keys.js';
-import type { CachedToken, TokenCache, TokenEvent, TokenKeyInfo } from '../types.js';
+import type { CachedToken, TokenCache, TokenEvent } from '../types.js';
 import { describeError } from '../util.js';
 import { RedisChannel } from './channel.js';
 import { EntryCodec, HEAD_CHARS } from './codec.js';
@@ -457,7 +458,12 @@ export class RedisTokenCache implements TokenCache {
 
   #emitFault(key: string, operation: 'get' | 'decrypt', error: unknown): void {
     if (this.#events.active) {
-      this.#events.emit({ type: 'cache_fault', key: keyInfoOf(key), operation, error: describeError(error) });
+      this.#events.emit({
+        type: 'cache_fault',
+        key: keyInfoOfCacheKey(key),
+        operation,
+        error: describeError(error),
+      });
     }
   }
 }
@@ -474,37 +480,4 @@ function acquired(reply: CommandReply): { taken: boolean; text: string | null; l
     text: replyText(reply[1]),
     lockMs: Number.isFinite(lockMs) ? lockMs : 0,
   };
-}
-
-/**
- * The non-secret parts of a client cache key (a JSON array, see src/cache/cache-key.ts), for events. A key
- * of another shape (a caller using the cache directly) gives empty fields.
- */
-function keyInfoOf(key: string): TokenKeyInfo {
-  try {
-    const parts: unknown = JSON.parse(key);
-    if (Array.isArray(parts) && typeof parts[0] === 'string' && typeof parts[1] === 'string') {
-      const [endpoint, clientId, audience, scope, resource] = parts as [
-        string,
-        string,
-        unknown,
-        unknown,
-        unknown,
-      ];
-      const strings = (value: unknown): string[] =>
-        Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-      const scopes = strings(scope);
-      const resources = strings(resource);
-      return Object.freeze({
-        endpoint,
-        clientId,
-        ...(typeof audience === 'string' ? { audience } : {}),
-        ...(scopes.length ? { scope: scopes.join(' ') } : {}),
-        ...(resources.length ? { resource: Object.freeze(resources) } : {}),
-      });
-    }
-  } catch {
-    // Not a client cache key.
-  }
-  return Object.freeze({ endpoint: '', clientId: '' });
 }
