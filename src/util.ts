@@ -1,9 +1,13 @@
 /** Small helpers shared by several modules. */
 
-/** True for hosts that resolve to this machine: localhost, 127.0.0.0/8 and ::1 (RFC 8252 8.3). */
+/**
+ * True for the hosts that may receive credentials over plain http: `localhost`, 127.0.0.0/8 and ::1
+ * (RFC 8252 8.3). Not a name under `.localhost`: RFC 6761 6.3 lets resolvers answer those with loopback,
+ * but glibc sends them to DNS like any other name, so a DNS answer could take the credentials elsewhere.
+ */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (host === 'localhost') return true;
   if (host === '::1') return true;
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -88,8 +88,8 @@ export type BasicAuthEncoding = 'form-urlencoded' | 'none' | ((value: string) =>
  */
 export interface ClientCredentialsClientOptions {
   /**
-   * The token endpoint URL. Give this or `issuer`. `https:`, or `http:` to a loopback host (or with
-   * `allowInsecureHttp`).
+   * The token endpoint URL. Give this or `issuer`. `https:`, or `http:` to a loopback host (`localhost`,
+   * 127.0.0.0/8 or `[::1]`; a name under `.localhost` is not one), or with `allowInsecureHttp`.
    * @see https://www.rfc-editor.org/rfc/rfc6749#section-3.2
    */
   tokenEndpoint?: string;
