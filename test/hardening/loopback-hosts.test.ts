@@ -42,7 +42,9 @@ describe('the http exemption is for localhost, 127.0.0.0/8 and [::1] only', () =
   });
 
   it('a name under .localhost over http needs allowInsecureHttp (or https)', () => {
-    expect(() => client({ tokenEndpoint: 'http://idp.localhost/token', allowInsecureHttp: true })).not.toThrow();
+    expect(() =>
+      client({ tokenEndpoint: 'http://idp.localhost/token', allowInsecureHttp: true }),
+    ).not.toThrow();
     expect(() => client({ tokenEndpoint: 'https://idp.localhost/token' })).not.toThrow();
   });
 
