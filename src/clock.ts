@@ -4,11 +4,13 @@
  * - the wall clock (`Date.now()`, epoch ms) for token expiry only: `expires_in`, JWT `exp`, `expiresAt`,
  *   with the jump rules of cache/lifetime.ts;
  * - a monotonic clock (`performance.now()`) for every interval: Retry-After pauses, backoff, the 401
- *   forced-refresh limit, the refresh-ahead retry schedule, lock waits, the Redis failure pause. Setting
- *   the system clock back or forth never stretches or ends one of these.
+ *   forced-refresh limit, the refresh-ahead retry schedule, lock waits, the Redis failure pause, the
+ *   discovery metadata's TTL and stale window, the durations in events. Setting the system clock back
+ *   or forth never stretches or ends one of these.
  *
  * Both are read through `globalThis` at each call, so fake timers (vitest's `vi.useFakeTimers()` fakes
- * `Date` and `performance`) drive them; the manager also takes a {@link Clock} for unit tests.
+ * `Date` and `performance`) drive them; the manager, the metadata cache and the obtain function also
+ * take a {@link Clock}.
  */
 
 export interface Clock {

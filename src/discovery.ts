@@ -3,6 +3,7 @@
  * Fetched once (single-flight), cached for a TTL, and never cached when it fails.
  */
 import * as z from 'zod/mini';
+import { type Clock, systemClock } from './clock.js';
 import { DiscoveryError } from './errors.js';
 import { type EventSink, nextRequestId } from './events.js';
 import { readBodyCapped } from './http/read-body.js';
@@ -219,12 +220,21 @@ export interface MetadataCacheOptions {
   /** Where `discovery_start` / `discovery_success` / `discovery_failure` go, about `key`. */
   readonly events?: EventSink;
   readonly key?: TokenKeyInfo;
+  /** The clock of the TTL, the stale window and the events' durations (all monotonic intervals). */
+  readonly clock?: Clock;
+}
+
+/** A fetched document and the monotonic moment its TTL ends. */
+interface Fetched {
+  readonly metadata: AuthorizationServerMetadata;
+  readonly until: number;
 }
 
 /**
  * An issuer's metadata, cached for a TTL. One fetch at a time (every concurrent caller waits on it);
  * a failure reaches those callers and is not cached, so the next call fetches again. When a refresh
- * of an expired document fails, the previous one is used meanwhile (up to `maxStaleMs`).
+ * of an expired document fails, the previous one is used meanwhile (up to `maxStaleMs`). Both are
+ * intervals, measured on the monotonic clock: setting the system clock neither ends nor stretches them.
  */
 export class MetadataCache {
   readonly #issuer: string;
@@ -233,7 +243,8 @@ export class MetadataCache {
   readonly #maxStaleMs: number;
   readonly #events: EventSink | undefined;
   readonly #key: TokenKeyInfo;
-  #value: { metadata: AuthorizationServerMetadata; until: number } | undefined;
+  readonly #clock: Clock;
+  #value: Fetched | undefined;
   #pending: Promise<AuthorizationServerMetadata> | undefined;
 
   constructor(issuer: string, http: DiscoveryHttp, options: MetadataCacheOptions = {}) {
@@ -243,20 +254,22 @@ export class MetadataCache {
     this.#maxStaleMs = options.maxStaleMs ?? DISCOVERY_MAX_STALE_MS;
     this.#events = options.events;
     this.#key = options.key ?? { endpoint: issuer, clientId: '' };
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** The cached metadata when fresh (synchronously), else a promise of it. */
   get(): AuthorizationServerMetadata | Promise<AuthorizationServerMetadata> {
     const value = this.#value;
-    if (value && Date.now() < value.until) return value.metadata;
+    if (value && this.#clock.monotonic() < value.until) return value.metadata;
     this.#pending ??= this.#fetch(value);
     return this.#pending;
   }
 
-  async #fetch(previous: { metadata: AuthorizationServerMetadata; until: number } | undefined) {
+  async #fetch(previous: Fetched | undefined) {
     const events = this.#events;
+    const clock = this.#clock;
     const requestId = nextRequestId();
-    const started = performance.now();
+    const started = clock.monotonic();
     let answered: { url: string; status: number } | undefined;
     const issuer = this.#issuer;
     if (events?.active) events.emit({ type: 'discovery_start', key: this.#key, requestId, issuer });
@@ -264,7 +277,7 @@ export class MetadataCache {
       const metadata = await discover(issuer, this.#http, (url, status) => {
         answered = { url, status };
       });
-      this.#value = { metadata, until: Date.now() + this.#ttlMs };
+      this.#value = { metadata, until: clock.monotonic() + this.#ttlMs };
       if (events?.active) {
         events.emit({
           type: 'discovery_success',
@@ -273,7 +286,7 @@ export class MetadataCache {
           issuer,
           url: answered?.url ?? issuer,
           status: answered?.status ?? 200,
-          durationMs: performance.now() - started,
+          durationMs: clock.monotonic() - started,
           tokenEndpoint: shownUrl(metadata.token_endpoint),
         });
       }
@@ -286,11 +299,11 @@ export class MetadataCache {
           requestId,
           issuer,
           ...(answered ?? {}),
-          durationMs: performance.now() - started,
+          durationMs: clock.monotonic() - started,
           error: describeError(error),
         });
       }
-      if (previous && Date.now() < previous.until + this.#maxStaleMs) return previous.metadata;
+      if (previous && clock.monotonic() < previous.until + this.#maxStaleMs) return previous.metadata;
       throw error;
     } finally {
       this.#pending = undefined;

@@ -13,6 +13,7 @@
  * form with the old value, and once only: a wrong secret costs at most one more round, never a loop.
  */
 import { type BasicAutoDetect, isRefusedClient } from './auth/basic-auto-detect.js';
+import { type Clock, systemClock } from './clock.js';
 import type { RotatingCredential } from './credentials/index.js';
 import { type EventSink, nextRequestId } from './events.js';
 import { isScopeReduced } from './http/granted-scope.js';
@@ -30,14 +31,17 @@ export interface ObtainContext {
   /** The secret or key given as a function, if any. */
   readonly rotating?: Pick<RotatingCredential<unknown>, 'option' | 'generation' | 'renew'>;
   readonly events: EventSink;
+  /** The clock of the events' durations (monotonic). */
+  readonly clock?: Clock;
 }
 
 /** Builds the obtain function of a client. */
 export function createObtain(context: ObtainContext): ObtainToken {
   const { http, basicAutoDetect, rotating, events } = context;
+  const clock = context.clock ?? systemClock;
   return async (request, signal, trigger) => {
     const server = await context.server();
-    const started = performance.now();
+    const started = clock.monotonic();
     const counter: AttemptCounter = { attempts: 0 };
     // Events are built only when someone listens; the id always (a listener may arrive meanwhile).
     const requestId = nextRequestId();
@@ -112,7 +116,7 @@ export function createObtain(context: ObtainContext): ObtainToken {
           key: request.info,
           requestId,
           authMethod: auth.method,
-          durationMs: performance.now() - started,
+          durationMs: clock.monotonic() - started,
           status: result.status,
           attempts: counter.attempts,
           expiresAt: result.token.expiresAt,
@@ -126,7 +130,7 @@ export function createObtain(context: ObtainContext): ObtainToken {
           key: request.info,
           requestId,
           authMethod: server.auth.method,
-          durationMs: performance.now() - started,
+          durationMs: clock.monotonic() - started,
           status: counter.status,
           attempts: counter.attempts,
           error: describeError(error),

@@ -70,8 +70,20 @@ const tokenRoute: Route = () => ({
   body: { access_token: `token-${++tokenCount}`, token_type: 'Bearer', expires_in: 3600 },
 });
 
-/** How long a fetched metadata document is used: an hour (docs/notes/discovery.md). */
+/** How long a fetched metadata document is used: an hour (docs/discovery.md). */
 const DISCOVERY_TTL_MS = 60 * 60 * 1000;
+/** How long an expired document is still used while its refreshes fail: a day. */
+const DISCOVERY_MAX_STALE_MS = 24 * 60 * 60 * 1000;
+const HOUR = 60 * 60 * 1000;
+
+/**
+ * Fakes the two clocks only (sockets and their timers stay real): `elapse` moves both, as time passing
+ * does; vi.setSystemTime moves the wall clock alone, as setting the system clock does.
+ */
+function fakeClocks(): void {
+  vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+}
+const elapse = (ms: number) => vi.advanceTimersByTime(ms);
 
 function metadata(issuer: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { issuer, token_endpoint: `${origin}/token`, ...extra };
@@ -400,25 +412,25 @@ describe('caching of metadata', () => {
   });
 
   it('metadata is used for the TTL, then fetched again', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
+    fakeClocks();
     serve('/.well-known/oauth-authorization-server', metadata(origin));
     const c = client({ issuer: origin, cache: false });
     await c.getToken();
     await c.getToken();
     expect(metadataRequests()).toHaveLength(1);
 
-    vi.setSystemTime(Date.now() + DISCOVERY_TTL_MS - 1_000);
+    elapse(DISCOVERY_TTL_MS - 1_000);
     await c.getToken();
     expect(metadataRequests()).toHaveLength(1);
 
-    vi.setSystemTime(Date.now() + 2_000);
+    elapse(2_000);
     await c.getToken();
     expect(metadataRequests()).toHaveLength(2);
     expect(tokenRequests()).toHaveLength(4);
   });
 
   it('a failed refresh of expired metadata keeps using the previous document and tries again next time', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
+    fakeClocks();
     let broken = false;
     routes.set('/.well-known/oauth-authorization-server', () =>
       broken ? { status: 502, body: 'bad gateway' } : { body: metadata(origin) },
@@ -426,7 +438,7 @@ describe('caching of metadata', () => {
     const c = client({ issuer: origin, cache: false });
     await c.getToken();
     broken = true;
-    vi.setSystemTime(Date.now() + DISCOVERY_TTL_MS + 1_000);
+    elapse(DISCOVERY_TTL_MS + 1_000);
     expect((await c.getToken()).accessToken).toBe('token-2');
     expect((await c.getToken()).accessToken).toBe('token-3');
     expect(metadataRequests()).toHaveLength(3);
@@ -437,8 +449,52 @@ describe('caching of metadata', () => {
     expect(metadataRequests()).toHaveLength(4);
   });
 
+  it.each([
+    ['back 2 h', -2 * HOUR],
+    ['forward 2 h', 2 * HOUR],
+    ['forward 2 days', 48 * HOUR],
+  ])(
+    'the metadata hour runs on the monotonic clock: a wall clock set %s neither ends nor stretches it',
+    async (_n, jump) => {
+      fakeClocks();
+      serve('/.well-known/oauth-authorization-server', metadata(origin));
+      const c = client({ issuer: origin, cache: false });
+      await c.getToken();
+      vi.setSystemTime(Date.now() + jump);
+      elapse(DISCOVERY_TTL_MS - 1_000);
+      await c.getToken();
+      expect(metadataRequests()).toHaveLength(1);
+      elapse(2_000);
+      await c.getToken();
+      expect(metadataRequests()).toHaveLength(2);
+    },
+  );
+
+  it.each([
+    ['back 2 days', -48 * HOUR],
+    ['forward 2 days', 48 * HOUR],
+  ])(
+    'the day of stale use runs on the monotonic clock: a wall clock set %s neither ends nor stretches it',
+    async (_n, jump) => {
+      fakeClocks();
+      let broken = false;
+      routes.set('/.well-known/oauth-authorization-server', () =>
+        broken ? { status: 502, body: 'bad gateway' } : { body: metadata(origin) },
+      );
+      const c = client({ issuer: origin, cache: false });
+      await c.getToken();
+      broken = true;
+      vi.setSystemTime(Date.now() + jump);
+      elapse(DISCOVERY_TTL_MS + DISCOVERY_MAX_STALE_MS - 1_000);
+      expect((await c.getToken()).accessToken).toBe('token-2');
+      elapse(2_000);
+      expect(await rejection(c.getToken())).toBeInstanceOf(DiscoveryError);
+      expect(tokenRequests()).toHaveLength(2);
+    },
+  );
+
   it('changed metadata takes effect after the TTL', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
+    fakeClocks();
     let endpoint = '/token';
     routes.set('/token-v2', tokenRoute);
     routes.set('/.well-known/oauth-authorization-server', () => ({
@@ -447,7 +503,7 @@ describe('caching of metadata', () => {
     const c = client({ issuer: origin, cache: false });
     await c.getToken();
     endpoint = '/token-v2';
-    vi.setSystemTime(Date.now() + DISCOVERY_TTL_MS + 1);
+    elapse(DISCOVERY_TTL_MS + 1);
     await c.getToken();
     expect(paths().filter((p) => p.startsWith('/token'))).toEqual(['/token', '/token-v2']);
   });
