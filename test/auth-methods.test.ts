@@ -29,6 +29,7 @@ import {
 } from './helpers/certs.js';
 import { testClient } from './helpers/clients.js';
 import { type MswRequest, mswTokenEndpoints } from './helpers/msw-token-endpoints.js';
+import { thrownBy } from './helpers/outcomes.js';
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -231,12 +232,9 @@ describe('client_secret_basic (RFC 6749 2.3.1)', () => {
         option === 'clientId'
           ? { clientId: value, clientSecret: 'fine-secret' }
           : { clientId: 'fine-id', clientSecret: value };
-      let caught: unknown;
-      try {
-        new ClientCredentialsClient({ tokenEndpoint: 'https://a.localhost/t', ...opts });
-      } catch (error) {
-        caught = error;
-      }
+      const caught = thrownBy(
+        () => new ClientCredentialsClient({ tokenEndpoint: 'https://a.localhost/t', ...opts }),
+      );
       expect(caught).toBeInstanceOf(ConfigurationError);
       const error = caught as ConfigurationError;
       expect(error.option).toBe(option);

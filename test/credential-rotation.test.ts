@@ -19,6 +19,7 @@ import {
   type TokenEvent,
 } from '../src/index.js';
 import { type LoopbackServer, type ReceivedRequest, startLoopbackServer } from './helpers/loopback-server.js';
+import { thrownBy } from './helpers/outcomes.js';
 
 // ---------------------------------------------------------------------------------------------
 // A scripted token endpoint: accepts the secret (Basic or post) or the key registered now.
@@ -237,16 +238,9 @@ describe('clientSecret as a function', () => {
       expect(error.message).toContain('the value the function returned');
       expect(tokenRequests()).toHaveLength(0);
       // The same check as the constructor's, same words.
-      const direct = (() => {
-        try {
-          makeClient({ clientSecret: value as string });
-        } catch (e) {
-          return e as ConfigurationError;
-        }
-        return undefined;
-      })();
+      const direct = thrownBy(() => makeClient({ clientSecret: value as string })) as ConfigurationError;
       if (typeof value === 'string' && value !== '')
-        expect(error.message).toContain(direct?.message.split(' (')[0]);
+        expect(error.message).toContain(direct.message.split(' (')[0]);
     },
   );
 
@@ -413,12 +407,7 @@ describe('options', () => {
     ],
   ];
   it.each(CASES)('%s: ConfigurationError naming the option', (_, extra, option, message) => {
-    let error: unknown;
-    try {
-      makeClient(extra as Partial<ClientCredentialsClientOptions>);
-    } catch (e) {
-      error = e;
-    }
+    const error = thrownBy(() => makeClient(extra as Partial<ClientCredentialsClientOptions>));
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as ConfigurationError).option).toBe(option);
     expect((error as Error).message).toContain(message);

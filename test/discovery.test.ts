@@ -17,6 +17,7 @@ import {
 } from '../src/index.js';
 import { haveOpenssl, opensslMissingMessage } from './helpers/certs.js';
 import { type OidcProviderHarness, startOidcProvider } from './helpers/oidc-provider.js';
+import { thrownBy } from './helpers/outcomes.js';
 import { closeServer, getFreePort, listenOnLoopback } from './helpers/ports.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -171,13 +172,7 @@ describe('well-known locations', () => {
 
   it('an issuer with a query or fragment is a ConfigurationError (RFC 8414 2)', () => {
     for (const issuer of ['https://as.example/?tenant=a', 'https://as.example/#x']) {
-      const error = (() => {
-        try {
-          client({ issuer });
-        } catch (e) {
-          return e;
-        }
-      })();
+      const error = thrownBy(() => client({ issuer }));
       expect(error).toBeInstanceOf(ConfigurationError);
       expect((error as ConfigurationError).option).toBe('issuer');
     }

@@ -30,6 +30,7 @@ import {
   startApi,
   worldMappers,
 } from './helpers/loopback-api.js';
+import { thrownBy } from './helpers/outcomes.js';
 import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 import { generationOf, startTokenServer, type TokenServer } from './helpers/token-server.js';
 
@@ -531,14 +532,7 @@ describe('allowedOrigins', () => {
       [42],
       'https://api.example.com',
     ]) {
-      const error = (() => {
-        try {
-          client.createFetch({ allowedOrigins: bad as string[] });
-        } catch (e) {
-          return e;
-        }
-        return undefined;
-      })();
+      const error = thrownBy(() => client.createFetch({ allowedOrigins: bad as string[] }));
       expect(error, JSON.stringify(bad)).toBeInstanceOf(ConfigurationError);
       expect((error as ConfigurationError).option).toBe('allowedOrigins');
     }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type CachedToken, ConfigurationError, MemoryTokenCache } from '../src/index.js';
+import { thrownBy } from './helpers/outcomes.js';
 
 function entry(name: string): CachedToken {
   const now = Date.now();
@@ -68,12 +69,8 @@ describe('MemoryTokenCache', () => {
   });
 
   it.each([0, -1, 1.5, Number.NaN])('rejects maxEntries %s naming the option', (maxEntries) => {
-    expect(() => new MemoryTokenCache({ maxEntries })).toThrow(ConfigurationError);
-    try {
-      new MemoryTokenCache({ maxEntries });
-    } catch (error) {
-      expect((error as ConfigurationError).option).toBe('maxEntries');
-      expect((error as ConfigurationError).code).toBe('M2M_INVALID_CONFIGURATION');
-    }
+    const error = thrownBy(() => new MemoryTokenCache({ maxEntries }));
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toMatchObject({ option: 'maxEntries', code: 'M2M_INVALID_CONFIGURATION' });
   });
 });

@@ -12,6 +12,7 @@ import {
   DEFAULTS,
   ErrorCode,
 } from '../src/index.js';
+import { thrownBy } from './helpers/outcomes.js';
 import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 const ENDPOINT = 'https://idp.auth.localhost/oauth/token';
@@ -20,14 +21,10 @@ const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const ecPem = ecKey.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
 
 function configError(options: unknown): ConfigurationError {
-  try {
-    new ClientCredentialsClient(options as ClientCredentialsClientOptions);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as ConfigurationError).code).toBe(ErrorCode.CONFIGURATION);
-    return error as ConfigurationError;
-  }
-  throw new Error('expected a ConfigurationError');
+  const error = thrownBy(() => new ClientCredentialsClient(options as ClientCredentialsClientOptions));
+  expect(error).toBeInstanceOf(ConfigurationError);
+  expect((error as ConfigurationError).code).toBe(ErrorCode.CONFIGURATION);
+  return error as ConfigurationError;
 }
 
 /** The authMethod a client settled on (util.inspect shows the non-secret configuration). */

@@ -35,6 +35,7 @@ import {
   ConfigurationError,
 } from '../src/index.js';
 import { DISCOVERY_SPAN, registerOpenTelemetry, TOKEN_REQUEST_SPAN } from '../src/otel/index.js';
+import { thrownBy } from './helpers/outcomes.js';
 import { closeServer, listenOnLoopback } from './helpers/ports.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -484,12 +485,7 @@ describe('options', () => {
     [{ tracerProvider: {} }, 'tracerProvider'],
     [{ meterProvider: 42 }, 'meterProvider'],
   ])('%j: ConfigurationError naming %s', (options, option) => {
-    let error: unknown;
-    try {
-      registerOpenTelemetry(options as never);
-    } catch (e) {
-      error = e;
-    }
+    const error = thrownBy(() => registerOpenTelemetry(options as never));
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as ConfigurationError).option).toBe(option);
   });

@@ -19,6 +19,7 @@ import {
 import { testClient } from './helpers/clients.js';
 import { exposures } from './helpers/leaks.js';
 import { type MswRequest, mswTokenEndpoints } from './helpers/msw-token-endpoints.js';
+import { thrownBy } from './helpers/outcomes.js';
 
 const endpoints = mswTokenEndpoints('secrets');
 
@@ -321,12 +322,7 @@ describe('configuration errors', () => {
         }),
     ];
     for (const attempt of attempts) {
-      let error: unknown;
-      try {
-        attempt();
-      } catch (e) {
-        error = e;
-      }
+      const error = thrownBy(attempt);
       expect(error).toMatchObject({ name: 'ConfigurationError' });
       expectClean(exposures(error), []);
     }

@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForWorkers, type WorkerBundle } from '../scripts/runtimes/worker-bundle.mjs';
 import * as sources from '../src/index.js';
+import { thrownBy } from './helpers/outcomes.js';
 
 type Entry = typeof sources;
 
@@ -60,12 +61,9 @@ describe('worker bundle of the main entry', () => {
   });
 
   it('an error thrown by one copy is an instance of the other copy’s classes by its class chain', () => {
-    let thrown: unknown;
-    try {
-      new copyA.ClientCredentialsClient({ clientId: 'a', clientSecret: 'b' } as never);
-    } catch (error) {
-      thrown = error;
-    }
+    const thrown = thrownBy(
+      () => new copyA.ClientCredentialsClient({ clientId: 'a', clientSecret: 'b' } as never),
+    );
     expect(thrown).toBeInstanceOf(copyA.ConfigurationError);
     expect(thrown).toBeInstanceOf(copyB.ConfigurationError);
     expect(thrown).toBeInstanceOf(copyB.M2MTokenError);
