@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { testClient } from './helpers/clients.js';
+import { CLIENT_SECRET, testClient } from './helpers/clients.js';
 import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 const scopeToken = fc.stringMatching(/^[a-z:]{1,8}$/);
@@ -82,6 +82,6 @@ describe('cache key properties', () => {
     const params = endpoint.requests[0]?.params;
     expect(params?.get('scope')).toBe('b a');
     expect(params?.getAll('resource')).toEqual(['https://r2.example/', 'https://r1.example/']);
-    expect(keys.join('')).not.toContain('very-secret-value');
+    expect(keys.join('')).not.toContain(CLIENT_SECRET);
   });
 });

@@ -1,8 +1,12 @@
 import diagnostics from 'node:diagnostics_channel';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientCredentialsClient, DIAGNOSTICS_CHANNEL, type TokenEvent } from '../src/index.js';
-import { testClient } from './helpers/clients.js';
+import { CLIENT_SECRET, testClient } from './helpers/clients.js';
 import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('observability', () => {
   it('publishes the same events on the m2m-token diagnostics channel', async () => {
@@ -22,7 +26,7 @@ describe('observability', () => {
         'token_request_success',
         'cache_hit',
       ]);
-      expect(JSON.stringify(seen)).not.toContain('diag-secret');
+      expect(JSON.stringify(seen)).not.toContain(CLIENT_SECRET);
       expect(JSON.stringify(seen)).not.toContain('token-1');
     } finally {
       diagnostics.unsubscribe(DIAGNOSTICS_CHANNEL, listener);
@@ -32,7 +36,10 @@ describe('observability', () => {
 
   it('reports a failed token request with status and duration, without secrets', async () => {
     const events: TokenEvent[] = [];
+    vi.useFakeTimers();
+    // The server takes 250 ms to refuse: the event's duration is that, measured on the monotonic clock.
     const endpoint = fakeTokenEndpoint({
+      latencyMs: 250,
       respond: () =>
         new Response(JSON.stringify({ error: 'invalid_client', error_description: 'bad' }), {
           status: 401,
@@ -43,16 +50,18 @@ describe('observability', () => {
       fetch: endpoint.fetch,
       onEvent: (e) => events.push(e),
     });
-    await expect(client.getToken()).rejects.toMatchObject({ error: 'invalid_client', status: 401 });
+    const refused = expect(client.getToken()).rejects.toMatchObject({ error: 'invalid_client', status: 401 });
+    await vi.advanceTimersByTimeAsync(250);
+    await refused;
     const failure = events.find((e) => e.type === 'token_request_failure') as Extract<
       TokenEvent,
       { type: 'token_request_failure' }
     >;
     expect(failure.status).toBe(401);
     expect(failure.attempts).toBe(1); // invalid_client is never retried
-    expect(failure.durationMs).toBeGreaterThanOrEqual(0);
+    expect(failure.durationMs).toBe(250);
     expect(failure.error).toMatchObject({ name: 'OAuthError', code: 'M2M_OAUTH_ERROR', status: 401 });
-    expect(JSON.stringify(events)).not.toContain('fail-secret');
+    expect(JSON.stringify(events)).not.toContain(CLIENT_SECRET);
   });
 });
 
