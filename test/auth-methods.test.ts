@@ -226,7 +226,7 @@ describe('client_secret_basic (RFC 6749 2.3.1)', () => {
     ['clientId', 'clïent', 2],
     ['clientId', 'client\t', 6],
   ] as const)(
-    'refuses a non-printable-ASCII %s up front, naming the option and the position',
+    'refuses the non-printable-ASCII %s %j up front, naming the option and the position %i',
     (option, value, position) => {
       const opts =
         option === 'clientId'

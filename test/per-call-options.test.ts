@@ -5,14 +5,14 @@ import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 describe('per-call options get the constructor checks', () => {
   it.each([
-    ['scope', { scope: null }],
-    ['scope', { scope: 5 }],
-    ['scope', { scope: ['a', 5] }],
-    ['resource', { resource: 5 }],
-    ['extraParams', { extraParams: 'x' }],
-    ['extraParams.a', { extraParams: { a: null } }],
-    ['extraParams.a', { extraParams: { a: ['x', 'y'] } }],
-  ])('rejects a bad %s with ConfigurationError and sends nothing', async (option, options) => {
+    ['scope', 'null', { scope: null }],
+    ['scope', 'a number', { scope: 5 }],
+    ['scope', 'an array holding a number', { scope: ['a', 5] }],
+    ['resource', 'a number', { resource: 5 }],
+    ['extraParams', 'a string', { extraParams: 'x' }],
+    ['extraParams.a', 'null', { extraParams: { a: null } }],
+    ['extraParams.a', 'an array', { extraParams: { a: ['x', 'y'] } }],
+  ])('rejects %s as %s with ConfigurationError and sends nothing', async (option, _what, options) => {
     const endpoint = fakeTokenEndpoint();
     const client = testClient({ fetch: endpoint.fetch });
     const error = await client.getToken(options as never).catch((e: unknown) => e);
