@@ -2,10 +2,14 @@
  * The client's side of cross-process single-flight, against an in-memory TokenCache with acquireLock
  * (the Redis cache has its own tests against a real redis-server).
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CachedToken, TokenCache, TokenEvent } from '../src/index.js';
 import { testClient } from './helpers/clients.js';
 import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 /** A cache whose lock is held by "another process" until `release()` of the test's choosing. */
 function sharedCache() {
@@ -59,17 +63,18 @@ describe('cross-process single-flight through TokenCache.acquireLock', () => {
       cache: shared.cache,
       onEvent: (e) => events.push(e),
     });
+    vi.useFakeTimers();
     const pending = Promise.all(Array.from({ length: 20 }, () => client.getToken()));
-    // The holder (another process) stores its token a little later.
-    setTimeout(() => {
-      for (const key of new Set(shared.locks)) shared.store.set(key, entry('from-the-holder'));
-    }, 60);
+    // The holder (another process) stores its token 60 ms later.
+    await vi.advanceTimersByTimeAsync(60);
+    for (const key of new Set(shared.locks)) shared.store.set(key, entry('from-the-holder'));
+    await vi.advanceTimersByTimeAsync(5_000);
     const tokens = await pending;
     expect(tokens.every((t) => t.accessToken === 'from-the-holder')).toBe(true);
     expect(endpoint.count).toBe(0);
     const wait = events.find((e) => e.type === 'lock_wait') as Extract<TokenEvent, { type: 'lock_wait' }>;
     expect(wait.outcome).toBe('token');
-    expect(wait.waitedMs).toBeGreaterThan(0);
+    expect(wait.waitedMs).toBeGreaterThanOrEqual(60);
   });
 
   it('takes over when the holder dies (its lock expires) and requests the token itself', async () => {
@@ -79,8 +84,11 @@ describe('cross-process single-flight through TokenCache.acquireLock', () => {
       fetch: endpoint.fetch,
       cache: shared.cache,
     });
+    vi.useFakeTimers();
     const pending = client.getToken();
-    setTimeout(() => shared.freeLock(), 60); // the dead holder's lock runs out
+    await vi.advanceTimersByTimeAsync(60);
+    shared.freeLock(); // the dead holder's lock runs out
+    await vi.advanceTimersByTimeAsync(5_000);
     expect((await pending).accessToken).toBe('token-1');
     expect(endpoint.count).toBe(1);
     expect(shared.store.size).toBe(1);
