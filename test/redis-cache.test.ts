@@ -15,8 +15,8 @@ import {
   type TokenEvent,
 } from '../src/index.js';
 import { RedisTokenCache, type RedisTokenCacheOptions } from '../src/redis/index.js';
-import { connectRedis, DRIVERS, type Driver, type RedisConnection } from './fixtures/redis-clients.js';
 import { thrownBy } from './helpers/outcomes.js';
+import { connectRedis, DRIVERS, type Driver, type RedisConnection } from './helpers/redis-clients.js';
 import {
   haveRedisServer,
   type RedisServer,

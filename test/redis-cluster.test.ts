@@ -7,12 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CachedToken, TokenEvent } from '../src/index.js';
 import { RedisTokenCache } from '../src/redis/index.js';
 import { simulateFleet } from './fixtures/fleet-sim.js';
-import {
-  connectRedis,
-  connectRedisCluster,
-  DRIVERS,
-  type RedisConnection,
-} from './fixtures/redis-clients.js';
+import { connectRedis, connectRedisCluster, DRIVERS, type RedisConnection } from './helpers/redis-clients.js';
 import {
   haveRedisCluster,
   type RedisCluster,

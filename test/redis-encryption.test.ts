@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CachedToken, ClientCredentialsClient, type TokenEvent } from '../src/index.js';
 import { RedisTokenCache } from '../src/redis/index.js';
-import { connectRedis, DRIVERS, type RedisConnection } from './fixtures/redis-clients.js';
+import { connectRedis, DRIVERS, type RedisConnection } from './helpers/redis-clients.js';
 import {
   haveRedisServer,
   type RedisServer,

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateFleet } from './fixtures/fleet-sim.js';
-import { connectRedis, DRIVERS, stallingClient } from './fixtures/redis-clients.js';
+import { connectRedis, DRIVERS, stallingClient } from './helpers/redis-clients.js';
 import {
   haveRedisServer,
   type RedisServer,

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CachedToken, ClientCredentialsClient, type TokenEvent } from '../src/index.js';
 import { type RedisClientLike, RedisTokenCache } from '../src/redis/index.js';
-import { connectRedis, type RedisConnection, stallingClient } from './fixtures/redis-clients.js';
+import { connectRedis, type RedisConnection, stallingClient } from './helpers/redis-clients.js';
 import {
   haveRedisServer,
   type RedisServer,

@@ -5,8 +5,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClientCredentialsClient, type TokenEvent } from '../src/index.js';
 import { RedisTokenCache } from '../src/redis/index.js';
-import { connectRedis, DRIVERS, type Driver, type RedisConnection } from './fixtures/redis-clients.js';
 import { startLatencyProxy } from './helpers/latency-proxy.js';
+import { connectRedis, DRIVERS, type Driver, type RedisConnection } from './helpers/redis-clients.js';
 import {
   haveRedisServer,
   type RedisServer,
