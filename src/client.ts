@@ -8,6 +8,7 @@
 import { BasicAutoDetect } from './auth/basic-auto-detect.js';
 import { type ClientAuthenticator, createAuthenticator } from './auth/index.js';
 import { checkPrivateKeyShape } from './auth/keys.js';
+import { certificateBinding } from './auth/tls-client-auth.js';
 import { MemoryTokenCache } from './cache/memory-cache.js';
 import { credentialsOf, rotatingCredentialOf } from './credentials/index.js';
 import { createDpopProofSource } from './dpop.js';
@@ -110,7 +111,10 @@ export class ClientCredentialsClient {
       gate: new BackoffGate(normalized.maxPauseMs),
     };
     this.#endpointForKey = normalized.tokenEndpoint ?? (normalized.issuer as string);
-    this.#selections = new SelectionResolver(normalized, this.#endpointForKey, dpop?.keyBinding);
+    this.#selections = new SelectionResolver(normalized, this.#endpointForKey, {
+      dpop: dpop?.keyBinding,
+      certificate: certificateBinding(options, normalized.authMethod),
+    });
     const worstCase = worstCaseRequestMs({
       timeoutMs: normalized.timeoutMs,
       retry: normalized.retry,

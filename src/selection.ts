@@ -14,6 +14,14 @@ import { toArray } from './util.js';
 /** What selects a token: the per-call options of getToken() without forceRefresh and signal. */
 export type { TokenSelection } from './types.js';
 
+/** What a client's tokens may be bound to (sender-constrained tokens), identified in its cache keys. */
+export interface KeyBindings {
+  /** The DPoP key's identity, when DPoP is on (RFC 9449). */
+  readonly dpop?: string | undefined;
+  /** The client certificate's `x5t#S256`, when the client authenticates with it (RFC 8705 3). */
+  readonly certificate?: string | undefined;
+}
+
 /** A getToken() request resolved against the client's defaults. */
 export interface ResolvedRequest {
   /** The cache key (cache/cache-key.ts): a JSON array, never a secret. */
@@ -33,7 +41,7 @@ const MEMO_ENTRIES = 1_000;
 export class SelectionResolver {
   readonly #options: NormalizedOptions;
   readonly #endpoint: string;
-  readonly #keyBinding: string | undefined;
+  readonly #bindings: KeyBindings;
   /** Memo by the scope alone (the common per-call shape): the scope string, or the array joined by spaces. */
   readonly #byScope = new Lru<ResolvedRequest>(MEMO_ENTRIES);
   /** Memo by (audience, scope, resource) as a JSON array: injective, whatever characters the values hold. */
@@ -43,12 +51,12 @@ export class SelectionResolver {
 
   /**
    * @param endpoint the token endpoint, or the issuer before discovery: part of every key
-   * @param keyBinding the DPoP key's identity, when DPoP is on: part of every key
+   * @param bindings what the client's tokens may be bound to: part of every key
    */
-  constructor(options: NormalizedOptions, endpoint: string, keyBinding: string | undefined) {
+  constructor(options: NormalizedOptions, endpoint: string, bindings: KeyBindings) {
     this.#options = options;
     this.#endpoint = endpoint;
-    this.#keyBinding = keyBinding;
+    this.#bindings = bindings;
     this.defaults = this.#build({});
   }
 
@@ -105,7 +113,8 @@ export class SelectionResolver {
       scope,
       resource,
       extraParams,
-      keyBinding: this.#keyBinding,
+      keyBinding: this.#bindings.dpop,
+      certificateBinding: this.#bindings.certificate,
     };
     const params: Array<[string, string]> = [];
     if (audience !== undefined) params.push(['audience', audience]);

@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { createLocalJWKSet, decodeJwt, type JWK, type JWTPayload, jwtVerify } from 'jose';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ClientCredentialsClient, ConfigurationError, OAuthError } from '../src/index.js';
+import { ClientCredentialsClient, ConfigurationError, MemoryTokenCache, OAuthError } from '../src/index.js';
 import {
   certificateThumbprint,
   getTestCertificates,
@@ -363,5 +363,72 @@ describe.skipIf(!haveOpenssl)(
         [200, true],
       ]);
     }, 90_000);
+
+    it("clients with different certificates sharing a cache never get each other's certificate-bound token (RFC 8705 3)", async () => {
+      // A token endpoint that binds each token to the certificate the TLS connection presented.
+      const bound: string[] = [];
+      const idp = createServer(
+        { cert: certs.server.cert, key: certs.server.key, requestCert: true, rejectUnauthorized: false },
+        (req, res) => {
+          req.resume();
+          const peer = (req.socket as TLSSocket).getPeerX509Certificate?.() as X509Certificate | undefined;
+          const x5t = peer ? createHash('sha256').update(peer.raw).digest('base64url') : 'none';
+          bound.push(x5t);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({ access_token: `bound-to.${x5t}`, token_type: 'Bearer', expires_in: 3600 }),
+          );
+        },
+      );
+      const port = await listenOnLoopback(idp);
+      try {
+        const cache = new MemoryTokenCache();
+        const make = (pair: { cert: string; key: string }) =>
+          new ClientCredentialsClient({
+            tokenEndpoint: `https://127.0.0.1:${port}/token`,
+            clientId: 'same-client-id',
+            authMethod: 'tls_client_auth',
+            // A dispatcher the SDK cannot look into: `certificate` tells it which certificate that is.
+            dispatcher: dispatcher(pair.cert, pair.key),
+            certificate: pair.cert,
+            cache,
+            retry: false,
+          });
+        const a = await make(certs.client).getToken();
+        const b = await make(certs.selfSignedClient).getToken();
+        expect(a.accessToken).toBe(`bound-to.${certificateThumbprint(certs.client.cert)}`);
+        expect(b.accessToken).toBe(`bound-to.${certificateThumbprint(certs.selfSignedClient.cert)}`);
+        // The same certificate still shares: no third request.
+        expect((await make(certs.client).getToken()).accessToken).toBe(a.accessToken);
+        expect(bound).toHaveLength(2);
+      } finally {
+        await closeServer(idp);
+      }
+    });
+
+    it.each(['tls_client_auth', 'self_signed_tls_client_auth'] as const)(
+      '%s with certificate and privateKey: each certificate has its own cache entry',
+      async (authMethod) => {
+        const cache = new MemoryTokenCache();
+        let requests = 0;
+        const make = (pair: { cert: string; key: string }) =>
+          new ClientCredentialsClient({
+            tokenEndpoint: 'https://idp.example.com/token',
+            clientId: 'same-client-id',
+            authMethod,
+            certificate: pair.cert,
+            privateKey: pair.key,
+            cache,
+            retry: false,
+            fetch: async () =>
+              Response.json({ access_token: `tok-${++requests}`, token_type: 'Bearer', expires_in: 3600 }),
+          });
+        const a = await make(certs.client).getToken();
+        const b = await make(certs.selfSignedClient).getToken();
+        expect([a.accessToken, b.accessToken]).toEqual(['tok-1', 'tok-2']);
+        expect((await make(certs.client).getToken()).accessToken).toBe('tok-1');
+        expect(requests).toBe(2);
+      },
+    );
   },
 );

@@ -493,35 +493,49 @@ describe.skipIf(!haveRedisServer)(
 
     it("a fault the cache reports names the key as the client's events do (endpoint without its query)", async () => {
       const [a, b] = [await connect('redis'), await connect('redis')];
-      const keyPrefix = freshPrefix();
       const endpoint = `${tokens.url}?api_key=APIKEY-0123456789abcdef`;
       const selection = { audience: 'urn:key-info', scope: 'b a', resource: 'https://api.example.com/' };
-      const writer = newClient(new RedisTokenCache({ client: a.client, keyPrefix }), undefined, endpoint);
-      await writer.getToken(selection);
-      await writer.close(); // the store is done
-      const [redisKey] = (await admin.command('KEYS', `${keyPrefix}*:token`)) as [string];
-      await admin.command('SET', redisKey, '2p:not-a-cached-token', 'PX', '60000');
+      const secretClient = (cache: RedisTokenCache, onEvent?: (e: TokenEvent) => void) =>
+        newClient(cache, onEvent, endpoint);
+      // A client whose key also names its certificate (mutual TLS: tokens are bound to it).
+      const mtlsClient = (cache: RedisTokenCache, onEvent?: (e: TokenEvent) => void) =>
+        new ClientCredentialsClient({
+          tokenEndpoint: endpoint,
+          clientId: 'cache-test-client',
+          authMethod: 'tls_client_auth',
+          certificate: '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n',
+          dispatcher: { dispatch: () => true },
+          fetch: async () =>
+            Response.json({ access_token: 'tok-mtls', token_type: 'Bearer', expires_in: 3600 }),
+          retry: false,
+          cache,
+          ...(onEvent ? { onEvent } : {}),
+        });
+      for (const make of [secretClient, mtlsClient]) {
+        const keyPrefix = freshPrefix();
+        const writer = make(new RedisTokenCache({ client: a.client, keyPrefix }));
+        await writer.getToken(selection);
+        await writer.close(); // the store is done
+        const [redisKey] = (await admin.command('KEYS', `${keyPrefix}*:token`)) as [string];
+        await admin.command('SET', redisKey, '2p:not-a-cached-token', 'PX', '60000');
 
-      const events: TokenEvent[] = [];
-      const record = (e: TokenEvent) => events.push(e);
-      const reader = newClient(
-        new RedisTokenCache({ client: b.client, keyPrefix, onEvent: record }),
-        record,
-        endpoint,
-      );
-      await reader.getToken(selection);
-      const fault = events.find((e) => e.type === 'cache_fault');
-      expect(fault).toMatchObject({ operation: 'decrypt' });
-      const expected = {
-        endpoint: tokens.url,
-        clientId: 'cache-test-client',
-        audience: 'urn:key-info',
-        scope: 'a b',
-        resource: ['https://api.example.com/'],
-      };
-      expect(fault?.key).toEqual(expected);
-      expect(events.find((e) => e.type === 'cache_miss')?.key).toEqual(expected);
-      expect(JSON.stringify(events)).not.toContain('APIKEY');
+        const events: TokenEvent[] = [];
+        const record = (e: TokenEvent) => events.push(e);
+        const reader = make(new RedisTokenCache({ client: b.client, keyPrefix, onEvent: record }), record);
+        await reader.getToken(selection);
+        const fault = events.find((e) => e.type === 'cache_fault');
+        expect(fault).toMatchObject({ operation: 'decrypt' });
+        const expected = {
+          endpoint: tokens.url,
+          clientId: 'cache-test-client',
+          audience: 'urn:key-info',
+          scope: 'a b',
+          resource: ['https://api.example.com/'],
+        };
+        expect(fault?.key).toEqual(expected);
+        expect(events.find((e) => e.type === 'cache_miss')?.key).toEqual(expected);
+        expect(JSON.stringify(events)).not.toContain('APIKEY');
+      }
     });
   },
 );

@@ -10,6 +10,7 @@ import { withNodeCrypto } from '../capabilities.js';
 import { ConfigurationError } from '../errors.js';
 import { loadJose } from '../jose.js';
 import type { AsymmetricAlgorithm, PrivateKeyInput } from '../types.js';
+import { base64url } from '../util.js';
 
 /** A key ready for jose's `sign()`: a CryptoKey, or a Node.js KeyObject. */
 export type SigningKey = CryptoKey | { type: string };
@@ -267,12 +268,33 @@ async function importKeyObject(
   return { key: (await importJWK(jwk, alg)) as SigningKey, alg };
 }
 
-/** `x5t#S256`: base64url SHA-256 of the certificate's DER (RFC 7515 4.1.8). */
+/**
+ * The DER of a PEM certificate: its first `CERTIFICATE` block (the leaf, when the PEM holds a chain).
+ * @throws {ConfigurationError} `certificate`: no block, or one that is not base64
+ */
+function certificateDer(pem: string): Uint8Array<ArrayBuffer> {
+  const body = /-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/.exec(pem)?.[1];
+  let binary: string | undefined;
+  try {
+    binary = body === undefined ? undefined : atob(body.replace(/\s+/g, ''));
+  } catch {
+    binary = undefined;
+  }
+  if (!binary) throw new ConfigurationError('certificate', 'could not be read as a PEM certificate');
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+/** `x5t#S256`: base64url SHA-256 of the certificate's DER (RFC 7515 4.1.8, RFC 8705 3.1). */
 export async function certificateThumbprint(pem: string): Promise<string> {
-  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
-  const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', der));
-  let binary = '';
-  for (const b of digest) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const der = certificateDer(pem);
+  return base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', der)));
+}
+
+/**
+ * {@link certificateThumbprint} synchronously, through `node:crypto`; undefined where the runtime has no
+ * such hash (Web Crypto's digest is async only).
+ */
+export function certificateThumbprintSync(pem: string): string | undefined {
+  const der = certificateDer(pem);
+  return withNodeCrypto((c) => c.createHash('sha256').update(der).digest('base64url'));
 }

@@ -1,7 +1,8 @@
 import { builtinFetchTakesDispatcher, nodeCrypto, requireOptional } from '../capabilities.js';
 import { ConfigurationError } from '../errors.js';
 import type { AuthMethod, PrivateKeyInput } from '../types.js';
-import { checkPrivateKeyShape } from './keys.js';
+import { base64url } from '../util.js';
+import { certificateThumbprintSync, checkPrivateKeyShape } from './keys.js';
 import type { ClientAuthenticator } from './types.js';
 
 /**
@@ -68,6 +69,37 @@ export function tlsClientAuth(
       await (dispatcher as { close?: () => Promise<void> } | undefined)?.close?.();
     },
   };
+}
+
+/**
+ * The client certificate's identity in cache keys, when tokens may be bound to it: a server that
+ * authenticates a client by its certificate binds the tokens it issues to that certificate (RFC 8705 3,
+ * `cnf.x5t#S256`), so two clients with the same id and different certificates must not share them.
+ *
+ * That is the case with `tls_client_auth` and `self_signed_tls_client_auth`, and with discovery when no
+ * `authMethod` is set (the metadata may pick one of them). With private_key_jwt, `certificate` only adds
+ * `x5t#S256` to the assertion: the TLS connection presents no certificate, so nothing binds the token.
+ *
+ * The identity is the certificate's `x5t#S256`, so that clients (and processes sharing a Redis cache) with
+ * the same certificate share tokens. Where the runtime has no synchronous SHA-256 (no `node:crypto`), a
+ * random id per client: still never another certificate's token, only no sharing. A certificate presented
+ * by a caller's `dispatcher` cannot be seen: give the same PEM as `certificate` too, or do not share the
+ * cache between clients with different certificates.
+ *
+ * @throws {ConfigurationError} `certificate` is not a PEM certificate
+ */
+export function certificateBinding(
+  options: { certificate?: string; issuer?: string; authMethod?: AuthMethod },
+  method: AuthMethod,
+): string | undefined {
+  const { certificate } = options;
+  if (certificate === undefined) return undefined;
+  const mayPresent =
+    method === 'tls_client_auth' ||
+    method === 'self_signed_tls_client_auth' ||
+    (options.issuer !== undefined && options.authMethod === undefined);
+  if (!mayPresent) return undefined;
+  return certificateThumbprintSync(certificate) ?? base64url(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * Cache keys: (token endpoint or issuer, client id, audience, scope set, resource set, extra params,
- * DPoP key thumbprint). Scope and resource order and duplicates do not matter. No secret is ever
- * part of a key. The key is a JSON array, so no two different tuples can collide.
+ * DPoP key thumbprint[, client certificate thumbprint]). Scope and resource order and duplicates do not
+ * matter. No secret is ever part of a key. The key is a JSON array, so no two different tuples can
+ * collide; the certificate is appended only when there is one, so the keys of every other client stay
+ * as they were (a rolling upgrade keeps sharing through Redis).
  *
  * This module alone knows the layout: {@link cacheKey} writes it, {@link keyInfoOfCacheKey} reads it back
  * (a shared cache reporting a fault has only the key).
@@ -19,13 +21,18 @@ export interface KeyParts {
   readonly extraParams: Readonly<Record<string, string>>;
   /** RFC 7638 thumbprint of the DPoP key, when DPoP is on: tokens are bound to it. */
   readonly keyBinding?: string;
+  /**
+   * `x5t#S256` of the client certificate, when the client authenticates with mutual TLS: tokens are bound
+   * to it (RFC 8705 3).
+   */
+  readonly certificateBinding?: string;
 }
 
 export function cacheKey(parts: KeyParts): string {
   const extras = Object.keys(parts.extraParams)
     .sort()
     .map((name) => [name, parts.extraParams[name]]);
-  return JSON.stringify([
+  const key = [
     parts.endpoint,
     parts.clientId,
     parts.audience ?? null,
@@ -33,7 +40,9 @@ export function cacheKey(parts: KeyParts): string {
     sortedSet(parts.resource),
     extras,
     parts.keyBinding ?? null,
-  ]);
+  ];
+  if (parts.certificateBinding !== undefined) key.push(parts.certificateBinding);
+  return JSON.stringify(key);
 }
 
 /**
@@ -67,8 +76,9 @@ function parseCacheKey(key: string): KeyParts | undefined {
   } catch {
     return undefined;
   }
-  if (!Array.isArray(value) || value.length !== 7) return undefined;
-  const [endpoint, clientId, audience, scope, resource, extras, keyBinding] = value as unknown[];
+  if (!Array.isArray(value) || (value.length !== 7 && value.length !== 8)) return undefined;
+  const [endpoint, clientId, audience, scope, resource, extras, keyBinding, certificateBinding] =
+    value as unknown[];
   if (
     typeof endpoint !== 'string' ||
     typeof clientId !== 'string' ||
@@ -77,7 +87,8 @@ function parseCacheKey(key: string): KeyParts | undefined {
     !isStrings(resource) ||
     !Array.isArray(extras) ||
     !extras.every((pair) => Array.isArray(pair) && pair.length === 2 && isStrings(pair)) ||
-    (keyBinding !== null && typeof keyBinding !== 'string')
+    (keyBinding !== null && typeof keyBinding !== 'string') ||
+    (value.length === 8 && typeof certificateBinding !== 'string')
   ) {
     return undefined;
   }
@@ -89,6 +100,7 @@ function parseCacheKey(key: string): KeyParts | undefined {
     resource,
     extraParams: Object.fromEntries(extras as [string, string][]),
     ...(keyBinding !== null ? { keyBinding } : {}),
+    ...(typeof certificateBinding === 'string' ? { certificateBinding } : {}),
   };
 }
 
