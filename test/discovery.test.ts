@@ -4,7 +4,6 @@
  * how the document is cached. First against a scripted loopback server, then against oidc-provider.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -16,19 +15,16 @@ import {
   ErrorCode,
 } from '../src/index.js';
 import { haveOpenssl, opensslMissingMessage } from './helpers/certs.js';
+import { testClient } from './helpers/clients.js';
+import { type LoopbackServer, type ReceivedRequest, startLoopbackServer } from './helpers/loopback-server.js';
 import { type OidcProviderHarness, startOidcProvider } from './helpers/oidc-provider.js';
 import { thrownBy } from './helpers/outcomes.js';
-import { closeServer, getFreePort, listenOnLoopback } from './helpers/ports.js';
+import { getFreePort } from './helpers/ports.js';
 
 // ---------------------------------------------------------------------------------------------
 // A scripted authorization server on loopback: a handler per path, every request recorded.
 
-interface Seen {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+type Seen = ReceivedRequest;
 
 interface Answer {
   status?: number;
@@ -39,32 +35,11 @@ interface Answer {
 
 type Route = (request: Seen) => Answer;
 
-const requests: Seen[] = [];
 const routes = new Map<string, Route>();
 let tokenCount = 0;
-const server = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => {
-    const seen: Seen = {
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      headers: req.headers,
-      body: Buffer.concat(chunks).toString('utf8'),
-    };
-    requests.push(seen);
-    const route = routes.get(seen.path.split('?')[0] ?? '/');
-    const answer: Answer = route ? route(seen) : { status: 404, body: { error: 'not_found' } };
-    const send = () => {
-      const body = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body ?? {});
-      const type = typeof answer.body === 'string' ? 'text/html' : 'application/json';
-      res.writeHead(answer.status ?? 200, { 'content-type': type, ...answer.headers });
-      res.end(body);
-    };
-    if (answer.delayMs) setTimeout(send, answer.delayMs);
-    else send();
-  });
-});
+let server: LoopbackServer;
+/** Every request the server received, in order. */
+let requests: Seen[] = [];
 let origin = '';
 
 const tokenRoute: Route = () => ({
@@ -102,12 +77,7 @@ const tokenRequests = () => requests.filter((r) => r.path === '/token');
 function client(
   options: Partial<ClientCredentialsClientOptions> & { issuer: string },
 ): ClientCredentialsClient {
-  return new ClientCredentialsClient({
-    clientId: 'svc',
-    clientSecret: 'discovery-secret',
-    retry: false,
-    ...options,
-  } as ClientCredentialsClientOptions);
+  return testClient({ clientSecret: 'discovery-secret', ...options });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -122,11 +92,20 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 const formOf = (seen: Seen | undefined) => new URLSearchParams(seen?.body ?? '');
 
 beforeAll(async () => {
-  origin = `http://127.0.0.1:${await listenOnLoopback(server)}`;
+  server = await startLoopbackServer(async (seen) => {
+    const route = routes.get(seen.path.split('?')[0] ?? '/');
+    const answer: Answer = route ? route(seen) : { status: 404, body: { error: 'not_found' } };
+    if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+    const body = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body ?? {});
+    const type = typeof answer.body === 'string' ? 'text/html' : 'application/json';
+    return { status: answer.status ?? 200, headers: { 'content-type': type, ...answer.headers }, body };
+  });
+  origin = server.origin;
+  requests = server.requests;
 });
-afterAll(() => closeServer(server));
+afterAll(() => server.close());
 beforeEach(() => {
-  requests.length = 0;
+  server.forget();
   tokenCount = 0;
   routes.clear();
   routes.set('/token', tokenRoute);

@@ -8,7 +8,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Context, context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
@@ -30,13 +30,16 @@ import {
 import { exportPKCS8, generateKeyPair } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
-  ClientCredentialsClient,
+  type ClientCredentialsClient,
   type ClientCredentialsClientOptions,
   ConfigurationError,
 } from '../src/index.js';
 import { DISCOVERY_SPAN, registerOpenTelemetry, TOKEN_REQUEST_SPAN } from '../src/otel/index.js';
+import { testClient } from './helpers/clients.js';
+import { INVALID_TOKEN, startApi } from './helpers/loopback-api.js';
+import { type LoopbackServer, startLoopbackServer } from './helpers/loopback-server.js';
 import { thrownBy } from './helpers/outcomes.js';
-import { closeServer, listenOnLoopback } from './helpers/ports.js';
+import { refusedUrl } from './helpers/ports.js';
 
 // ---------------------------------------------------------------------------------------------
 // A loopback authorization server: token endpoint and discovery, scripted per test, recording what
@@ -45,7 +48,7 @@ import { closeServer, listenOnLoopback } from './helpers/ports.js';
 interface Received {
   readonly path: string;
   readonly audience: string | undefined;
-  readonly headers: IncomingMessage['headers'];
+  readonly headers: IncomingHttpHeaders;
   readonly body: string;
   readonly at: number;
 }
@@ -57,44 +60,36 @@ interface Answer {
 }
 
 let origin = '';
-let server: ReturnType<typeof createServer>;
+let server: LoopbackServer;
 const received: Received[] = [];
 const issued: string[] = [];
 let answer: (request: Received, n: number) => Answer | undefined = () => undefined;
 let discovery: ((path: string) => Answer) | undefined;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
-      const path = req.url ?? '/';
-      const request: Received = {
-        path,
-        audience: new URLSearchParams(body).get('audience') ?? undefined,
-        headers: req.headers,
-        body,
-        at: Date.now(),
-      };
-      received.push(request);
-      let reply: Answer;
-      if (path.includes('/.well-known/')) {
-        reply = discovery?.(path) ?? { status: 404, body: {} };
-      } else {
-        const n = received.filter((r) => r.path === '/oauth/token').length;
-        reply = answer(request, n) ?? { status: 200, body: tokenBody(n) };
-      }
-      setTimeout(() => {
-        res.writeHead(reply.status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(reply.body));
-      }, reply.delayMs ?? 0);
-    });
+  server = await startLoopbackServer(async (req) => {
+    const request: Received = {
+      path: req.path,
+      audience: new URLSearchParams(req.body).get('audience') ?? undefined,
+      headers: req.headers,
+      body: req.body,
+      at: req.at,
+    };
+    received.push(request);
+    let reply: Answer;
+    if (request.path.includes('/.well-known/')) {
+      reply = discovery?.(request.path) ?? { status: 404, body: {} };
+    } else {
+      const n = received.filter((r) => r.path === '/oauth/token').length;
+      reply = answer(request, n) ?? { status: 200, body: tokenBody(n) };
+    }
+    if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
+    return { status: reply.status, json: reply.body };
   });
-  origin = `http://127.0.0.1:${await listenOnLoopback(server)}`;
+  origin = server.origin;
 });
 
-afterAll(() => closeServer(server));
+afterAll(() => server.close());
 
 function tokenBody(n: number, expiresIn = 3600): Record<string, unknown> {
   const accessToken = `at-${n}-${'x'.repeat(24)}`;
@@ -103,13 +98,12 @@ function tokenBody(n: number, expiresIn = 3600): Record<string, unknown> {
 }
 
 function makeClient(extra: Partial<ClientCredentialsClientOptions> = {}): ClientCredentialsClient {
-  return new ClientCredentialsClient({
+  return testClient({
     tokenEndpoint: `${origin}/oauth/token`,
     clientId: 'telemetry-client',
     clientSecret: 'telemetry-secret-value',
-    retry: false,
     ...extra,
-  } as ClientCredentialsClientOptions);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,10 +222,9 @@ describe('spans', () => {
   });
 
   it('a network failure: error.type M2M_NETWORK_ERROR and no status code', async () => {
-    const closed = createServer();
-    const port = await listenOnLoopback(closed);
-    await closeServer(closed);
-    await expect(makeClient({ tokenEndpoint: `http://127.0.0.1:${port}/t` }).getToken()).rejects.toThrow();
+    const url = await refusedUrl('/t');
+    const port = Number(new URL(url).port);
+    await expect(makeClient({ tokenEndpoint: url }).getToken()).rejects.toThrow();
     const span = finished(TOKEN_REQUEST_SPAN)[0] as ReadableSpan;
     expect(span.attributes['error.type']).toBe('M2M_NETWORK_ERROR');
     expect(span.attributes['http.response.status_code']).toBeUndefined();
@@ -254,15 +247,11 @@ describe('spans', () => {
     await client.getToken();
     await client.getToken({ forceRefresh: true });
     // An API that refuses the token: the 401 policy asks for a new one.
-    const api = createServer((_, res) => {
-      res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' });
-      res.end();
-    });
-    const apiPort = await listenOnLoopback(api);
+    const api = await startApi(() => INVALID_TOKEN);
     try {
-      await client.fetch(`http://127.0.0.1:${apiPort}/x`);
+      await client.fetch(`${api.url}/x`);
     } finally {
-      await closeServer(api);
+      await api.close();
     }
     expect(finished(TOKEN_REQUEST_SPAN).map((s) => s.attributes['m2m_token.cache.outcome'])).toEqual([
       'miss',
