@@ -12,6 +12,7 @@ import {
   OAuthError,
   type TokenEvent,
 } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 
 const ENDPOINT = 'https://idp.example.com/oauth/token';
 const ID = 'svc-client';
@@ -90,16 +91,15 @@ function client(
   events: TokenEvent[],
   options: Partial<ClientCredentialsClientOptions> = {},
 ) {
-  return new ClientCredentialsClient({
+  return testClient({
     tokenEndpoint: ENDPOINT,
     clientId: ID,
     clientSecret: SECRET,
     cache: false,
-    retry: false,
     fetch,
     onEvent: (e) => events.push(e),
     ...options,
-  } as ClientCredentialsClientOptions);
+  });
 }
 
 const fallbacks = (events: TokenEvent[]) =>

@@ -18,6 +18,7 @@ import {
   OAuthError,
   type TokenEvent,
 } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import { type LoopbackServer, type ReceivedRequest, startLoopbackServer } from './helpers/loopback-server.js';
 import { thrownBy } from './helpers/outcomes.js';
 
@@ -96,12 +97,11 @@ const verifyingFetch: typeof globalThis.fetch = async (input, init) => {
 };
 
 function makeClient(extra: Partial<ClientCredentialsClientOptions>): ClientCredentialsClient {
-  return new ClientCredentialsClient({
+  return testClient({
     tokenEndpoint: `${server.origin}/oauth/token`,
     clientId: 'rotating-client',
-    retry: false,
     ...extra,
-  } as ClientCredentialsClientOptions);
+  });
 }
 
 /** A secret function returning `values` in turn (the last one from then on), counting its calls. */

@@ -33,6 +33,7 @@ import {
   type TokenCache,
   type TokenEvent,
 } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import {
   type CheckedProof,
   DpopCheckError,
@@ -196,11 +197,10 @@ beforeEach(() => {
 });
 
 function client(extra: Partial<ClientCredentialsClientOptions> = {}): ClientCredentialsClient {
-  return new ClientCredentialsClient({
+  return testClient({
     tokenEndpoint: as.url,
     clientId: 'svc',
     clientSecret: 'svc-secret',
-    retry: false,
     dpop: true,
     ...extra,
   });

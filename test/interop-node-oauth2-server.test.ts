@@ -17,6 +17,7 @@ import {
   type Token,
   type TokenEvent,
 } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import {
   type NodeOAuth2Client,
   type NodeOAuth2ServerHarness,
@@ -44,16 +45,15 @@ afterAll(async () => {
 
 function client(c: NodeOAuth2Client, options: Partial<ClientCredentialsClientOptions> = {}) {
   const wire = recordingFetch(as.tokenEndpoint);
-  const made = new ClientCredentialsClient({
+  const made = testClient({
     tokenEndpoint: as.tokenEndpoint,
     clientId: c.clientId,
     clientSecret: c.clientSecret,
     scope: 'api.read',
     cache: false,
-    retry: false,
     fetch: wire.fetch,
     ...options,
-  } as ClientCredentialsClientOptions);
+  });
   return { client: made, wire };
 }
 

@@ -10,7 +10,6 @@ import { OAuth2Server } from 'oauth2-mock-server';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ClientCredentialsClient,
   type ClientCredentialsClientOptions,
   DiscoveryError,
   formUrlEncodeCredential,
@@ -18,6 +17,7 @@ import {
   OAuthError,
   type Token,
 } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import { type Cell, MATRIX } from './interop/matrix.js';
 import {
   expectCell,
@@ -71,7 +71,7 @@ async function verify(accessToken: string): Promise<JWTPayload> {
 
 function client(options: Partial<ClientCredentialsClientOptions> = {}) {
   const wire = recordingFetch(tokenEndpoint);
-  const made = new ClientCredentialsClient({
+  const made = testClient({
     tokenEndpoint,
     clientId: CLIENT_ID,
     clientSecret: SECRET,
@@ -79,10 +79,9 @@ function client(options: Partial<ClientCredentialsClientOptions> = {}) {
     // The mock puts the body's `aud` (not `audience`) into the token.
     extraParams: { aud: AUDIENCE },
     cache: false,
-    retry: false,
     fetch: wire.fetch,
     ...options,
-  } as ClientCredentialsClientOptions);
+  });
   return { client: made, wire };
 }
 

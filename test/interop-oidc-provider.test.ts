@@ -15,6 +15,7 @@ import {
   type Token,
 } from '../src/index.js';
 import { certificateThumbprint, haveOpenssl, opensslMissingMessage } from './helpers/certs.js';
+import { testClient } from './helpers/clients.js';
 import {
   type OidcProviderHarness,
   SPECIAL_CHARACTERS,
@@ -73,17 +74,16 @@ function credentialsOf(c: TestClient): Partial<ClientCredentialsClientOptions> {
 }
 
 function client(c: TestClient, options: Partial<ClientCredentialsClientOptions> = {}) {
-  return new ClientCredentialsClient({
+  return testClient({
     tokenEndpoint: op.tokenEndpoint,
     clientId: c.clientId,
     authMethod: c.authMethod as ClientCredentialsClientOptions['authMethod'],
     resource: op.resources.jwt,
     scope: 'api:read',
     cache: false,
-    retry: false,
     ...credentialsOf(c),
     ...options,
-  } as ClientCredentialsClientOptions);
+  });
 }
 
 /** Verifies a JWT access token with the server's keys and checks who it was issued to. */

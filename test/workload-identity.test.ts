@@ -21,6 +21,7 @@ import {
   OAuthError,
   type TokenEvent,
 } from '../src/index.js';
+import { testClient } from './helpers/clients.js';
 import { type LoopbackServer, type ReceivedRequest, startLoopbackServer } from './helpers/loopback-server.js';
 import { type OidcProviderHarness, startOidcProvider } from './helpers/oidc-provider.js';
 import { closeServer, listenOnLoopback } from './helpers/ports.js';
@@ -68,12 +69,11 @@ afterEach(() => {
 });
 
 function makeClient(extra: Partial<ClientCredentialsClientOptions>): ClientCredentialsClient {
-  return new ClientCredentialsClient({
+  return testClient({
     tokenEndpoint: `${server.origin}/oauth/token`,
     clientId: 'workload',
-    retry: false,
     ...extra,
-  } as ClientCredentialsClientOptions);
+  });
 }
 
 function thrown(make: () => unknown): unknown {

@@ -7,8 +7,9 @@
  * cached, the API never called, and the CLI prints no part of it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientCredentialsClient, ErrorCode, HttpError, type TokenEvent } from '../../src/index.js';
+import { ErrorCode, HttpError, type TokenEvent } from '../../src/index.js';
 import { runCli } from '../helpers/cli-run.js';
+import { testClient } from '../helpers/clients.js';
 import { exposures, leakedRuns } from '../helpers/leaks.js';
 import { type LoopbackServer, startLoopbackServer } from '../helpers/loopback-server.js';
 
@@ -45,11 +46,10 @@ function serve(token: string): void {
 
 let clients = 0;
 function client(events: TokenEvent[]) {
-  return new ClientCredentialsClient({
+  return testClient({
     tokenEndpoint: `${server.origin}/token-${++clients}`,
     clientId: 'vschar-client',
     clientSecret: 'vschar-secret',
-    retry: false,
     onEvent: (e) => events.push(e),
   });
 }

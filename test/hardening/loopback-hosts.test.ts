@@ -6,18 +6,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ClientCredentialsClient,
+  type ClientCredentialsClient,
   type ClientCredentialsClientOptions,
   ConfigurationError,
   DiscoveryError,
 } from '../../src/index.js';
+import { testClient } from '../helpers/clients.js';
 import { type LoopbackServer, startLoopbackServer } from '../helpers/loopback-server.js';
 import { rejectionOf, thrownBy } from '../helpers/outcomes.js';
 
 const base = { clientId: 'c', clientSecret: 'loopback-secret' } as const;
 
 function client(options: Partial<ClientCredentialsClientOptions>): ClientCredentialsClient {
-  return new ClientCredentialsClient({ ...base, retry: false, ...options } as ClientCredentialsClientOptions);
+  return testClient({ ...base, retry: false, ...options });
 }
 
 describe('the http exemption is for localhost, 127.0.0.0/8 and [::1] only', () => {

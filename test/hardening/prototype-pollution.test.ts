@@ -4,7 +4,8 @@
  * the members stay visible as members (in `raw`, in a redacted `bodySnippet`, in JSON of the token).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ClientCredentialsClient, HttpError } from '../../src/index.js';
+import { HttpError } from '../../src/index.js';
+import { testClient } from '../helpers/clients.js';
 import { type LoopbackServer, startLoopbackServer } from '../helpers/loopback-server.js';
 
 const HOSTILE = '"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}';
@@ -27,11 +28,10 @@ const json = (body: string, status = 200) => ({
 
 let n = 0;
 function client(issuer?: string) {
-  return new ClientCredentialsClient({
+  return testClient({
     ...(issuer ? { issuer } : { tokenEndpoint: `${server.origin}/token-${++n}` }),
     clientId: 'proto-client',
     clientSecret: 'proto-secret',
-    retry: false,
   });
 }
 

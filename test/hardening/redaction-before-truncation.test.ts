@@ -18,6 +18,7 @@ import {
   type TokenEvent,
 } from '../../src/index.js';
 import { runCli } from '../helpers/cli-run.js';
+import { testClient } from '../helpers/clients.js';
 import { exposures, leakedRuns } from '../helpers/leaks.js';
 import {
   type Answer,
@@ -115,14 +116,13 @@ function credentials(method: AuthMethod): Partial<ClientCredentialsClientOptions
 
 let clients = 0;
 function client(method: AuthMethod, events: TokenEvent[]) {
-  return new ClientCredentialsClient({
+  return testClient({
     tokenEndpoint: `${server.origin}/token-${++clients}`,
     clientId: 'cut-client',
-    retry: false,
     cache: false,
     onEvent: (e) => events.push(e),
     ...credentials(method),
-  } as ClientCredentialsClientOptions);
+  });
 }
 
 function assertionOf(request: ReceivedRequest): string {
