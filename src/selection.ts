@@ -6,8 +6,8 @@
  */
 import { cacheKey, type KeyParts, keyInfo } from './cache/cache-key.js';
 import { Lru } from './cache/lru.js';
-import { ConfigurationError } from './errors.js';
-import { checkSelection, type NormalizedOptions, RESERVED_PARAMS, splitScope } from './options/index.js';
+import { checkSelection, type NormalizedOptions, splitScope } from './options/index.js';
+import { parseSelection } from './options/schema.js';
 import type { TokenKeyInfo, TokenSelection } from './types.js';
 import { toArray } from './util.js';
 
@@ -44,7 +44,10 @@ export class SelectionResolver {
   readonly #bindings: KeyBindings;
   /** Memo by the scope alone (the common per-call shape): the scope string, or the array joined by spaces. */
   readonly #byScope = new Lru<ResolvedRequest>(MEMO_ENTRIES);
-  /** Memo by (audience, scope, resource) as a JSON array: injective, whatever characters the values hold. */
+  /**
+   * Memo by (audience, scope, resource, extraParams) as a JSON array: injective, whatever characters the
+   * values hold (JSON escapes them; object members keep their names).
+   */
   readonly #bySignature = new Lru<ResolvedRequest>(MEMO_ENTRIES);
   /** The client's defaults. */
   readonly defaults: ResolvedRequest;
@@ -66,7 +69,9 @@ export class SelectionResolver {
    */
   resolve(options: TokenSelection): ResolvedRequest {
     const { audience, scope, resource, extraParams } = options;
-    checkTypes(audience, scope, resource, extraParams);
+    // The schema judges the types and words the messages, as for the constructor; this typeof walk
+    // spares it on the hot path and never passes a value the schema would refuse.
+    if (!isWellTyped(audience, scope, resource, extraParams)) parseSelection(options);
     if (audience === undefined && resource === undefined && extraParams === undefined) {
       if (scope === undefined) return this.defaults;
       // Joining by a space is injective up to what splitScope makes of it: 'a b' and ['a', 'b'] are the
@@ -79,9 +84,14 @@ export class SelectionResolver {
       }
       return memo;
     }
-    if (extraParams !== undefined) return this.#build(options);
-    // JSON.stringify of strings, arrays and null cannot make two different inputs equal.
-    const signature = JSON.stringify([audience ?? null, scope ?? null, resource ?? null]);
+    // JSON.stringify of strings, arrays of strings, objects of strings and null cannot make two different
+    // inputs equal (and only well-typed values get here).
+    const signature = JSON.stringify([
+      audience ?? null,
+      scope ?? null,
+      resource ?? null,
+      extraParams ?? null,
+    ]);
     let memo = this.#bySignature.peek(signature);
     if (memo === undefined) {
       memo = this.#build(options);
@@ -96,16 +106,7 @@ export class SelectionResolver {
     const audience = options.audience ?? o.audience;
     const scope = options.scope !== undefined ? dedupe(splitScope(options.scope)) : dedupe(o.scope);
     const resource = options.resource !== undefined ? dedupe(toArray(options.resource)) : dedupe(o.resource);
-    for (const r of resource) checkResource(r);
     const extraParams = { ...o.extraParams, ...(options.extraParams ?? {}) };
-    for (const name of Object.keys(options.extraParams ?? {})) {
-      if (RESERVED_PARAMS.has(name)) {
-        throw new ConfigurationError(
-          `extraParams.${name}`,
-          `may not set ${name}: it is set by the client or has an option of its own`,
-        );
-      }
-    }
     const parts: KeyParts = {
       endpoint: this.#endpoint,
       clientId: o.clientId,
@@ -126,25 +127,23 @@ export class SelectionResolver {
   }
 }
 
-/** Per-call options get the same type checks as the constructor's (a cheap typeof walk, no allocation). */
-function checkTypes(audience: unknown, scope: unknown, resource: unknown, extraParams: unknown): void {
-  if (audience !== undefined && (typeof audience !== 'string' || audience === '')) {
-    throw new ConfigurationError('audience', 'must be a non-empty string');
+/**
+ * True when the selection is certainly well typed (a cheap typeof walk, no allocation): a non-empty
+ * audience, strings or arrays of strings, and extraParams a plain object of string members. False
+ * sends it to the schema, which decides and names what is wrong.
+ */
+function isWellTyped(audience: unknown, scope: unknown, resource: unknown, extraParams: unknown): boolean {
+  if (audience !== undefined && (typeof audience !== 'string' || audience === '')) return false;
+  if (!isStringList(scope) || !isStringList(resource)) return false;
+  if (extraParams === undefined) return true;
+  if (typeof extraParams !== 'object' || extraParams === null) return false;
+  const proto = Object.getPrototypeOf(extraParams);
+  if (proto !== Object.prototype && proto !== null) return false;
+  if (Object.getOwnPropertySymbols(extraParams).length > 0) return false;
+  for (const name in extraParams) {
+    if (typeof (extraParams as Record<string, unknown>)[name] !== 'string') return false;
   }
-  if (!isStringList(scope)) throw new ConfigurationError('scope', 'must be a string or an array of strings');
-  if (!isStringList(resource)) {
-    throw new ConfigurationError('resource', 'must be a string or an array of strings');
-  }
-  if (extraParams !== undefined) {
-    if (typeof extraParams !== 'object' || extraParams === null || Array.isArray(extraParams)) {
-      throw new ConfigurationError('extraParams', 'must be an object of string values');
-    }
-    for (const name in extraParams) {
-      if (typeof (extraParams as Record<string, unknown>)[name] !== 'string') {
-        throw new ConfigurationError(`extraParams.${name}`, 'must be a string');
-      }
-    }
-  }
+  return true;
 }
 
 function isStringList(value: unknown): boolean {
@@ -156,15 +155,4 @@ function isStringList(value: unknown): boolean {
 
 function dedupe(values: readonly string[]): string[] {
   return values.length <= 1 ? values.slice() : [...new Set(values)];
-}
-
-/** RFC 8707 2: an absolute URI without a fragment. */
-function checkResource(value: string): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigurationError('resource', 'must be an absolute URI (RFC 8707 2)');
-  }
-  if (url.hash) throw new ConfigurationError('resource', 'must not contain a fragment (RFC 8707 2)');
 }

@@ -19,17 +19,11 @@ import {
   type NormalizedOptions,
   type NormalizedRetry,
 } from './types.js';
-import { checkEndpointUrl, checkHeaders, checkSelection, RESERVED_PARAMS, splitScope } from './values.js';
+import { checkEndpointUrl, checkHeaders, checkSelection, splitScope } from './values.js';
 
 export { checkClientSecret } from './credentials.js';
 export * from './types.js';
-export {
-  checkEndpointUrl,
-  checkSelection,
-  firstControlCharacter,
-  RESERVED_PARAMS,
-  splitScope,
-} from './values.js';
+export { checkEndpointUrl, checkSelection, splitScope } from './values.js';
 
 /** Validates options and fills in defaults. Throws ConfigurationError naming the first bad option. */
 export function normalizeOptions(input: ClientCredentialsClientOptions): NormalizedOptions {
@@ -56,14 +50,6 @@ export function normalizeOptions(input: ClientCredentialsClientOptions): Normali
 
   checkSelection(o.audience, o.scope, o.resource, o.extraParams);
   const extraParams = { ...(o.extraParams ?? {}) };
-  for (const name of Object.keys(extraParams)) {
-    if (RESERVED_PARAMS.has(name)) {
-      throw new ConfigurationError(
-        `extraParams.${name}`,
-        `may not set ${name}: grant_type and client authentication are set by the client, and scope, audience and resource have options of their own`,
-      );
-    }
-  }
 
   if (o.headers) checkHeaders(o.headers);
 

@@ -15,6 +15,18 @@ const isFunction = (v: unknown) => typeof v === 'function';
 const isNonEmptyStringOrFunction = (v: unknown) =>
   (typeof v === 'string' && v.length > 0) || typeof v === 'function';
 
+/**
+ * The token selection's types, for the constructor's defaults and every per-call option alike (the
+ * values are checked by ./values.ts checkSelection, in both places too).
+ */
+const selectionShape = {
+  audience: z.optional(nonEmpty),
+  scope: z.optional(stringOrList),
+  resource: z.optional(stringOrList),
+  extraParams: z.optional(z.record(z.string(), z.string())),
+};
+const selectionSchema = z.object(selectionShape);
+
 const retrySchema = z.object({
   retries: z.optional(z.int().check(z.gte(0), z.lte(10))),
   factor: z.optional(z.number().check(z.gte(1))),
@@ -48,10 +60,7 @@ const schema = z.object({
   assertionLifetimeSeconds: z.optional(z.number().check(z.gte(1), z.lte(120))),
   clockSkewSeconds: z.optional(z.number().check(z.gte(0), z.lte(60))),
   basicAuthEncoding: z.optional(z.union([z.enum(['form-urlencoded', 'none']), z.custom(isFunction)])),
-  audience: z.optional(nonEmpty),
-  scope: z.optional(stringOrList),
-  resource: z.optional(stringOrList),
-  extraParams: z.optional(z.record(z.string(), z.string())),
+  ...selectionShape,
   expiryBufferSeconds: z.optional(nonNegative),
   defaultLifetimeSeconds: z.optional(z.number().check(z.gt(0))),
   refreshAheadSeconds: z.optional(nonNegative),
@@ -114,11 +123,21 @@ function isPlainObject(value: unknown): value is object {
 export function parseOptions(input: object): void {
   checkOptionKeys(input);
   const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const { path, message } = describeIssue(parsed.error.issues[0] as SchemaIssue | undefined, []);
-    const option = path.length ? path.map(String).join('.') : '(options)';
-    throw new ConfigurationError(option, message);
-  }
+  if (!parsed.success) throw issueError(parsed.error.issues[0]);
+}
+
+/**
+ * Checks the types of a per-call token selection (audience, scope, resource, extraParams; other keys
+ * are ignored) against the constructor's schema: the same rules, the same messages.
+ */
+export function parseSelection(input: object): void {
+  const parsed = selectionSchema.safeParse(input);
+  if (!parsed.success) throw issueError(parsed.error.issues[0]);
+}
+
+function issueError(issue: unknown): ConfigurationError {
+  const { path, message } = describeIssue(issue as SchemaIssue | undefined, []);
+  return new ConfigurationError(path.length ? path.map(String).join('.') : '(options)', message);
 }
 
 /** The parts of a zod issue used for messages (zod/mini ships no English messages: they are built here). */

@@ -10,7 +10,7 @@ import { isLoopbackHost } from '../util.js';
 const CLIENT_SET_HEADERS: ReadonlySet<string> = new Set(['authorization', 'dpop', 'content-type', 'accept']);
 
 /** Parameters a caller may not set through extraParams (RFC 6749 4.4.2, 2.3; RFC 7521 4.2). */
-export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
+const RESERVED_PARAMS: ReadonlySet<string> = new Set([
   'grant_type',
   'client_id',
   'client_secret',
@@ -53,7 +53,7 @@ export function checkEndpointUrl(option: string, value: string, allowInsecureHtt
 }
 
 /** The index of the first control character (U+0000-U+001F, U+007F) in `value`, or -1. */
-export function firstControlCharacter(value: string): number {
+function firstControlCharacter(value: string): number {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (c < 0x20 || c === 0x7f) return i;
@@ -129,8 +129,47 @@ function codePoint(value: string, at: number): string {
 }
 
 /**
- * The token selection (audience, scope, resource, extraParams values) has no control characters: the
- * constructor's defaults and every per-call option alike. Types are checked before this is called.
+ * `resource` (a string or a list): each an absolute URI without a fragment (RFC 8707 2), and no
+ * control characters.
+ */
+export function checkResource(resource: unknown): void {
+  for (const value of typeof resource === 'string' ? [resource] : Array.isArray(resource) ? resource : []) {
+    if (typeof value !== 'string') continue;
+    refuseControlCharacters('resource', value);
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new ConfigurationError('resource', 'must be an absolute URI (RFC 8707 2)');
+    }
+    if (url.hash) throw new ConfigurationError('resource', 'must not contain a fragment (RFC 8707 2)');
+  }
+}
+
+/**
+ * `extraParams`: no parameter the client sets or that has an option of its own (RESERVED_PARAMS), and
+ * string values without control characters.
+ */
+export function checkExtraParams(extraParams: unknown): void {
+  if (typeof extraParams !== 'object' || extraParams === null) return;
+  for (const name of Object.keys(extraParams)) {
+    if (RESERVED_PARAMS.has(name)) {
+      throw new ConfigurationError(
+        `extraParams.${name}`,
+        `may not set ${name}: grant_type and client authentication are set by the client, and scope, audience and resource have options of their own`,
+      );
+    }
+    const value = (extraParams as Record<string, unknown>)[name];
+    // The schema skips a member named __proto__; it is a parameter like any other here.
+    if (typeof value !== 'string') throw new ConfigurationError(`extraParams.${name}`, 'must be a string');
+    refuseControlCharacters(`extraParams.${name}`, value);
+  }
+}
+
+/**
+ * The values of a token selection (audience, scope, resource, extraParams), for the constructor's
+ * defaults and every per-call option alike, once their types have passed the schema: no control
+ * characters, resources that are absolute URIs, no reserved parameter.
  */
 export function checkSelection(
   audience: unknown,
@@ -141,12 +180,6 @@ export function checkSelection(
   if (typeof audience === 'string') refuseControlCharacters('audience', audience);
   if (typeof scope === 'string') refuseControlCharacters('scope', scope);
   else if (Array.isArray(scope)) for (const s of scope) refuseControlCharacters('scope', String(s));
-  if (typeof resource === 'string') refuseControlCharacters('resource', resource);
-  else if (Array.isArray(resource)) for (const r of resource) refuseControlCharacters('resource', String(r));
-  if (typeof extraParams === 'object' && extraParams !== null) {
-    for (const name of Object.keys(extraParams)) {
-      const value = (extraParams as Record<string, unknown>)[name];
-      if (typeof value === 'string') refuseControlCharacters(`extraParams.${name}`, value);
-    }
-  }
+  checkResource(resource);
+  checkExtraParams(extraParams);
 }
