@@ -89,7 +89,7 @@ export class ClientCredentialsClient {
       if (normalized.authMethod === 'private_key_jwt') checkPrivateKeyShape('privateKey', options.privateKey);
     }
     // An assertion made elsewhere, and secrets or keys given as functions (src/credentials).
-    const credentials = credentialsOf(options);
+    const credentials = credentialsOf(options, normalized.timeoutMs);
     const auth = options.tokenEndpoint
       ? createAuthenticator(options, normalized.authMethod, credentials)
       : undefined;

@@ -260,8 +260,18 @@ describe('clientAssertionFile', () => {
     expect(tokenRequests()).toHaveLength(0);
   });
 
-  it('/dev/zero (an endless file) is refused after 64 KiB, without reading on', async () => {
+  it('/dev/zero (an endless device) is refused before it is read: not a regular file', async () => {
     const error = (await makeClient({ clientAssertionFile: '/dev/zero' })
+      .getToken()
+      .catch((e: unknown) => e)) as ConfigurationError;
+    expect(error.option).toBe('clientAssertionFile');
+    expect(error.message).toContain('not a regular file');
+  });
+
+  it('a regular file over 64 KiB is refused after 64 KiB, without reading on', async () => {
+    const path = join(dir, 'large');
+    await writeFile(path, 'e'.repeat(200 * 1024));
+    const error = (await makeClient({ clientAssertionFile: path })
       .getToken()
       .catch((e: unknown) => e)) as ConfigurationError;
     expect(error.option).toBe('clientAssertionFile');

@@ -12,9 +12,15 @@
  * whole token, the old or the new one, and the next token request after a rotation sends the new one.
  * Reading a file of a few hundred bytes per token request costs less than a stat-and-compare that could
  * miss a rewrite within one timestamp tick.
+ *
+ * The file is opened without blocking (O_NONBLOCK) and must be a regular file once symlinks are
+ * followed: opening a FIFO with no writer would otherwise hold a libuv threadpool thread for ever (four
+ * of them stall every fs call and dns.lookup of the process). Each assertion, from a function or the
+ * file, must come within the attempt's `timeoutMs` (credentials/deadline.ts).
  */
 import { builtinModule } from '../capabilities.js';
 import { ConfigurationError } from '../errors.js';
+import { withinTimeout } from './deadline.js';
 
 /** A file larger than this is not an assertion (a wrong path: /dev/zero, a log file). */
 export const MAX_ASSERTION_FILE_BYTES = 64 * 1024;
@@ -35,15 +41,25 @@ type FileHandle = {
     length: number,
     position: number | null,
   ): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ isFile(): boolean }>;
   close(): Promise<void>;
 };
-type FsPromises = { open(path: string, flags: string): Promise<FileHandle> };
+type NodeFs = {
+  promises: { open(path: string, flags: number): Promise<FileHandle> };
+  constants?: { O_RDONLY?: number; O_NONBLOCK?: number; O_NOCTTY?: number };
+};
 
-/** The assertion source of the options, or undefined when neither option is set. */
-export function assertionSource(options: {
-  clientAssertion?: string | (() => string | Promise<string>);
-  clientAssertionFile?: string;
-}): AssertionSource | undefined {
+/**
+ * The assertion source of the options, or undefined when neither option is set. Each assertion must
+ * come within `timeoutMs` (the attempt's), else M2MTokenError `M2M_TIMEOUT` naming the option.
+ */
+export function assertionSource(
+  options: {
+    clientAssertion?: string | (() => string | Promise<string>);
+    clientAssertionFile?: string;
+  },
+  timeoutMs: number,
+): AssertionSource | undefined {
   const { clientAssertion, clientAssertionFile } = options;
   if (typeof clientAssertion === 'string') {
     const value = checkAssertion('clientAssertion', clientAssertion);
@@ -53,12 +69,20 @@ export function assertionSource(options: {
     return {
       option: 'clientAssertion',
       next: async () =>
-        checkAssertion('clientAssertion', await clientAssertion(), ' (returned by the function)'),
+        checkAssertion(
+          'clientAssertion',
+          await withinTimeout(
+            'clientAssertion',
+            timeoutMs,
+            Promise.resolve().then(() => clientAssertion()),
+          ),
+          ' (returned by the function)',
+        ),
     };
   }
   if (clientAssertionFile !== undefined) {
-    const fs = builtinModule<{ promises: FsPromises }>('node:fs')?.promises;
-    if (fs === undefined) {
+    const fs = builtinModule<NodeFs>('node:fs');
+    if (fs?.promises === undefined) {
       throw new ConfigurationError(
         'clientAssertionFile',
         'needs a file system (node:fs), which this runtime does not provide: pass clientAssertion: () => ... instead',
@@ -69,7 +93,7 @@ export function assertionSource(options: {
       next: async () =>
         checkAssertion(
           'clientAssertionFile',
-          await readAssertionFile(fs, clientAssertionFile),
+          await withinTimeout('clientAssertionFile', timeoutMs, readAssertionFile(fs, clientAssertionFile)),
           ` (the content of ${JSON.stringify(clientAssertionFile)})`,
         ),
     };
@@ -98,15 +122,28 @@ export function checkAssertion(option: AssertionOption, value: unknown, where = 
   return assertion;
 }
 
-/** Reads the file, at most {@link MAX_ASSERTION_FILE_BYTES} (a wrong path must not fill the memory). */
-async function readAssertionFile(fs: FsPromises, path: string): Promise<string> {
+/**
+ * Reads the file, at most {@link MAX_ASSERTION_FILE_BYTES} (a wrong path must not fill the memory).
+ * Opened with O_NONBLOCK, so that a FIFO or a device cannot hold the open; refused unless the opened
+ * file (symlinks followed) is a regular file.
+ */
+async function readAssertionFile(fs: NodeFs, path: string): Promise<string> {
+  const c = fs.constants ?? {};
+  // O_NONBLOCK and O_NOCTTY are POSIX (undefined on Windows, where a named pipe is no path to open here).
+  const flags = (c.O_RDONLY ?? 0) | (c.O_NONBLOCK ?? 0) | (c.O_NOCTTY ?? 0);
   let handle: FileHandle;
   try {
-    handle = await fs.open(path, 'r');
+    handle = await fs.promises.open(path, flags);
   } catch (error) {
     throw unreadable(path, error);
   }
   try {
+    if (!(await handle.stat()).isFile()) {
+      throw new ConfigurationError(
+        'clientAssertionFile',
+        `${JSON.stringify(path)} is not a regular file (a directory, a FIFO, a socket or a device): give the file that holds the client assertion`,
+      );
+    }
     const buffer = new Uint8Array(MAX_ASSERTION_FILE_BYTES + 1);
     let length = 0;
     for (;;) {

@@ -34,14 +34,21 @@ export interface CredentialOptions {
 
 const FROM_FUNCTION = ' (the value the function returned)';
 
-export function credentialsOf(options: CredentialOptions): ClientCredentials {
+/**
+ * The credentials of the options. Each source (a function, the assertion file) must give its value
+ * within `timeoutMs`, the attempt's timeout: else M2MTokenError `M2M_TIMEOUT` naming the option.
+ */
+export function credentialsOf(options: CredentialOptions, timeoutMs: number): ClientCredentials {
   const { clientSecret, privateKey } = options;
-  const assertion = assertionSource(options);
+  const assertion = assertionSource(options, timeoutMs);
   return {
     ...(typeof clientSecret === 'function'
       ? {
-          secret: new RotatingCredential<string>('clientSecret', clientSecret, (value) =>
-            checkClientSecret(value, FROM_FUNCTION),
+          secret: new RotatingCredential<string>(
+            'clientSecret',
+            clientSecret,
+            (value) => checkClientSecret(value, FROM_FUNCTION),
+            timeoutMs,
           ),
         }
       : {}),
@@ -54,6 +61,7 @@ export function credentialsOf(options: CredentialOptions): ClientCredentials {
               checkPrivateKeyShape('privateKey', value);
               return value as PrivateKeyInput;
             },
+            timeoutMs,
             sameKey,
           ),
         }

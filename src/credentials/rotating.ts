@@ -2,8 +2,11 @@
  * A credential given as a function (`clientSecret: () => vault.read(...)`, `privateKey: async () => ...`):
  * called on the first token request and its value kept; called again only after the server refused
  * the client, so that a secret or key rotated elsewhere (a Kubernetes secret, a vault) is picked up
- * without a restart, and a vault is not asked once per token request.
+ * without a restart, and a vault is not asked once per token request. Each call is bounded by the
+ * attempt's `timeoutMs` (credentials/deadline.ts): a function that never settles fails that request
+ * with M2M_TIMEOUT and is called afresh by the next one.
  */
+import { withinTimeout } from './deadline.js';
 
 /** The credentials that may be given as a function. */
 export type RotatingOption = 'clientSecret' | 'privateKey';
@@ -19,14 +22,15 @@ export interface Renewal {
 /**
  * One credential given as a function: its current value, and its renewal after a refusal. The function
  * is called once for concurrent callers (first use, and each renewal); a failure is not kept (the next
- * token request calls again). Every value it returns is checked by `check` (the constructor's checks
- * for that option) before it is used.
+ * token request calls again), and so is a call that did not settle within `timeoutMs`. Every value it
+ * returns is checked by `check` (the constructor's checks for that option) before it is used.
  */
 export class RotatingCredential<T> {
   readonly option: RotatingOption;
   readonly #provide: () => T | Promise<T>;
   readonly #check: (value: unknown) => T;
   readonly #same: (a: T, b: T) => boolean;
+  readonly #timeoutMs: number;
   #value: { readonly value: T } | undefined;
   #loading: Promise<T> | undefined;
   #renewing: Promise<boolean> | undefined;
@@ -37,12 +41,14 @@ export class RotatingCredential<T> {
     option: RotatingOption,
     provide: () => T | Promise<T>,
     check: (value: unknown) => T,
+    timeoutMs: number,
     same: (a: T, b: T) => boolean = Object.is,
   ) {
     this.option = option;
     this.#provide = provide;
     this.#check = check;
     this.#same = same;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** The value requests are sent with now (see {@link renew}). */
@@ -104,6 +110,7 @@ export class RotatingCredential<T> {
   }
 
   async #call(): Promise<T> {
-    return this.#check(await this.#provide());
+    const provided = Promise.resolve().then(() => this.#provide());
+    return this.#check(await withinTimeout(this.option, this.#timeoutMs, provided));
   }
 }

@@ -160,7 +160,9 @@ export interface RequestBudget {
 export function worstCaseRequestMs(budget: RequestBudget): number {
   const { timeoutMs, retry } = budget;
   const tries = retry ? retry.retries + 1 : 1;
-  const perTry = (budget.dpop ? 2 : 1) * timeoutMs;
+  // Each send waits up to timeoutMs for the answer; before it, the credential (a function, the
+  // assertion file) may take up to timeoutMs too (credentials/deadline.ts).
+  const perTry = (budget.dpop ? 2 : 1) * 2 * timeoutMs;
   // Before each try the client may wait out a Retry-After up to maxRetryAfterMs.
   const retryAfter = retry ? tries * retry.maxRetryAfterMs : 0;
   let backoff = 0;
