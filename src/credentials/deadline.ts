@@ -23,10 +23,12 @@ export function withinTimeout<T>(option: CredentialOption, timeoutMs: number, wo
     const timer = setTimeout(
       () => {
         const what =
-          option === 'clientAssertionFile' ? 'reading options.clientAssertionFile' : `options.${option}`;
+          option === 'clientAssertionFile'
+            ? 'reading options.clientAssertionFile did not finish'
+            : `the options.${option} function did not settle`;
         reject(
           new M2MTokenError(
-            `${what} did not give a value within timeoutMs ${timeoutMs}: check what it waits for (a vault, a secret store, a file system); the next token request asks again`,
+            `${what} within timeoutMs ${timeoutMs}: check what it waits for (a vault, a secret store, a file system); the next token request asks again`,
             ErrorCode.TIMEOUT,
           ),
         );
