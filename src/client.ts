@@ -7,7 +7,6 @@
  */
 import { BasicAutoDetect } from './auth/basic-auto-detect.js';
 import { type ClientAuthenticator, createAuthenticator } from './auth/index.js';
-import { checkPrivateKeyShape } from './auth/keys.js';
 import { certificateBinding } from './auth/tls-client-auth.js';
 import { MemoryTokenCache } from './cache/memory-cache.js';
 import { credentialsOf, rotatingCredentialOf } from './credentials/index.js';
@@ -76,18 +75,12 @@ export class ClientCredentialsClient {
   constructor(options: ClientCredentialsClientOptions) {
     const normalized = normalizeOptions(options);
     this.#options = normalized;
-    if (options.cache !== undefined && options.cache !== false && !isTokenCache(options.cache)) {
-      throw new ConfigurationError('cache', 'must be a TokenCache (get, set, delete) or false');
-    }
     const cache = options.cache === false ? undefined : (options.cache ?? new MemoryTokenCache());
     this.#events = new EventSink(options.onEvent);
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#dispatcher = options.dispatcher;
     const dpop = options.dpop ? createDpopProofSource(options.dpop) : undefined;
 
-    if (typeof options.privateKey !== 'function' && options.privateKey !== undefined) {
-      if (normalized.authMethod === 'private_key_jwt') checkPrivateKeyShape('privateKey', options.privateKey);
-    }
     // An assertion made elsewhere, and secrets or keys given as functions (src/credentials).
     const credentials = credentialsOf(options, normalized.timeoutMs);
     const auth = options.tokenEndpoint
@@ -283,17 +276,6 @@ export class ClientCredentialsClient {
     this.#authenticators.add(info.auth);
     return info;
   }
-}
-
-function isTokenCache(value: unknown): value is TokenCache {
-  const c = value as TokenCache;
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof c.get === 'function' &&
-    typeof c.set === 'function' &&
-    typeof c.delete === 'function'
-  );
 }
 
 export type { ClientAuthenticator };

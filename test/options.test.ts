@@ -103,6 +103,22 @@ describe('ConfigurationError names the bad option', () => {
     ],
     ['a key that is a number', { tokenEndpoint: ENDPOINT, clientId: 'c', privateKey: 42 }, 'privateKey'],
     [
+      'a key that is not a key, with an issuer',
+      { issuer: 'https://idp.auth.localhost/', clientId: 'c', privateKey: 'not a pem' },
+      'privateKey',
+    ],
+    [
+      'a tls_client_auth key that is not a key, with an issuer',
+      {
+        issuer: 'https://idp.auth.localhost/',
+        clientId: 'c',
+        authMethod: 'tls_client_auth',
+        certificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
+        privateKey: { kty: 'EC' },
+      },
+      'privateKey',
+    ],
+    [
       'an encrypted PEM key',
       {
         tokenEndpoint: ENDPOINT,

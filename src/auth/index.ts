@@ -8,7 +8,7 @@ import { clientSecretBasic } from './client-secret-basic.js';
 import { clientSecretJwt } from './client-secret-jwt.js';
 import { clientSecretJson, clientSecretPost } from './client-secret-post.js';
 import type { AssertionSettings } from './jwt-assertion.js';
-import { checkPrivateKeyShape, ownKeyId } from './keys.js';
+import { ownKeyId } from './keys.js';
 import { privateKeyJwt } from './private-key-jwt.js';
 import { rotatingAuthenticator } from './rotating-authenticator.js';
 import { tlsClientAuth } from './tls-client-auth.js';
@@ -17,7 +17,7 @@ import type { ClientAuthenticator } from './types.js';
 export type { AuthContext, ClientAuthenticator, TokenRequestParts } from './types.js';
 
 /**
- * Builds the authenticator. Options were validated by normalizeOptions(); key shapes are checked here.
+ * Builds the authenticator. Options were validated by normalizeOptions(), key shapes included.
  * `credentials` (built once per client, src/credentials) holds an assertion made elsewhere and the
  * secret or key given as a function: the authenticator then takes each request's value from there.
  */
@@ -61,7 +61,6 @@ export function createAuthenticator(
       if (credentials.privateKey !== undefined) {
         return rotatingAuthenticator(method, o.clientId, credentials.privateKey, signer);
       }
-      checkPrivateKeyShape('privateKey', o.privateKey);
       return signer(o.privateKey as PrivateKeyInput);
     }
     case 'tls_client_auth':

@@ -2,7 +2,7 @@ import { builtinFetchTakesDispatcher, nodeCrypto, requireOptional } from '../cap
 import { ConfigurationError } from '../errors.js';
 import type { AuthMethod, PrivateKeyInput } from '../types.js';
 import { base64url } from '../util.js';
-import { certificateThumbprintSync, checkPrivateKeyShape } from './keys.js';
+import { certificateThumbprintSync } from './keys.js';
 import type { ClientAuthenticator } from './types.js';
 
 /**
@@ -33,18 +33,7 @@ export function tlsClientAuth(
 ): ClientAuthenticator {
   const { certificate, privateKey, dispatcher: given } = options;
   checkFetchCarriesCertificate(method, options.fetch);
-  if (given === undefined) {
-    if (certificate === undefined) {
-      throw new ConfigurationError(
-        'certificate',
-        `is required for ${method} (or a dispatcher that presents it)`,
-      );
-    }
-    if (privateKey === undefined) {
-      throw new ConfigurationError('privateKey', `the certificate's private key is required for ${method}`);
-    }
-    checkPrivateKeyShape('privateKey', privateKey);
-  }
+  // normalizeOptions saw to it that without a dispatcher there are a certificate and its key.
   let agent: Promise<unknown> | undefined;
   const dispatcher = (): Promise<unknown> => {
     if (given !== undefined) return Promise.resolve(given);

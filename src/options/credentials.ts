@@ -2,6 +2,7 @@
  * Credentials: which client authentication method the options imply (RFC 6749 2.3), and whether the
  * credentials given fit it. Messages name the option and give positions, never values.
  */
+import { checkPrivateKeyShape } from '../auth/keys.js';
 import { ConfigurationError } from '../errors.js';
 import { ASYMMETRIC_ALGORITHMS, type AuthMethod } from '../types.js';
 import type { ClientCredentialsClientOptions, DpopOptions } from './types.js';
@@ -177,6 +178,10 @@ export function checkCredentials(o: ClientCredentialsClientOptions, method: Auth
       }
       break;
     }
+  }
+  // Its shape, once (the key is imported on first use); a function's values are checked as it returns them.
+  if (o.privateKey !== undefined && typeof o.privateKey !== 'function') {
+    checkPrivateKeyShape('privateKey', o.privateKey);
   }
 }
 

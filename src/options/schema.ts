@@ -14,6 +14,10 @@ const stringOrList = z.union([z.string(), z.array(z.string())]);
 const isFunction = (v: unknown) => typeof v === 'function';
 const isNonEmptyStringOrFunction = (v: unknown) =>
   (typeof v === 'string' && v.length > 0) || typeof v === 'function';
+const isTokenCache = (v: unknown) =>
+  typeof v === 'object' &&
+  v !== null &&
+  ['get', 'set', 'delete'].every((name) => typeof (v as Record<string, unknown>)[name] === 'function');
 
 /**
  * The token selection's types, for the constructor's defaults and every per-call option alike (the
@@ -64,7 +68,9 @@ const schema = z.object({
   expiryBufferSeconds: z.optional(nonNegative),
   defaultLifetimeSeconds: z.optional(z.number().check(z.gt(0))),
   refreshAheadSeconds: z.optional(nonNegative),
-  cache: z.optional(z.unknown()),
+  cache: z.optional(
+    z.custom((v) => v === false || isTokenCache(v), 'must be a TokenCache (get, set, delete) or false'),
+  ),
   fetch: z.optional(z.custom(isFunction, 'must be a fetch-compatible function')),
   dispatcher: z.optional(
     z.custom(
