@@ -11,7 +11,6 @@ import { certificateBinding } from './auth/tls-client-auth.js';
 import { MemoryTokenCache } from './cache/memory-cache.js';
 import { credentialsOf, rotatingCredentialOf } from './credentials/index.js';
 import { createDpopProofSource } from './dpop.js';
-import { ConfigurationError } from './errors.js';
 import { EventSink } from './events.js';
 import { type CreateFetchOptions, createAuthorizedFetch } from './fetch/fetch-wrapper.js';
 import { FORCED_REFRESH_INTERVAL_MS } from './fetch/unauthorized-policy.js';
@@ -28,7 +27,7 @@ import {
 import { checkCallOptions, GET_TOKEN_OPTIONS, INVALIDATE_OPTIONS } from './options/keys.js';
 import { type ResolvedRequest, SelectionResolver } from './selection.js';
 import { resolveServer, type ServerInfo } from './server.js';
-import type { GetTokenOptions, Token, TokenCache } from './types.js';
+import type { GetTokenOptions, Token } from './types.js';
 
 export { FORCED_REFRESH_INTERVAL_MS };
 

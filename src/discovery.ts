@@ -8,8 +8,9 @@ import { DiscoveryError } from './errors.js';
 import { type EventSink, nextRequestId } from './events.js';
 import { readBodyCapped } from './http/read-body.js';
 import { shownUrl, transportError, viaTransport } from './http/token-errors.js';
+import { endpointProblem } from './options/index.js';
 import type { TokenKeyInfo } from './types.js';
-import { describeError, isLoopbackHost } from './util.js';
+import { describeError } from './util.js';
 
 /** The metadata fields m2m-token uses (RFC 8414 2, RFC 8705 5). Everything else is kept as is. */
 export interface AuthorizationServerMetadata {
@@ -189,27 +190,10 @@ export function validateMetadata(
   return metadata;
 }
 
-/** RFC 6749 3.2 and 2.3.1: credentials go only over TLS; http is allowed for loopback hosts only. */
+/** A discovered endpoint gets the configured one's rules (options/values.ts endpointProblem). */
 function checkEndpoint(issuer: string, field: string, value: string, allowInsecureHttp: boolean): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new DiscoveryError(issuer, `${field} is not an absolute URL`);
-  }
-  if (url.protocol === 'http:') {
-    if (!allowInsecureHttp && !isLoopbackHost(url.hostname)) {
-      throw new DiscoveryError(
-        issuer,
-        `${field} ${url.origin} uses http on a host that is not loopback; only https is allowed (or set allowInsecureHttp)`,
-      );
-    }
-  } else if (url.protocol !== 'https:') {
-    throw new DiscoveryError(issuer, `${field} uses the unsupported protocol ${url.protocol}`);
-  }
-  if (url.username || url.password) throw new DiscoveryError(issuer, `${field} must not contain credentials`);
-  // RFC 6749 3.2: the endpoint URI must not include a fragment.
-  if (url.hash) throw new DiscoveryError(issuer, `${field} must not contain a fragment`);
+  const problem = endpointProblem(value, allowInsecureHttp);
+  if (problem !== undefined) throw new DiscoveryError(issuer, `${field}: ${problem}`);
 }
 
 export interface MetadataCacheOptions {

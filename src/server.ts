@@ -200,14 +200,6 @@ async function configureFor(
   );
 }
 
-/** RFC 8414 2: an issuer identifier has no query or fragment component. */
-function checkIssuer(issuer: string): void {
-  const url = new URL(issuer);
-  if (url.search || url.hash || issuer.includes('?') || issuer.includes('#')) {
-    throw new ConfigurationError('issuer', 'must not contain a query or fragment (RFC 8414 2)');
-  }
-}
-
 /**
  * Returns a function giving the current ServerInfo: synchronously when it is known and fresh, else a
  * promise (discovery runs then, once for all concurrent callers).
@@ -224,7 +216,6 @@ export function resolveServer(
     return () => info;
   }
   const issuer = normalized.issuer as string;
-  checkIssuer(issuer);
   const metadataCache = new MetadataCache(
     issuer,
     {

@@ -62,6 +62,11 @@ describe('ConfigurationError names the bad option', () => {
       { ...base, tokenEndpoint: 'https://u:p@idp.auth.localhost/t' },
       'tokenEndpoint',
     ],
+    [
+      'a fragment in the tokenEndpoint URL (RFC 6749 3.2)',
+      { ...base, tokenEndpoint: 'https://idp.auth.localhost/t#x' },
+      'tokenEndpoint',
+    ],
     ['no credentials at all', { tokenEndpoint: ENDPOINT, clientId: 'c' }, 'clientSecret'],
     ['an empty clientSecret', { ...base, clientSecret: '' }, 'clientSecret'],
     ['a secret and a key without authMethod', { ...base, privateKey: ecPem }, 'authMethod'],
@@ -243,6 +248,19 @@ describe('ConfigurationError names the bad option', () => {
     ['options.clockSkewSeconds: must be at most 60', { ...base, clockSkewSeconds: 61 }],
     ['options.authMethod: must be "client_secret_basic" or', { ...base, authMethod: 'basic' }],
     ['options.fetch: must be a fetch-compatible function', { ...base, fetch: 1 }],
+    ['options.tokenEndpoint: is not an absolute URL', { ...base, tokenEndpoint: '/oauth/token' }],
+    [
+      'options.tokenEndpoint: uses the unsupported protocol ftp:',
+      { ...base, tokenEndpoint: 'ftp://idp.auth.localhost/t' },
+    ],
+    [
+      'options.tokenEndpoint: must not contain a fragment (RFC 6749 3.2)',
+      { ...base, tokenEndpoint: 'https://idp.auth.localhost/t#x' },
+    ],
+    [
+      'options.tokenEndpoint: http: is only allowed for loopback hosts, not idp.example.test; use https',
+      { ...base, tokenEndpoint: 'http://idp.example.test/t' },
+    ],
   ])('says what is expected: %s', (message, options) => {
     expect(configError(options).message.startsWith(message)).toBe(true);
   });

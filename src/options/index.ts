@@ -19,11 +19,11 @@ import {
   type NormalizedOptions,
   type NormalizedRetry,
 } from './types.js';
-import { checkEndpointUrl, checkHeaders, checkSelection, splitScope } from './values.js';
+import { checkEndpointUrl, checkHeaders, checkIssuerUrl, checkSelection, splitScope } from './values.js';
 
 export { checkClientSecret } from './credentials.js';
 export * from './types.js';
-export { checkEndpointUrl, checkSelection, splitScope } from './values.js';
+export { checkSelection, endpointProblem, splitScope } from './values.js';
 
 /** Validates options and fills in defaults. Throws ConfigurationError naming the first bad option. */
 export function normalizeOptions(input: ClientCredentialsClientOptions): NormalizedOptions {
@@ -41,7 +41,7 @@ export function normalizeOptions(input: ClientCredentialsClientOptions): Normali
   }
   const allowInsecureHttp = o.allowInsecureHttp ?? false;
   if (o.tokenEndpoint) checkEndpointUrl('tokenEndpoint', o.tokenEndpoint, allowInsecureHttp);
-  if (o.issuer) checkEndpointUrl('issuer', o.issuer, allowInsecureHttp);
+  if (o.issuer) checkIssuerUrl(o.issuer, allowInsecureHttp);
 
   checkAssertionOptions(o);
   const authMethod = resolveAuthMethod(o);

@@ -28,28 +28,46 @@ export function splitScope(scope: string | readonly string[] | undefined): strin
   return parts.filter((s) => s.length > 0);
 }
 
-/** Only https, or http to a loopback host, unless allowInsecureHttp (RFC 6749 3.2: TLS is required). */
-export function checkEndpointUrl(option: string, value: string, allowInsecureHttp: boolean): URL {
+/**
+ * What is wrong with a token endpoint URL (or an issuer), as a phrase to follow its name, or undefined:
+ * an absolute https URL, or http to a loopback host unless allowInsecureHttp (RFC 6749 3.2 and 2.3.1:
+ * credentials go only over TLS), without credentials, and without a fragment (RFC 6749 3.2). For the
+ * configured endpoint (ConfigurationError) and a discovered one (DiscoveryError) alike.
+ */
+export function endpointProblem(value: string, allowInsecureHttp: boolean): string | undefined {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigurationError(option, 'must be an absolute URL');
+    return 'is not an absolute URL';
   }
-  if (url.username || url.password) {
-    throw new ConfigurationError(option, 'must not contain credentials');
-  }
+  if (url.username || url.password) return 'must not contain credentials';
   if (url.protocol === 'http:') {
     if (!allowInsecureHttp && !isLoopbackHost(url.hostname)) {
-      throw new ConfigurationError(
-        option,
-        'http: is only allowed for loopback hosts; use https, or set allowInsecureHttp when TLS is added outside the process',
-      );
+      return `http: is only allowed for loopback hosts, not ${url.host}; use https, or set allowInsecureHttp when TLS is added outside the process`;
     }
   } else if (url.protocol !== 'https:') {
-    throw new ConfigurationError(option, `unsupported protocol ${url.protocol}`);
+    return `uses the unsupported protocol ${url.protocol}`;
   }
-  return url;
+  if (url.hash || value.includes('#')) return 'must not contain a fragment (RFC 6749 3.2)';
+  return undefined;
+}
+
+/** The configured `tokenEndpoint`: see {@link endpointProblem}. */
+export function checkEndpointUrl(option: string, value: string, allowInsecureHttp: boolean): void {
+  const problem = endpointProblem(value, allowInsecureHttp);
+  if (problem !== undefined) throw new ConfigurationError(option, problem);
+}
+
+/**
+ * The configured `issuer`: an identifier without a query or fragment component (RFC 8414 2), then
+ * the endpoint rules (discovery sends the client's requests there).
+ */
+export function checkIssuerUrl(value: string, allowInsecureHttp: boolean): void {
+  if (value.includes('?') || value.includes('#')) {
+    throw new ConfigurationError('issuer', 'must not contain a query or fragment (RFC 8414 2)');
+  }
+  checkEndpointUrl('issuer', value, allowInsecureHttp);
 }
 
 /** The index of the first control character (U+0000-U+001F, U+007F) in `value`, or -1. */

@@ -79,7 +79,9 @@ describe('discovered endpoints follow the same rule', () => {
       }).getToken(),
     );
     expect(error).toBeInstanceOf(DiscoveryError);
-    expect((error as Error).message).toMatch(/token_endpoint http:\/\/idp\.localhost uses http/);
+    expect((error as Error).message).toMatch(
+      /token_endpoint: http: is only allowed for loopback hosts, not idp\.localhost/,
+    );
     expect(sent).toEqual([`${server.origin}/.well-known/oauth-authorization-server`]);
   });
 });
