@@ -10,6 +10,11 @@ export const RedisErrorCode = {
   ERROR_REPLY: 'M2M_REDIS_ERROR_REPLY',
   /** An entry could not be opened (wrong key, tampered, not encrypted when it must be, garbage). */
   ENTRY_UNREADABLE: 'M2M_REDIS_ENTRY_UNREADABLE',
+  /**
+   * An entry over `maxEntryBytes`: one found in Redis is a miss (never read whole), one about to be
+   * stored is not stored (the token still reaches its callers).
+   */
+  ENTRY_TOO_LARGE: 'M2M_REDIS_ENTRY_TOO_LARGE',
 } as const;
 
 /**

@@ -6,4 +6,5 @@
  */
 export type { RedisClientLike } from './driver.js';
 export { RedisCacheError, RedisErrorCode } from './errors.js';
-export { REDIS_CACHE_DEFAULTS, RedisTokenCache, type RedisTokenCacheOptions } from './redis-token-cache.js';
+export { REDIS_CACHE_DEFAULTS, type RedisTokenCacheOptions } from './options.js';
+export { RedisTokenCache } from './redis-token-cache.js';

@@ -21,61 +21,26 @@ import { keyInfoOfCacheKey } from '../cache/cache-key.js';
 import { isUsable } from '../cache/lifetime.js';
 import { Lru } from '../cache/lru.js';
 import { systemClock } from '../clock.js';
-import { ConfigurationError } from '../errors.js';
 import { EventSink } from '../events.js';
-import { checkKnownKeys } from '../options/keys.js';
-import type { CachedToken, TokenCache, TokenEvent } from '../types.js';
+import type { CachedToken, TokenCache } from '../types.js';
 import { describeError } from '../util.js';
 import { RedisChannel } from './channel.js';
 import { EntryCodec, HEAD_CHARS } from './codec.js';
-import { type CommandReply, commandSender, type RedisClientLike, replyText } from './driver.js';
+import { type CommandReply, replyText } from './driver.js';
+import { RedisCacheError, RedisErrorCode } from './errors.js';
 import { Answers, LocalLayer } from './local-layer.js';
 import { LockWaits } from './lock-waits.js';
-import { ACQUIRE, DELETE_IF, type EntryKeys, entryKeys, STORE_AND_UNLOCK, UNLOCK } from './scripts.js';
-
-/** Options of {@link RedisTokenCache}. */
-export interface RedisTokenCacheOptions {
-  /** A connected node-redis (`redis` v4/v5) or ioredis client (a cluster client of either works too). */
-  client: RedisClientLike;
-  /** Prefix of every key this cache writes. Default `'m2m-token:'`. */
-  keyPrefix?: string;
-  /**
-   * 32 bytes: entries are sealed with AES-256-GCM (fresh IV per write, the cache key as additional data).
-   * An entry that does not open is a miss, reported through `onEvent`.
-   */
-  encryptionKey?: Uint8Array;
-  /** Timeout of each Redis call, ms. Default 250. */
-  timeoutMs?: number;
-  /**
-   * How long an entry read from (or written to) Redis is served from this process's memory before it is read
-   * again, ms (less up to a fifth, at random, so that replicas spread their reads). The read after that runs
-   * in the background while callers keep getting the entry they hold, so this bounds how late an
-   * invalidate() in another process is seen here (plus one read). Default 5000; 0 reads Redis on every call
-   * (the caller waits for it). A token refreshed ahead of time elsewhere is seen by this process's own
-   * refresh-ahead, whose lock call reads Redis.
-   */
-  localTtlMs?: number;
-  /** Most entries in the local layer (least recently used dropped first). Default 1000. */
-  localMaxEntries?: number;
-  /**
-   * Receives the faults this cache absorbs itself: an entry that does not open (`operation: 'decrypt'`) and
-   * a failed Redis read answered from the local layer (`'get'`). Faults it throws are reported by the
-   * client's own `onEvent`; pass the same handler to both.
-   */
-  onEvent?: (event: TokenEvent) => void;
-}
-
-/** The defaults of {@link RedisTokenCacheOptions} (read-only). */
-export const REDIS_CACHE_DEFAULTS = Object.freeze({
-  /** {@link RedisTokenCacheOptions.keyPrefix} */
-  keyPrefix: 'm2m-token:',
-  /** {@link RedisTokenCacheOptions.timeoutMs} */
-  timeoutMs: 250,
-  /** {@link RedisTokenCacheOptions.localTtlMs} */
-  localTtlMs: 5_000,
-  /** {@link RedisTokenCacheOptions.localMaxEntries} */
-  localMaxEntries: 1_000,
-});
+import { type RedisTokenCacheOptions, resolveOptions } from './options.js';
+import {
+  ACQUIRE,
+  acquireReply,
+  DELETE_IF,
+  type EntryKeys,
+  entryKeys,
+  LOCK_NOT_TRIED,
+  STORE_AND_UNLOCK,
+  UNLOCK,
+} from './scripts.js';
 
 interface Read {
   readonly promise: Promise<CachedToken | undefined>;
@@ -90,16 +55,6 @@ interface Hold {
 }
 
 const noop = () => {};
-
-const OPTION_KEYS: ReadonlySet<string> = new Set([
-  'client',
-  'keyPrefix',
-  'encryptionKey',
-  'timeoutMs',
-  'localTtlMs',
-  'localMaxEntries',
-  'onEvent',
-]);
 
 /**
  * A {@link TokenCache} shared through Redis, with cross-process single-flight and a local layer.
@@ -124,6 +79,8 @@ export class RedisTokenCache implements TokenCache {
   readonly timeoutMs: number;
   /** How long an entry is served from this process's memory without asking Redis, ms. */
   readonly localTtlMs: number;
+  /** The most bytes an entry may have, read or written. */
+  readonly maxEntryBytes: number;
   readonly #channel: RedisChannel;
   readonly #codec: EntryCodec;
   readonly #local: LocalLayer;
@@ -147,53 +104,20 @@ export class RedisTokenCache implements TokenCache {
    *   or an unknown option (a misspelt `encryptionKey` must not leave tokens in plaintext), named by `option`
    */
   constructor(options: RedisTokenCacheOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new ConfigurationError('client', 'RedisTokenCache needs options with a client');
-    }
-    // A misspelt option must not be ignored: `encryption_key` would store tokens in plaintext.
-    checkKnownKeys(options, OPTION_KEYS, 'RedisTokenCache', '', true);
-    const send = commandSender(options.client);
-    if (send === undefined) {
-      throw new ConfigurationError(
-        'client',
-        'must be a connected node-redis (redis) or ioredis client, or a cluster of either',
-      );
-    }
-    const keyPrefix = options.keyPrefix ?? REDIS_CACHE_DEFAULTS.keyPrefix;
-    if (typeof keyPrefix !== 'string') throw new ConfigurationError('keyPrefix', 'must be a string');
-    const key = options.encryptionKey;
-    if (key !== undefined && (!(key instanceof Uint8Array) || key.byteLength !== 32)) {
-      throw new ConfigurationError(
-        'encryptionKey',
-        'must be 32 bytes (a Uint8Array or Buffer) for AES-256-GCM',
-      );
-    }
-    const timeoutMs = options.timeoutMs ?? REDIS_CACHE_DEFAULTS.timeoutMs;
-    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new ConfigurationError('timeoutMs', 'must be a positive number of milliseconds');
-    }
-    const localTtlMs = options.localTtlMs ?? REDIS_CACHE_DEFAULTS.localTtlMs;
-    if (typeof localTtlMs !== 'number' || !Number.isFinite(localTtlMs) || localTtlMs < 0) {
-      throw new ConfigurationError('localTtlMs', 'must be a non-negative number');
-    }
-    const localMaxEntries = options.localMaxEntries ?? REDIS_CACHE_DEFAULTS.localMaxEntries;
-    if (!Number.isInteger(localMaxEntries) || localMaxEntries < 1) {
-      throw new ConfigurationError('localMaxEntries', 'must be a positive integer');
-    }
-    if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
-      throw new ConfigurationError('onEvent', 'must be a function');
-    }
+    const { send, keyPrefix, encryptionKey, timeoutMs, localTtlMs, localMaxEntries, maxEntryBytes, onEvent } =
+      resolveOptions(options);
     this.keyPrefix = keyPrefix;
     this.timeoutMs = timeoutMs;
     this.localTtlMs = localTtlMs;
+    this.maxEntryBytes = maxEntryBytes;
     this.#channel = new RedisChannel(send, timeoutMs);
-    this.#codec = new EntryCodec(key);
+    this.#codec = new EntryCodec(encryptionKey);
     this.#local = new LocalLayer(localMaxEntries);
     this.#answers = new Answers();
     this.#held = new Lru(localMaxEntries);
     this.#declined = new Lru(localMaxEntries);
     this.#waits = new LockWaits(localMaxEntries);
-    this.#events = new EventSink(options.onEvent);
+    this.#events = new EventSink(onEvent);
   }
 
   /** True when entries are sealed with AES-256-GCM. */
@@ -258,6 +182,10 @@ export class RedisTokenCache implements TokenCache {
     this.#channel.checkAvailable('SET');
     const keys = this.#keys(key);
     const stored = this.#codec.encode(key, value);
+    const bytes = Buffer.byteLength(stored, 'utf8');
+    // Not stored: no process would read it back. The lock this process may hold stays held, so that the
+    // client's release() frees it.
+    if (bytes > this.maxEntryBytes) throw this.#tooLarge(`${bytes} bytes to store, not stored in Redis`);
     const px = String(Math.ceil(ttlMs));
     const hold = this.#held.get(key);
     if (hold === undefined || hold.released) {
@@ -321,7 +249,17 @@ export class RedisTokenCache implements TokenCache {
     const declinedHead =
       declined !== undefined && systemClock.monotonic() - declined.at < px ? declined.head : '';
     const { result, raw } = this.#channel.call(
-      ['EVAL', ACQUIRE, '2', keys.token, keys.lock, owner, String(px), declinedHead],
+      [
+        'EVAL',
+        ACQUIRE,
+        '2',
+        keys.token,
+        keys.lock,
+        owner,
+        String(px),
+        declinedHead,
+        String(this.maxEntryBytes),
+      ],
       keys.token,
     );
     const sentAt = systemClock.monotonic();
@@ -332,11 +270,14 @@ export class RedisTokenCache implements TokenCache {
       // A lock given up on may still be taken later (a command queued while Redis was away): free it as
       // soon as it is, rather than blocking the key for its whole TTL.
       raw.then((late) => {
-        if (acquired(late).taken) this.#unlock(keys, owner).catch(noop);
+        if (acquireReply(late).taken) this.#unlock(keys, owner).catch(noop);
       }, noop);
       throw error;
     }
-    const { taken, text, lockMs } = acquired(reply);
+    const { taken, text, lockMs, refusedBytes } = acquireReply(reply);
+    if (refusedBytes > 0) {
+      this.#emitFault(key, 'lock', this.#tooLarge(`${refusedBytes} bytes in Redis, read as a miss`));
+    }
     const entry = text === null ? undefined : this.#open(key, text);
     this.#supersede(key);
     this.#answers.remember(key, entry);
@@ -402,7 +343,9 @@ export class RedisTokenCache implements TokenCache {
     const keys = this.#keys(key);
     let text: string | null;
     try {
-      text = replyText(await this.#channel.command(['GET', keys.token], keys.token));
+      // At most one byte over the cap (an absent key reads as ''): an entry over it is never sent whole.
+      const range = ['GETRANGE', keys.token, '0', String(this.maxEntryBytes)];
+      text = replyText(await this.#channel.command(range, keys.token)) || null;
     } catch (error) {
       const slot = this.#local.get(key);
       if (slot !== undefined && isUsable(slot.value, Date.now())) {
@@ -411,6 +354,10 @@ export class RedisTokenCache implements TokenCache {
         return slot.value;
       }
       throw error;
+    }
+    if (text !== null && Buffer.byteLength(text, 'utf8') > this.maxEntryBytes) {
+      this.#emitFault(key, 'get', this.#tooLarge('larger in Redis, read as a miss'));
+      text = null;
     }
     // Redis is the truth while it answers: gone there (expired, or invalidated by another process) is gone.
     const entry = text === null ? undefined : this.#open(key, text);
@@ -456,7 +403,14 @@ export class RedisTokenCache implements TokenCache {
     return entryKeys(this.keyPrefix, key);
   }
 
-  #emitFault(key: string, operation: 'get' | 'decrypt', error: unknown): void {
+  #tooLarge(detail: string): RedisCacheError {
+    return new RedisCacheError(
+      `entry over maxEntryBytes (${this.maxEntryBytes}): ${detail}`,
+      RedisErrorCode.ENTRY_TOO_LARGE,
+    );
+  }
+
+  #emitFault(key: string, operation: 'get' | 'lock' | 'decrypt', error: unknown): void {
     if (this.#events.active) {
       this.#events.emit({
         type: 'cache_fault',
@@ -466,18 +420,4 @@ export class RedisTokenCache implements TokenCache {
       });
     }
   }
-}
-
-/** The ACQUIRE script's `lockMs` when it returned the entry without trying the lock. */
-const LOCK_NOT_TRIED = -2;
-
-/** The ACQUIRE script's reply (scripts.ts); an odd one is "not taken, no entry, no lock". */
-function acquired(reply: CommandReply): { taken: boolean; text: string | null; lockMs: number } {
-  if (!Array.isArray(reply)) return { taken: false, text: null, lockMs: 0 };
-  const lockMs = Number(reply[2]);
-  return {
-    taken: Number(reply[0]) === 1,
-    text: replyText(reply[1]),
-    lockMs: Number.isFinite(lockMs) ? lockMs : 0,
-  };
 }
