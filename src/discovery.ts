@@ -9,6 +9,7 @@ import { type EventSink, nextRequestId } from './events.js';
 import { readBodyCapped } from './http/read-body.js';
 import { shownUrl, transportError, viaTransport } from './http/token-errors.js';
 import { endpointProblem } from './options/index.js';
+import { scrubAndClip } from './redact.js';
 import type { TokenKeyInfo } from './types.js';
 import { describeError } from './util.js';
 
@@ -180,7 +181,7 @@ export function validateMetadata(
       metadata.issuer.replace(/\/+$/, '') === issuer.replace(/\/+$/, '') ? '; check the trailing slash' : '';
     throw new DiscoveryError(
       issuer,
-      `${url} names issuer "${metadata.issuer.slice(0, 200)}", not the configured one (RFC 8414 3.3${hint})`,
+      `${url} names issuer "${scrubAndClip(metadata.issuer, 200)}", not the configured one (RFC 8414 3.3${hint})`,
     );
   }
   checkEndpoint(issuer, 'token_endpoint', metadata.token_endpoint, allowInsecureHttp);

@@ -3,7 +3,6 @@
  * @packageDocumentation
  */
 
-export { formUrlEncodeCredential } from './auth/client-secret-basic.js';
 export { MemoryTokenCache, type MemoryTokenCacheOptions } from './cache/memory-cache.js';
 export { ClientCredentialsClient, FORCED_REFRESH_INTERVAL_MS } from './client.js';
 export type { AuthorizationServerMetadata } from './discovery.js';
@@ -72,3 +71,4 @@ export type {
   TokenRequestTrigger,
   TokenSelection,
 } from './types.js';
+export { formUrlEncodeCredential } from './util.js';

@@ -100,11 +100,28 @@ export function utf8(value: string): Uint8Array {
   return encoder.encode(value);
 }
 
-/** base64url without padding. */
-export function base64url(bytes: Uint8Array): string {
+/** base64, padded (RFC 4648 4). */
+export function base64(bytes: Uint8Array): string {
   let binary = '';
   for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return btoa(binary);
+}
+
+/** base64url without padding (RFC 4648 5). */
+export function base64url(bytes: Uint8Array): string {
+  return base64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/**
+ * Form-urlencodes a client id or secret for the Basic header (RFC 6749 2.3.1 and Appendix B):
+ * the RFC 3986 unreserved characters (letters, digits, `-._~`) stay as they are, a space becomes `+`,
+ * everything else is percent-encoded as UTF-8. Servers that decode (as the RFC requires) get the
+ * exact value back; servers that never decode still see typical ids (`my-client.v2`) unchanged.
+ */
+export function formUrlEncodeCredential(value: string): string {
+  return encodeURIComponent(value)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
 }
 
 /** A minimal description of an error for events: never the value of a secret. */

@@ -1,24 +1,7 @@
 import type { BasicAuthEncoding } from '../options/index.js';
-import { type ClientAuthenticator, redactSecret, redactValue } from './types.js';
-
-/**
- * Form-urlencodes a client id or secret for the Basic header (RFC 6749 2.3.1 and Appendix B):
- * the RFC 3986 unreserved characters (letters, digits, `-._~`) stay as they are, a space becomes `+`,
- * everything else is percent-encoded as UTF-8. Servers that decode (as the RFC requires) get the
- * exact value back; servers that never decode still see typical ids (`my-client.v2`) unchanged.
- */
-export function formUrlEncodeCredential(value: string): string {
-  return encodeURIComponent(value)
-    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-    .replace(/%20/g, '+');
-}
-
-function toBase64(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
-}
+import { knownValues } from '../redact.js';
+import { base64, formUrlEncodeCredential, utf8 } from '../util.js';
+import type { ClientAuthenticator } from './types.js';
 
 /** client_secret_basic: `Authorization: Basic base64(enc(id):enc(secret))` (RFC 6749 2.3.1). */
 export function clientSecretBasic(
@@ -33,7 +16,7 @@ export function clientSecretBasic(
         ? (v: string) => v
         : encoding;
   // Computed once: the header never changes for this client.
-  const header = `Basic ${toBase64(`${encode(clientId)}:${encode(clientSecret)}`)}`;
+  const header = `Basic ${base64(utf8(`${encode(clientId)}:${encode(clientSecret)}`))}`;
   const description = {
     method: 'client_secret_basic',
     clientId,
@@ -48,7 +31,7 @@ export function clientSecretBasic(
     apply(parts) {
       parts.headers.authorization = header;
     },
-    redact: (text) => redactValue(redactSecret(text, clientSecret), header.slice(6)),
+    redact: knownValues([clientSecret, header]),
     describe: () => description,
   };
 }

@@ -1,4 +1,5 @@
-import { type ClientAuthenticator, redactSecret } from './types.js';
+import { knownValues } from '../redact.js';
+import type { ClientAuthenticator } from './types.js';
 
 /** client_secret_post: `client_id` and `client_secret` in the form body (RFC 6749 2.3.1). */
 export function clientSecretPost(clientId: string, clientSecret: string): ClientAuthenticator {
@@ -8,7 +9,7 @@ export function clientSecretPost(clientId: string, clientSecret: string): Client
     apply(parts) {
       parts.params.push(['client_id', clientId], ['client_secret', clientSecret]);
     },
-    redact: (text) => redactSecret(text, clientSecret),
+    redact: knownValues([clientSecret]),
     describe: () => ({ method: 'client_secret_post', clientId }),
   };
 }
@@ -24,7 +25,7 @@ export function clientSecretJson(clientId: string, clientSecret: string): Client
     apply(parts) {
       parts.params.push(['client_id', clientId], ['client_secret', clientSecret]);
     },
-    redact: (text) => redactSecret(text, clientSecret),
+    redact: knownValues([clientSecret]),
     describe: () => ({ method: 'client_secret_json', clientId }),
   };
 }

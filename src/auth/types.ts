@@ -1,4 +1,3 @@
-import { redactKnown } from '../redact.js';
 import type { AuthMethod } from '../types.js';
 
 /** What an authenticator adds credentials to: the token request being built. */
@@ -63,17 +62,3 @@ export interface AuthDescription {
 }
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-
-/** Removes `secret` (exactly as given, and in its encoded forms) from text. See src/redact.ts. */
-export function redactValue(text: string, secret: string | undefined): string {
-  return redactKnown(text, [secret]);
-}
-
-/**
- * Removes a secret in each form it travels in: as is, form-urlencoded (RFC 6749 Appendix B, and the
- * WHATWG serialisation URLSearchParams uses), percent-encoded and JSON-escaped, since a server may echo
- * any of them. The policy itself lives in src/redact.ts.
- */
-export function redactSecret(text: string, secret: string): string {
-  return redactKnown(text, [secret]);
-}

@@ -4,6 +4,7 @@
  * Every message shown comes from an m2m-token error (which never holds a secret or token) or from
  * the runtime's network error.
  */
+import { shownUrl } from '../http/token-errors.js';
 import { ConfigurationError, HttpError, M2MTokenError, OAuthError } from '../index.js';
 import { UsageError } from './args.js';
 import { FLAG_OF } from './flags.js';
@@ -51,7 +52,7 @@ export function describeFailure(error: unknown, context: FailureContext): Failur
     return { exitCode: 1, lines: [asFlags(message)] };
   }
 
-  const where = context.lastUrl ? safeUrl(context.lastUrl) : 'the server';
+  const where = context.lastUrl ? shownUrl(context.lastUrl) : 'the server';
   const name = (error as { name?: string } | undefined)?.name;
   if (name === 'TimeoutError') {
     const seconds = context.timeoutMs ? ` within ${context.timeoutMs / 1000} s` : ' in time';
@@ -92,14 +93,4 @@ function flagOf(option: string, fallback = option): string {
 function withoutHint(message: string, hint: string | undefined): string {
   const suffix = hint ? `. ${hint}` : '';
   return suffix && message.endsWith(suffix) ? message.slice(0, -suffix.length) : message;
-}
-
-/** A URL without query string (it might carry something private). */
-function safeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.origin}${parsed.pathname}`;
-  } catch {
-    return 'the server';
-  }
 }

@@ -5,7 +5,7 @@
  */
 
 import { readBodyCapped } from '../http/read-body.js';
-import { innermostMessage } from '../http/token-errors.js';
+import { innermostMessage, sentCredentials } from '../http/token-errors.js';
 import type { TokenEvent } from '../index.js';
 import { isSensitiveName, knownValues, REDACTED, type Redactor, scrub } from '../redact.js';
 
@@ -34,7 +34,7 @@ export class KnownCredentials {
   }
 
   add(value: string | undefined): void {
-    if (value === undefined || value.length < 4 || this.#values.has(value)) return;
+    if (value === undefined || this.#values.has(value)) return;
     this.#values.add(value);
     this.#redact = knownValues(this.#values);
   }
@@ -89,32 +89,28 @@ export function redactBody(
   return `[${Buffer.byteLength(body)} bytes]`;
 }
 
-/** Learns the credentials a request carries: its Authorization value, and sensitive body fields. */
+/**
+ * Learns the credentials a request carries (what the client redacts from its own errors:
+ * token-errors.ts sentCredentials); true when it is a token request (its body has grant_type).
+ */
 function learnRequest(known: KnownCredentials, headers: Headers, body: unknown): boolean {
-  for (const name of SCHEME_HEADERS) {
-    const value = headers.get(name);
-    if (value) {
-      known.add(value);
-      known.add(value.slice(value.indexOf(' ') + 1).trim());
-    }
-  }
-  known.add(headers.get('dpop') ?? undefined);
-  if (typeof body !== 'string' && !(body instanceof URLSearchParams)) return false;
+  const params = bodyParams(body) ?? [];
+  for (const value of sentCredentials({ headers: Object.fromEntries(headers), params })) known.add(value);
+  return params.some(([name]) => name === 'grant_type');
+}
+
+/** The string fields of a form or JSON request body, or undefined for any other body. */
+function bodyParams(body: unknown): Array<[string, string]> | undefined {
+  if (typeof body !== 'string' && !(body instanceof URLSearchParams)) return undefined;
   const text = String(body);
-  let fields: Iterable<[string, unknown]> = [];
   try {
-    fields = text.trimStart().startsWith('{')
-      ? Object.entries(JSON.parse(text) as Record<string, unknown>)
-      : new URLSearchParams(text);
+    if (!text.trimStart().startsWith('{')) return [...new URLSearchParams(text)];
+    return Object.entries(JSON.parse(text) as Record<string, unknown>).filter(
+      (field): field is [string, string] => typeof field[1] === 'string',
+    );
   } catch {
-    return false;
+    return undefined;
   }
-  let tokenRequest = false;
-  for (const [name, value] of fields) {
-    if (name === 'grant_type') tokenRequest = true;
-    if (isSensitiveName(name) && typeof value === 'string') known.add(value);
-  }
-  return tokenRequest;
 }
 
 /** Learns the tokens of a token response, from a copy of it (read up to the client's own cap). */

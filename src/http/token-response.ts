@@ -250,7 +250,7 @@ function withBodyCredentials(redact: Redactor, json: Record<string, unknown> | u
   if (json === undefined) return redact;
   const values = ['access_token', 'refresh_token', 'id_token']
     .map((name) => json[name])
-    .filter((v): v is string => typeof v === 'string' && v.length >= 8);
+    .filter((v): v is string => typeof v === 'string');
   return values.length === 0 ? redact : combine(redact, knownValues(values));
 }
 
