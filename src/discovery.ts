@@ -6,7 +6,7 @@ import * as z from 'zod/mini';
 import { type Clock, systemClock } from './clock.js';
 import { DiscoveryError } from './errors.js';
 import { type EventSink, nextRequestId } from './events.js';
-import { readBodyCapped } from './http/read-body.js';
+import { parseJsonObject, readBodyCapped } from './http/read-body.js';
 import { shownUrl, transportError, viaTransport } from './http/token-errors.js';
 import { endpointProblem } from './options/index.js';
 import { scrubAndClip } from './redact.js';
@@ -146,17 +146,6 @@ export async function discover(
     return validateMetadata(issuer, url, json, http.allowInsecureHttp);
   }
   throw new DiscoveryError(issuer, `no authorization server metadata found (${misses.join('; ')})`);
-}
-
-function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Checks a metadata document (a parsed JSON object) fetched from `url` for `issuer`. */

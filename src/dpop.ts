@@ -17,7 +17,13 @@
  *   a given key falls back to a random id too: still correct, only without sharing between clients.
  */
 import type { JWK } from 'jose';
-import { checkPrivateKeyShape, importPrivateKey, type SigningKey } from './auth/keys.js';
+import {
+  checkPrivateKeyShape,
+  importPrivateKey,
+  isCryptoKey,
+  isKeyObject,
+  type SigningKey,
+} from './auth/keys.js';
 import { withNodeCrypto } from './capabilities.js';
 import { ConfigurationError } from './errors.js';
 import type { DpopProofSource } from './http/token-request.js';
@@ -46,20 +52,6 @@ interface ProofKey {
 }
 
 type NodeCrypto = typeof import('node:crypto');
-
-function isCryptoKey(value: unknown): value is CryptoKey {
-  return typeof CryptoKey !== 'undefined' && value instanceof CryptoKey;
-}
-
-function isKeyObject(value: unknown): value is { type: string; export: unknown } {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { type?: unknown }).type === 'string' &&
-    typeof (value as { export?: unknown }).export === 'function' &&
-    'asymmetricKeyType' in value
-  );
-}
 
 /** 128 random bits, base64url. */
 function randomId(): string {

@@ -27,7 +27,8 @@ interface KeyObjectLike {
   export(options: { format: 'jwk' }): JsonWebKey;
 }
 
-function isKeyObject(value: unknown): value is KeyObjectLike {
+/** A Node.js KeyObject (told by its shape: the class is not there in every runtime). */
+export function isKeyObject(value: unknown): value is KeyObjectLike {
   return (
     typeof value === 'object' &&
     value !== null &&
@@ -37,7 +38,8 @@ function isKeyObject(value: unknown): value is KeyObjectLike {
   );
 }
 
-function isCryptoKey(value: unknown): value is CryptoKey {
+/** A Web Crypto key, where the runtime has the class. */
+export function isCryptoKey(value: unknown): value is CryptoKey {
   return typeof CryptoKey !== 'undefined' && value instanceof CryptoKey;
 }
 

@@ -58,19 +58,11 @@ import {
 import { UnauthorizedPolicy } from '../fetch/unauthorized-policy.js';
 import type { DpopProofSource } from '../http/token-request.js';
 import { type SelectedTokens, type TokenSource, tokenSourceOf } from '../internal.js';
-import { callOptionSet, checkCallOptions } from '../options/keys.js';
+import { ATTACH_BEARER_OPTIONS, checkCallOptions, isAbortSignal } from '../options/keys.js';
 import type { Token } from '../types.js';
 
 /** Options of {@link attachBearer}: which token, and where it may go. */
 export interface AttachBearerOptions extends TokenSelection, OriginAllowlist {}
-
-const ATTACH_BEARER_OPTIONS = callOptionSet('attachBearer()', [
-  'audience',
-  'scope',
-  'resource',
-  'extraParams',
-  'allowedOrigins',
-]);
 
 /** What follow-redirects follows by default (axios' `maxRedirects` when unset). */
 const DEFAULT_MAX_REDIRECTS = 21;
@@ -207,7 +199,7 @@ class AxiosBearer {
     // The caller authenticates itself: nothing to add, and no hop to check against an allowlist.
     if (callerAuthorization && this.#allowed === undefined) return inner(config);
 
-    const signal = abortSignalOf(config.signal);
+    const signal = isAbortSignal(config.signal) ? config.signal : undefined;
     const maxRedirects = config.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
     const call: Call = {
       config,
@@ -384,14 +376,6 @@ function requestUrl(config: Config): URL | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** axios' `signal` when it is a real AbortSignal (axios also takes look-alikes). */
-function abortSignalOf(signal: Config['signal']): AbortSignal | undefined {
-  const s = signal as AbortSignal | undefined;
-  return s !== undefined && typeof s.addEventListener === 'function' && typeof s.aborted === 'boolean'
-    ? s
-    : undefined;
 }
 
 /** A response header (axios gives AxiosHeaders, or a plain record from a custom adapter). */

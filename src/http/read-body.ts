@@ -69,3 +69,22 @@ function tooLarge(what: string, status: number, maxBytes: number): HttpError {
     code: ErrorCode.RESPONSE_TOO_LARGE,
   });
 }
+
+/**
+ * The body as a JSON object, or undefined when it is not one (another JSON value, or no JSON at all).
+ * Any body that parses as a JSON object is accepted whatever its Content-Type: servers that send
+ * `text/plain` or `text/html` with a valid token body exist, and the body itself is validated. A body
+ * that does not start with `{` is not parsed at all (a catch-all HTML page, say).
+ */
+export function parseJsonObject(body: string): Record<string, unknown> | undefined {
+  const trimmed = body.trimStart();
+  if (!trimmed.startsWith('{')) return undefined;
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

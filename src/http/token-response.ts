@@ -16,6 +16,7 @@ import {
 } from '../redact.js';
 import type { Token } from '../types.js';
 import { decodeJwtClaims } from './jwt-claims.js';
+import { parseJsonObject } from './read-body.js';
 import { type RequestContext, tokenRequestHint, withClientId } from './token-errors.js';
 
 /** `expires_in` above this (one year) is capped: no cache should trust a token longer. */
@@ -261,23 +262,6 @@ function parseNumeric(value: string): number | undefined {
 function jwtExpiry(accessToken: string): number | undefined {
   const exp = decodeJwtClaims(accessToken)?.exp;
   return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
-}
-
-/**
- * Any body that parses as a JSON object is accepted whatever its Content-Type: servers that send
- * `text/plain` or `text/html` with a valid token body exist, and the body itself is validated.
- */
-function parseJsonObject(body: string): Record<string, unknown> | undefined {
-  const trimmed = body.trimStart();
-  if (!trimmed.startsWith('{')) return undefined;
-  try {
-    const value: unknown = JSON.parse(trimmed);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** `token endpoint <url>`, or just `token endpoint` without a request context. */

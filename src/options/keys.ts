@@ -157,6 +157,8 @@ export const INVALIDATE_OPTIONS = callOptionSet('invalidate()', SELECTION);
 export const CREATE_FETCH_OPTIONS = callOptionSet('createFetch()', [...SELECTION, 'fetch', 'allowedOrigins']);
 /** `bearerInterceptor(client, options)`. */
 export const INTERCEPTOR_OPTIONS = callOptionSet('bearerInterceptor()', [...SELECTION, 'allowedOrigins']);
+/** `attachBearer(instance, client, options)` (m2m-token/axios). */
+export const ATTACH_BEARER_OPTIONS = callOptionSet('attachBearer()', [...SELECTION, 'allowedOrigins']);
 
 /**
  * The checks every per-call options object gets before anything else: an object (or undefined), no
@@ -178,7 +180,8 @@ export function checkCallOptions(options: unknown, set: CallOptionSet): void {
   }
 }
 
-function isAbortSignal(value: unknown): boolean {
+/** An AbortSignal, or a look-alike with `aborted` and `addEventListener` (as axios also takes). */
+export function isAbortSignal(value: unknown): value is AbortSignal {
   const s = value as AbortSignal | null;
   return (
     typeof value === 'object' &&
