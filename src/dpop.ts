@@ -24,6 +24,7 @@ import {
   isKeyObject,
   type SigningKey,
 } from './auth/keys.js';
+import { Lru } from './cache/lru.js';
 import { withNodeCrypto } from './capabilities.js';
 import { ConfigurationError } from './errors.js';
 import type { DpopProofSource } from './http/token-request.js';
@@ -137,7 +138,8 @@ export class DpopProofs implements DpopProofSource {
   /** Identifies the key in cache keys: its RFC 7638 thumbprint when given, else a random per-client id. */
   readonly keyBinding: string;
   readonly #key: Promise<ProofKey>;
-  readonly #nonces = new Map<string, string>();
+  /** The newest nonce of each origin; the origin heard from longest ago is forgotten first. */
+  readonly #nonces = new Lru<string>(MAX_NONCES);
   #lastAth: { readonly token: string; readonly ath: Promise<string> } | undefined;
 
   constructor(key: Promise<ProofKey>, keyBinding: string) {
@@ -155,7 +157,7 @@ export class DpopProofs implements DpopProofSource {
     const { key, alg, jwk } = await this.#key;
     const url = new URL(htu);
     const claims: Record<string, string> = { htm: normalizeMethod(htm), htu: targetUri(url) };
-    const nonce = this.#nonces.get(url.origin);
+    const nonce = this.#nonces.peek(url.origin);
     if (nonce !== undefined) claims.nonce = nonce;
     if (accessToken !== undefined) claims.ath = await this.#ath(accessToken);
     const { SignJWT } = await loadJose();
@@ -175,12 +177,7 @@ export class DpopProofs implements DpopProofSource {
     } catch {
       return;
     }
-    this.#nonces.delete(origin);
     this.#nonces.set(origin, nonce);
-    if (this.#nonces.size > MAX_NONCES) {
-      const oldest = this.#nonces.keys().next().value;
-      if (oldest !== undefined) this.#nonces.delete(oldest);
-    }
   }
 
   /** The same token is usually sent many times in a row: hash it once. */

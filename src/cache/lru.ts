@@ -1,7 +1,10 @@
 /**
- * A Map-backed LRU, the one bounded map of the package (bounded maps evict the oldest, never reset all): `get` moves an entry to the most recent end (skipped when it already is, the hot path
- * of one key), `set` drops the least recently used entries beyond `maxEntries`. Used by MemoryTokenCache
- * and by the local layer of RedisTokenCache.
+ * A Map-backed LRU, the one bounded map of the package (bounded maps evict the oldest, never reset all):
+ * `get` moves an entry to the most recent end (skipped when it already is, the hot path of one key),
+ * `set` drops the least recently used entries beyond `maxEntries`, `peek` reads without moving (the
+ * entries then go in the order they were set). Every bounded map of the package is one:
+ * the caches and their local layers, the manager's per-key state, selection memos, lock waits, open
+ * spans, Retry-After pauses and DPoP nonces.
  */
 export class Lru<V> {
   readonly #slots = new Map<string, V>();

@@ -3,8 +3,9 @@
  * 429), what never is (400/401/403, OAuth errors such as invalid_client, redirects, bad bodies), and
  * how `Retry-After` is honoured (RFC 9110 10.2.3).
  */
+import { Lru } from '../cache/lru.js';
 import { type Clock, epochOf, systemClock } from '../clock.js';
-import { HttpError, OAuthError } from '../errors.js';
+import { ErrorCode, HttpError, OAuthError } from '../errors.js';
 
 /** Statuses worth another attempt. */
 export function isRetryableStatus(status: number): boolean {
@@ -32,8 +33,8 @@ export function isRetryable(error: unknown): boolean {
   if (error instanceof OAuthError || error instanceof HttpError) {
     return (
       isRetryableStatus(error.status) &&
-      error.code !== 'M2M_RETRY_LATER' &&
-      error.code !== 'M2M_RESPONSE_TOO_LARGE'
+      error.code !== ErrorCode.RETRY_LATER &&
+      error.code !== ErrorCode.RESPONSE_TOO_LARGE
     );
   }
   if (error instanceof DOMException || (error instanceof Error && error.name === 'TimeoutError')) {
@@ -64,7 +65,15 @@ export interface Pause {
   readonly retryAt: number;
 }
 
-/** Most endpoints remembered; beyond it the pause recorded first is dropped (one client rarely has two). */
+/**
+ * Whether a token request waits out a pause in force (a Retry-After the client accepts to wait for:
+ * at most `retry.maxRetryAfterMs`, and only with retries on), or fails fast with M2M_RETRY_LATER.
+ */
+export function waitsOut(pause: Pause, retry: { readonly maxRetryAfterMs: number } | false): boolean {
+  return retry !== false && pause.remainingMs <= retry.maxRetryAfterMs;
+}
+
+/** Most endpoints remembered; beyond it the pause recorded longest ago goes (one client rarely has two). */
 const MAX_GATED_ENDPOINTS = 1000;
 
 /**
@@ -78,10 +87,10 @@ const MAX_GATED_ENDPOINTS = 1000;
  * clock, so a wall-clock jump neither stretches nor ends them.
  */
 export class BackoffGate {
-  readonly #until = new Map<
-    string,
-    { readonly until: number; readonly status: number; readonly retryAt: number }
-  >();
+  /** Per endpoint: the end of its pause (monotonic), the status that asked for it, and its epoch moment. */
+  readonly #until = new Lru<{ readonly until: number; readonly status: number; readonly retryAt: number }>(
+    MAX_GATED_ENDPOINTS,
+  );
   readonly #maxPauseMs: number;
   readonly #clock: Clock;
 
@@ -97,18 +106,16 @@ export class BackoffGate {
   block(endpoint: string, waitMs: number, status: number): Pause {
     const capped = Math.min(Math.max(0, waitMs), this.#maxPauseMs);
     const until = this.#clock.monotonic() + capped;
-    const current = this.#until.get(endpoint);
+    const current = this.#until.peek(endpoint);
     if (!current || current.until < until) {
-      this.#until.delete(endpoint);
       this.#until.set(endpoint, { until, status, retryAt: this.#clock.now() + capped });
-      if (this.#until.size > MAX_GATED_ENDPOINTS) this.#prune();
     }
     return this.check(endpoint) ?? { status, remainingMs: 0, retryAt: this.#clock.now() };
   }
 
   /** The pause still in force for this endpoint, if any. */
   check(endpoint: string): Pause | undefined {
-    const entry = this.#until.get(endpoint);
+    const entry = this.#until.peek(endpoint);
     if (!entry) return undefined;
     const remainingMs = entry.until - this.#clock.monotonic();
     if (remainingMs <= 0) {
@@ -120,16 +127,6 @@ export class BackoffGate {
     const derived = epochOf(this.#clock, entry.until);
     const retryAt = Math.abs(derived - entry.retryAt) < 1_000 ? entry.retryAt : derived;
     return { status: entry.status, remainingMs, retryAt };
-  }
-
-  /** Drops ended pauses, then the oldest ones while still over the bound (never all at once). */
-  #prune(): void {
-    const now = this.#clock.monotonic();
-    for (const [key, entry] of this.#until) if (entry.until <= now) this.#until.delete(key);
-    for (const key of this.#until.keys()) {
-      if (this.#until.size <= MAX_GATED_ENDPOINTS) break;
-      this.#until.delete(key);
-    }
   }
 }
 

@@ -10,7 +10,7 @@ import type { NormalizedRetry } from '../options/index.js';
 import { combine, knownValues } from '../redact.js';
 import { sleep } from '../util.js';
 import { discardBody, readBodyCapped } from './read-body.js';
-import { type BackoffGate, isRetryable, parseRetryAfter } from './retry-policy.js';
+import { type BackoffGate, isRetryable, parseRetryAfter, waitsOut } from './retry-policy.js';
 import {
   type RequestContext,
   sentCredentials,
@@ -214,7 +214,7 @@ async function attempt(
     const waitMs = parseRetryAfter(response.headers.get('retry-after'));
     if (waitMs !== undefined) {
       const pause = settings.gate.block(endpoint, waitMs, response.status);
-      if (!settings.retry || pause.remainingMs > settings.retry.maxRetryAfterMs) {
+      if (!waitsOut(pause, settings.retry)) {
         // Not waiting that long. An RFC 6749 5.2 error body is still the answer (OAuthError); the next
         // calls fail fast with M2M_RETRY_LATER until retryAt.
         const text = await readBodyCapped(response, settings.maxResponseBytes, where).catch(() => '');
@@ -281,7 +281,7 @@ async function waitForGate(
 ): Promise<void> {
   const pause = gate.check(endpoint);
   if (!pause) return;
-  if (retry && pause.remainingMs <= retry.maxRetryAfterMs) {
+  if (waitsOut(pause, retry)) {
     await sleep(pause.remainingMs, signal);
     return;
   }
