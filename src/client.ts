@@ -13,10 +13,10 @@ import { credentialsOf, rotatingCredentialOf } from './credentials/index.js';
 import { createDpopProofSource } from './dpop.js';
 import { EventSink } from './events.js';
 import { type CreateFetchOptions, createAuthorizedFetch } from './fetch/fetch-wrapper.js';
-import { FORCED_REFRESH_INTERVAL_MS } from './fetch/unauthorized-policy.js';
 import { BackoffGate, worstCaseRequestMs } from './http/retry-policy.js';
 import type { TokenRequestSettings } from './http/token-request.js';
 import { kInternals, type TokenSource } from './internal.js';
+import { FORCED_REFRESH_INTERVAL_MS } from './manager/flight.js';
 import { TokenManager } from './manager/token-manager.js';
 import { createObtain } from './obtain.js';
 import {
@@ -28,8 +28,6 @@ import { checkCallOptions, GET_TOKEN_OPTIONS, INVALIDATE_OPTIONS } from './optio
 import { type ResolvedRequest, SelectionResolver } from './selection.js';
 import { resolveServer, type ServerInfo } from './server.js';
 import type { GetTokenOptions, Token } from './types.js';
-
-export { FORCED_REFRESH_INTERVAL_MS };
 
 /** Extra time a cross-process lock is held beyond the worst-case token request. */
 const LOCK_MARGIN_MS = 2_000;

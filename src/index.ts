@@ -4,7 +4,7 @@
  */
 
 export { MemoryTokenCache, type MemoryTokenCacheOptions } from './cache/memory-cache.js';
-export { ClientCredentialsClient, FORCED_REFRESH_INTERVAL_MS } from './client.js';
+export { ClientCredentialsClient } from './client.js';
 export type { AuthorizationServerMetadata } from './discovery.js';
 export {
   ConfigurationError,
@@ -30,6 +30,7 @@ export {
 export { DIAGNOSTICS_CHANNEL } from './events.js';
 export type { CreateFetchOptions } from './fetch/fetch-wrapper.js';
 export type { OriginAllowlist } from './fetch/shared.js';
+export { FORCED_REFRESH_INTERVAL_MS } from './manager/flight.js';
 export {
   type BasicAuthEncoding,
   type ClientCredentialsClientOptions,

@@ -8,9 +8,6 @@ import type { SelectedTokens } from '../internal.js';
 import type { Token } from '../types.js';
 import { unauthorizedAction } from './challenge.js';
 
-/** Refreshes forced by 401s are allowed at most once per cache key in this interval (monotonic clock). */
-export const FORCED_REFRESH_INTERVAL_MS = 5_000;
-
 /** The scheme our token went with: `Bearer` (RFC 6750) or `DPoP` (RFC 9449). */
 export type SentScheme = 'bearer' | 'dpop';
 

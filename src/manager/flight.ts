@@ -42,6 +42,13 @@ export const DEFAULT_KNOWN_KEYS = 10_000;
 /** Most keys with a refresh-ahead retry time or a forced-refresh window; the oldest go first. */
 export const MAX_KEY_STATE = 10_000;
 
+/**
+ * Refreshes forced by 401s (a resource server refusing the token) are allowed at most once per cache key
+ * in this interval, ms, on the monotonic clock; inside it the refresh of the window is shared, and a 401
+ * that still refuses the token is handed over as it is (manager/rejection.ts).
+ */
+export const FORCED_REFRESH_INTERVAL_MS = 5_000;
+
 export function closedError(): M2MTokenError {
   return new M2MTokenError(
     'the client is closed (close() was called): create a new ClientCredentialsClient',

@@ -1,8 +1,8 @@
 /**
  * The token manager: when a token is reused and when one is obtained. It knows keys, cache entries,
  * single-flight (normal, refresh-ahead and forced flights), the cross-process lock, refresh-ahead and
- * its retry schedule, forced refreshes after a rejection and their per-key rate limit, cache faults,
- * invalidate/clear/close, and the events about all of this. How a token is obtained for a key is a
+ * its retry schedule, cache faults, invalidate/clear/close, and the events about all of this; forced
+ * refreshes after a rejection and their per-key rate limit are in rejection.ts. How a token is obtained for a key is a
  * function it is given ({@link ObtainToken}), as golang.org/x/oauth2's ReuseTokenSource wraps a
  * TokenSource: the client passes a token request, unit tests a fake.
  */
@@ -24,6 +24,7 @@ import {
   NORMAL,
   REFRESH,
 } from './flight.js';
+import { Rejections } from './rejection.js';
 import { type LockContext, type LockRelease, lockOrWait } from './shared-lock.js';
 
 const tokenOf = (entry: CachedToken): Token => entry.token;
@@ -79,7 +80,6 @@ export class TokenManager {
   readonly #events: EventSink;
   readonly #clock: Clock;
   readonly #hotKey: string | undefined;
-  readonly #forcedIntervalMs: number;
   readonly #lock: LockContext | undefined;
   /** The hot key's entry when the cache is owned: the hot path then costs no cache lookup. */
   #hot: CachedToken | undefined;
@@ -88,10 +88,8 @@ export class TokenManager {
   readonly #known: Lru<TokenKeyInfo>;
   /** Per key: when (monotonic) refresh-ahead may be tried again after a failure. */
   readonly #refreshRetryAt = new Lru<number>(MAX_KEY_STATE);
-  /** Per key: when (monotonic) the last forced refresh after a rejection started, and its outcome. */
-  readonly #forced = new Lru<{ readonly at: number; readonly token: Promise<Token | undefined> }>(
-    MAX_KEY_STATE,
-  );
+  /** Forced refreshes after rejections, and their per-key windows. */
+  readonly #rejections: Rejections;
   /** Background stores and lock releases, awaited by close(). */
   readonly #pending = new Set<Promise<void>>();
   readonly #closing = new AbortController();
@@ -106,9 +104,20 @@ export class TokenManager {
     this.#events = options.events;
     this.#clock = options.clock ?? systemClock;
     this.#hotKey = options.ownsCache ? options.hotKey : undefined;
-    this.#forcedIntervalMs = options.forcedRefreshIntervalMs;
     this.#known = new Lru(knownKeysBound(options.cache));
     const cache = options.cache;
+    this.#rejections = new Rejections({
+      clock: this.#clock,
+      intervalMs: options.forcedRefreshIntervalMs,
+      cache,
+      get: (request) => this.#safeGet(request),
+      flight: (key) => this.#flights.get(key),
+      acquire: (request, mode) => this.#acquire(request, mode, undefined),
+      dropHot: (key, accessToken) => {
+        if (key === this.#hotKey && this.#hot?.token.accessToken === accessToken) this.#hot = undefined;
+      },
+      fault: (info, operation, error) => this.#fault(info, operation, error),
+    });
     if (cache?.acquireLock) {
       this.#lock = {
         cache: cache as LockContext['cache'],
@@ -173,7 +182,8 @@ export class TokenManager {
    * A resource server refused `rejected` (a 401 asking for a new token): a newer token when another
    * call already has one, else one forced refresh that drops the rejected token (only it: delete-if-equal)
    * and obtains another. Forced refreshes are rate-limited per key (one per `forcedRefreshIntervalMs`,
-   * monotonic); when limited, the refresh of that window is shared, or `undefined` is returned.
+   * monotonic); when limited, the refresh of that window is shared, or `undefined` is returned
+   * (rejection.ts).
    */
   async replaceRejected(
     request: ResolvedRequest,
@@ -181,33 +191,7 @@ export class TokenManager {
     signal?: AbortSignal,
   ): Promise<Token | undefined> {
     if (this.#isClosed) throw closedError();
-    const current = await this.#safeGet(request);
-    if (
-      current &&
-      isUsable(current, this.#clock.now()) &&
-      current.token.accessToken !== rejected.accessToken
-    ) {
-      return current.token;
-    }
-    const flight = this.#flights.get(request.key);
-    if (flight !== undefined) {
-      const entry = await raceSignal(flight.result, signal);
-      if (entry.token.accessToken !== rejected.accessToken) return entry.token;
-    }
-    // Rate limit: a misconfiguration that makes every call 401 must not flood the token endpoint.
-    const now = this.#clock.monotonic();
-    const last = this.#forced.get(request.key);
-    if (last !== undefined && now - last.at < this.#forcedIntervalMs) {
-      // The refresh forced in this window may still run or may have produced a newer token: use that
-      // one; a failed one counts as no token, and the 401 is returned as it is.
-      const token = await raceSignal(last.token.catch(ignore), signal);
-      return token !== undefined && token.accessToken !== rejected.accessToken ? token : undefined;
-    }
-    const forced = this.#forceAfterRejection(request, rejected.accessToken);
-    // The caller gets any failure through `forced`; this branch only keeps it from being unhandled.
-    forced.catch(ignore);
-    this.#forced.set(request.key, { at: now, token: forced });
-    return raceSignal(forced, signal);
+    return this.#rejections.replace(request, rejected, signal);
   }
 
   /** Drops the key's token, its flight's right to store, and its refresh state. */
@@ -224,7 +208,7 @@ export class TokenManager {
     this.#flights.clear();
     this.#hot = undefined;
     this.#refreshRetryAt.clear();
-    this.#forced.clear();
+    this.#rejections.clear();
     if (this.#ownsCache && this.#cache instanceof MemoryTokenCache) {
       this.#cache.clear();
       this.#known.clear();
@@ -252,7 +236,7 @@ export class TokenManager {
       this.#flights.clear();
       this.#hot = undefined;
       this.#refreshRetryAt.clear();
-      this.#forced.clear();
+      this.#rejections.clear();
       this.#known.clear();
     })();
     return this.#closed;
@@ -425,39 +409,10 @@ export class TokenManager {
     );
   }
 
-  /** One refresh forced by a rejection: drops only the rejected token (never a newer one), then gets another. */
-  async #forceAfterRejection(request: ResolvedRequest, rejected: string): Promise<Token | undefined> {
-    await this.#deleteIfHolds(request, rejected);
-    const mode: Mode = { kind: 'force', notBefore: this.#clock.now(), rejected };
-    const entry = await this.#acquire(request, mode, undefined);
-    return entry.token.accessToken === rejected ? undefined : entry.token;
-  }
-
-  /**
-   * Delete-if-equal (issue 18.4): with `TokenCache.deleteIf` in one step (Redis: a compare-and-delete
-   * script), else by reading and comparing first (a newer token stored in between is then at risk only
-   * for caches without deleteIf).
-   */
-  async #deleteIfHolds(request: ResolvedRequest, accessToken: string): Promise<void> {
-    if (request.key === this.#hotKey && this.#hot?.token.accessToken === accessToken) this.#hot = undefined;
-    const cache = this.#cache;
-    if (cache === undefined) return;
-    try {
-      if (cache.deleteIf !== undefined) {
-        await cache.deleteIf(request.key, accessToken);
-        return;
-      }
-      const current = await cache.get(request.key);
-      if (current?.token.accessToken === accessToken) await cache.delete(request.key);
-    } catch (error) {
-      this.#fault(request.info, 'delete', error);
-    }
-  }
-
   /** Forgets the key's state here; a flight still out for it becomes stale. */
   #forget(key: string): void {
     this.#known.delete(key);
-    this.#forced.delete(key);
+    this.#rejections.forget(key);
     this.#refreshRetryAt.delete(key);
     const flight = this.#flights.get(key);
     if (flight !== undefined) {
