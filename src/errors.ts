@@ -69,8 +69,9 @@ export const M2M_TIMEOUT = 'M2M_TIMEOUT';
 export const M2M_DISCOVERY_FAILED = 'M2M_DISCOVERY_FAILED';
 
 /**
- * The fetch wrapper (or the undici interceptor) refused to send a request to an origin outside
- * `allowedOrigins`; nothing was sent. Thrown as {@link OriginNotAllowedError}.
+ * An HTTP-client integration (the fetch wrapper, the undici interceptor or axios' `attachBearer`)
+ * refused to send a request, or a redirect hop, to an origin outside `allowedOrigins`; nothing was sent
+ * there. Thrown as {@link OriginNotAllowedError}.
  */
 export const M2M_ORIGIN_NOT_ALLOWED = 'M2M_ORIGIN_NOT_ALLOWED';
 
@@ -325,13 +326,19 @@ export class DiscoveryError extends M2MTokenError {
   }
 }
 
-/** The fetch wrapper refused to send a request (and its token) to an origin outside `allowedOrigins`. */
+/**
+ * An HTTP-client integration (the fetch wrapper, the undici interceptor or axios' `attachBearer`) refused
+ * to send a request or a redirect hop (and its token) to an origin outside `allowedOrigins`.
+ */
 export class OriginNotAllowedError extends M2MTokenError {
   static {
     brand(OriginNotAllowedError, 'OriginNotAllowedError');
   }
 
-  /** The origin the request was for (scheme, host and port: no path or query). */
+  /**
+   * The origin the request was for (scheme, host and port: no user info, path or query), or
+   * `(no origin)` / `(not a URL)` when an undici request named none or one that does not parse.
+   */
   readonly origin: string;
   /** @param origin the refused origin */
   constructor(origin: string) {

@@ -14,6 +14,7 @@ import { bearerInterceptor } from '../src/fetch/undici-entry.js';
 import {
   type ClientCredentialsClient,
   type ClientCredentialsClientOptions,
+  ConfigurationError,
   FORCED_REFRESH_INTERVAL_MS,
   OAuthError,
   OriginNotAllowedError,
@@ -271,6 +272,26 @@ describe.each(INTEGRATIONS)('$name', (integration) => {
     expect(other.arrivals).toHaveLength(0);
     expect(tokens.count).toBe(0);
     expect((await send(`${api.url}/x`)).status).toBe(200);
+  });
+
+  it.each([
+    ['https://svc:S3cr3tPassw0rd@api.example.com', 'has user info'],
+    ['https://api.example.com/S3cr3tPassw0rd', 'has a path'],
+    ['https://api.example.com?S3cr3tPassw0rd', 'has a query'],
+    ['https://api.example.com#S3cr3tPassw0rd', 'has a fragment'],
+    ['ftp://S3cr3tPassw0rd.example.com', 'is not an http: or https: URL'],
+    ['S3cr3tPassw0rd', 'is not a URL'],
+  ])('allowedOrigins: %s is named by its position and problem (%s), never shown', (entry, problem) => {
+    let error: unknown;
+    try {
+      integration.bind(makeClient(), { allowedOrigins: [api.url, entry] });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).option).toBe('allowedOrigins');
+    expect((error as Error).message).toContain(`allowedOrigins[1] ${problem}`);
+    expect((error as Error).message).not.toContain('S3cr3t');
   });
 
   it("the caller's abort ends the call while the API is slow", async () => {

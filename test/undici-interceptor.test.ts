@@ -233,6 +233,17 @@ describe('origins and redirects', () => {
     expect(other.arrivals).toHaveLength(0);
   });
 
+  it('an origin that is not a URL is refused by allowedOrigins without being shown (it may hold a password)', async () => {
+    const dispatcher = agent(bearerInterceptor(makeClient(), { allowedOrigins: [api.url] }));
+    const failure = await dispatcher
+      .request({ origin: 'https://svc:S3cr3tPassw0rd@[not-a-host', path: '/x', method: 'GET' })
+      .catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(OriginNotAllowedError);
+    expect((failure as OriginNotAllowedError).origin).toBe('(not a URL)');
+    expect((failure as Error).message).not.toContain('S3cr3t');
+    expect(tokens.count).toBe(0);
+  });
+
   it('redirect interceptor composed inside it: requests carrying the token are not followed (the 3xx is returned)', async () => {
     api.respond = () => ({ status: 302, headers: { location: `${other.url}/x` } });
     const dispatcher = agent(interceptors.redirect({ maxRedirections: 5 }), bearerInterceptor(makeClient()));

@@ -31,41 +31,53 @@ export function tokenSelection(options: TokenSelection): TokenSelection {
   return selection;
 }
 
+/** Only scheme://host[:port][/] is an origin ('https://api.example.com?' parses with an empty search). */
+const ORIGIN_SYNTAX = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]+\/?$/i;
+
 /**
  * Validates `allowedOrigins` (origins such as `https://api.example.com` or `http://127.0.0.1:8080`)
  * and returns them serialised as `URL#origin` serialises them (lower-case host, no default port).
+ * A bad entry is named by its position and its problem, never shown: it may hold a password.
  */
 export function allowedOriginSet(value: unknown): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined;
   const hint = 'must be a non-empty array of origins such as https://api.example.com';
   if (!Array.isArray(value) || value.length === 0) throw new ConfigurationError('allowedOrigins', hint);
   const origins = new Set<string>();
-  for (const entry of value) {
-    let url: URL | undefined;
-    try {
-      url = typeof entry === 'string' ? new URL(entry) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (
-      url === undefined ||
-      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
-      url.username !== '' ||
-      url.password !== '' ||
-      url.pathname !== '/' ||
-      url.search !== '' ||
-      url.hash !== '' ||
-      // 'https://api.example.com/x?' leaves an empty search: only scheme://host[:port][/] is an origin.
-      !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]+\/?$/i.test(String(entry))
-    ) {
+  for (const [i, entry] of value.entries()) {
+    const url = typeof entry === 'string' ? parsedUrl(entry) : null;
+    const problem = originProblem(entry, url);
+    if (problem !== undefined || url === null) {
       throw new ConfigurationError(
         'allowedOrigins',
-        `${hint}; got ${JSON.stringify(String(entry)).slice(0, 120)}`,
+        `allowedOrigins[${i}] ${problem ?? 'is not a URL'} (not shown); each entry must be an origin (scheme, host and optional port) such as https://api.example.com`,
       );
     }
     origins.add(url.origin);
   }
   return origins;
+}
+
+/** The URL, or null when `text` is not one (URL.parse, which not every runtime has yet). */
+function parsedUrl(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
+}
+
+/** What keeps an allowedOrigins entry from being an origin, in words that never quote it. */
+function originProblem(entry: unknown, url: URL | null): string | undefined {
+  if (typeof entry !== 'string') return 'is not a string';
+  if (url === null) return 'is not a URL';
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'is not an http: or https: URL';
+  if (url.username !== '' || url.password !== '') return 'has user info';
+  if (url.pathname !== '/') return 'has a path';
+  if (url.search !== '' || (!ORIGIN_SYNTAX.test(entry) && entry.includes('?'))) return 'has a query';
+  if (url.hash !== '' || (!ORIGIN_SYNTAX.test(entry) && entry.includes('#'))) return 'has a fragment';
+  if (!ORIGIN_SYNTAX.test(entry)) return 'is not written scheme://host[:port]';
+  return undefined;
 }
 
 /** True when the token is to be sent with the DPoP scheme and a proof (RFC 9449 7.1). */

@@ -191,7 +191,9 @@ class AuthorizedRequest {
       origin = undefined;
     }
     if (allowed !== undefined && (origin === undefined || !allowed.has(origin))) {
-      this.#fail(new OriginNotAllowedError(origin ?? String(this.#opts.origin ?? '(no origin)')));
+      // An origin that does not parse is not shown: it may hold user info.
+      const refused = origin ?? (this.#opts.origin == null ? '(no origin)' : '(not a URL)');
+      this.#fail(new OriginNotAllowedError(refused));
       return;
     }
     let crossOrigin = false;
