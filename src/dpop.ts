@@ -109,17 +109,16 @@ function nodePublicJwk(option: string, key: unknown): JWK | undefined {
 }
 
 /**
- * The fetch standard's method normalisation (DELETE, GET, HEAD, OPTIONS, POST, PUT are upper-cased), so
- * that `htm` is the method that is actually sent (RFC 9449 4.2).
+ * RFC 9449 4.2: `htu` is the target URI without query and fragment (and without userinfo, which an
+ * origin never has).
  */
-function normalizeMethod(method: string): string {
-  const upper = method.toUpperCase();
-  return /^(DELETE|GET|HEAD|OPTIONS|POST|PUT)$/.test(upper) ? upper : method;
-}
-
-/** RFC 9449 4.2: `htu` is the target URI without query and fragment (and without userinfo). */
-function targetUri(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}`;
+function targetUri(origin: string, path: string): string {
+  let end = path.length;
+  const q = path.indexOf('?');
+  if (q !== -1) end = q;
+  const h = path.indexOf('#');
+  if (h !== -1 && h < end) end = h;
+  return origin + path.slice(0, end);
 }
 
 /** RFC 9449 4.2: `ath` is base64url(SHA-256(ASCII(access token))). */
@@ -151,13 +150,13 @@ export class DpopProofs implements DpopProofSource {
 
   /**
    * A fresh proof (RFC 9449 4.2): header `typ: dpop+jwt`, `alg`, the public `jwk`; claims `jti` (128 random
-   * bits), `htm`, `htu`, `iat`, the origin's newest `nonce` when one is known, and `ath` with a token.
+   * bits), `htm` (the method as the caller sends it), `htu`, `iat`, the origin's newest `nonce` when one
+   * is known, and `ath` with a token.
    */
-  async proof(htm: string, htu: string, accessToken?: string): Promise<string> {
+  async proof(htm: string, origin: string, path: string, accessToken?: string): Promise<string> {
     const { key, alg, jwk } = await this.#key;
-    const url = new URL(htu);
-    const claims: Record<string, string> = { htm: normalizeMethod(htm), htu: targetUri(url) };
-    const nonce = this.#nonces.peek(url.origin);
+    const claims: Record<string, string> = { htm, htu: targetUri(origin, path) };
+    const nonce = this.#nonces.peek(origin);
     if (nonce !== undefined) claims.nonce = nonce;
     if (accessToken !== undefined) claims.ath = await this.#ath(accessToken);
     const { SignJWT } = await loadJose();
@@ -169,14 +168,8 @@ export class DpopProofs implements DpopProofSource {
   }
 
   /** Records the newest `DPoP-Nonce` an origin sent (RFC 9449 8.2: a server may send a new one any time). */
-  rememberNonce(url: string, nonce: string): void {
+  rememberNonce(origin: string, nonce: string): void {
     if (!NONCE_SYNTAX.test(nonce)) return;
-    let origin: string;
-    try {
-      origin = new URL(url).origin;
-    } catch {
-      return;
-    }
     this.#nonces.set(origin, nonce);
   }
 

@@ -4,6 +4,8 @@
  * the held-back 401 for replayable bodies of every kind, redirects composed outside and inside, DPoP.
  * The scenarios every integration shares are in http-integrations.test.ts.
  */
+import { createServer, type Socket } from 'node:net';
+import { decodeJwt } from 'jose';
 import {
   Agent,
   Client,
@@ -24,6 +26,7 @@ import {
 import { testClient } from './helpers/clients.js';
 import { JtiReplayCache, verifyDpopProof } from './helpers/dpop-resource-server.js';
 import { type Api, bearerOf, INVALID_TOKEN, startApi, worldMappers } from './helpers/loopback-api.js';
+import { closeServer, listenOnLoopback } from './helpers/ports.js';
 import { generationOf, startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -255,6 +258,49 @@ describe('origins and redirects', () => {
 });
 
 describe('aborts and DPoP', () => {
+  it("DPoP: htm is the method as undici sends it (undici does not normalise a method's case)", async () => {
+    tokens.tokenType = 'DPoP';
+    // node:http refuses a lower-case method; a raw server records the request line as it arrives.
+    const lines: string[] = [];
+    const proofs: string[] = [];
+    const sockets = new Set<Socket>();
+    const raw = createServer((socket) => {
+      sockets.add(socket);
+      let head = '';
+      socket.on('data', (chunk) => {
+        head += chunk.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const [line = '', ...fields] = head.slice(0, end).split('\r\n');
+        lines.push(line);
+        const dpop = fields.find((f) => f.toLowerCase().startsWith('dpop:'));
+        proofs.push(dpop?.slice(5).trim() ?? '');
+        head = head.slice(end + 4);
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
+      });
+    });
+    const port = await listenOnLoopback(raw);
+    try {
+      const dispatcher = agent(bearerInterceptor(makeClient({ dpop: true })));
+      for (const method of ['get', 'PATCH']) {
+        const res = await request(`http://127.0.0.1:${port}/items?x=1`, {
+          dispatcher,
+          method: method as 'GET',
+        });
+        await res.body.dump();
+        expect(res.statusCode).toBe(200);
+      }
+      expect(lines).toEqual(['get /items?x=1 HTTP/1.1', 'PATCH /items?x=1 HTTP/1.1']);
+      expect(proofs.map((p) => decodeJwt(p))).toMatchObject([
+        { htm: 'get', htu: `http://127.0.0.1:${port}/items` },
+        { htm: 'PATCH', htu: `http://127.0.0.1:${port}/items` },
+      ]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await closeServer(raw);
+    }
+  });
+
   it('DPoP tokens: Authorization: DPoP, a fresh proof per attempt, and one repeat for use_dpop_nonce (RFC 9449 9)', async () => {
     tokens.tokenType = 'DPoP';
     const replay = new JtiReplayCache();

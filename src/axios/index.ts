@@ -51,7 +51,6 @@ import {
   isReplayableBody,
   type OriginAllowlist,
   type TokenSelection,
-  targetUri,
   tokenSelection,
   usesDpop,
 } from '../fetch/shared.js';
@@ -267,11 +266,7 @@ class AxiosBearer {
       if (!crossOrigin && token !== undefined) {
         if (usesDpop(token, this.#dpop)) {
           // RFC 9449 7.1: a fresh proof for every request, with ath; htu without query and fragment.
-          const proof = await this.#dpop.proof(
-            method,
-            targetUri(url.origin, url.pathname),
-            token.accessToken,
-          );
+          const proof = await this.#dpop.proof(method, url.origin, url.pathname, token.accessToken);
           headers.set('Authorization', authorizationValue(token, true));
           headers.set('DPoP', proof);
           scheme = 'dpop';
@@ -309,7 +304,7 @@ class AxiosBearer {
 
       if (scheme === 'dpop') {
         const nonce = headerOf(response, 'dpop-nonce');
-        if (nonce !== undefined) this.#dpop?.rememberNonce(url.href, nonce);
+        if (nonce !== undefined) this.#dpop?.rememberNonce(url.origin, nonce);
       }
       const location = headerOf(response, 'location');
       if (!call.follow || !REDIRECT_STATUSES.has(response.status) || location === undefined) {

@@ -23,7 +23,6 @@ import {
   isReplayableBody,
   type OriginAllowlist,
   type TokenSelection,
-  targetUri,
   tokenSelection,
   usesDpop,
   withoutHeaderValues,
@@ -232,11 +231,7 @@ class AuthorizedFetch {
         if (usesDpop(token, this.#dpop)) {
           // RFC 9449 7.1: a fresh proof for every request, with ath; htu without query and fragment.
           url ??= new URL(call.href);
-          const proof = await this.#dpop.proof(
-            method,
-            targetUri(url.origin, url.pathname),
-            token.accessToken,
-          );
+          const proof = await this.#dpop.proof(method, url.origin, url.pathname, token.accessToken);
           credentials = [
             ['authorization', authorizationValue(token, true)],
             ['dpop', proof],
@@ -273,7 +268,7 @@ class AuthorizedFetch {
 
       if (scheme === 'dpop') {
         const nonce = response.headers.get('dpop-nonce');
-        if (nonce) this.#dpop?.rememberNonce((url ?? call.href).toString(), nonce);
+        if (nonce) this.#dpop?.rememberNonce((url ?? new URL(call.href)).origin, nonce);
       }
       if (!follow || !REDIRECT_STATUSES.has(response.status))
         return { response, scheme, redirected: hops > 0 };

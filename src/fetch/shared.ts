@@ -94,16 +94,6 @@ export function authorizationValue(token: Token, dpop: boolean): string {
   return `${dpop ? 'DPoP' : 'Bearer'} ${token.accessToken}`;
 }
 
-/** RFC 9449 4.2: `htu` is the target URI without query and fragment. */
-export function targetUri(origin: string, path: string): string {
-  let end = path.length;
-  const q = path.indexOf('?');
-  if (q !== -1) end = q;
-  const h = path.indexOf('#');
-  if (h !== -1 && h < end) end = h;
-  return origin + path.slice(0, end);
-}
-
 /** `Symbol.toStringTag` of an object (works for classes from another copy of undici or another realm). */
 function tagOf(value: object): unknown {
   return (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];

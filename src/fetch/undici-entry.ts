@@ -40,7 +40,6 @@ import {
   isReplayableBody,
   type OriginAllowlist,
   type TokenSelection,
-  targetUri,
   tokenSelection,
   usesDpop,
   withoutHeaderValues,
@@ -238,9 +237,13 @@ class AuthorizedRequest {
     let scheme: 'bearer' | 'dpop';
     if (usesDpop(token, dpop)) {
       if (this.#origin === '') throw new TypeError('m2m-token: DPoP needs the request origin (opts.origin)');
-      const method = this.#opts.method ?? 'GET';
-      // RFC 9449 7.1: a fresh proof for every attempt, with ath; htu without query and fragment.
-      const proof = await dpop.proof(method, targetUri(this.#origin, this.#opts.path), token.accessToken);
+      // RFC 9449 7.1: a fresh proof for every attempt, with ath; htm as undici sends it (unchanged).
+      const proof = await dpop.proof(
+        this.#opts.method ?? 'GET',
+        this.#origin,
+        this.#opts.path,
+        token.accessToken,
+      );
       extra.push('authorization', authorizationValue(token, true), 'dpop', proof);
       scheme = 'dpop';
     } else {
@@ -286,7 +289,7 @@ class AuthorizedRequest {
   ): Replay | undefined {
     const dpop = this.#shared.dpop;
     const nonce = first(headers['dpop-nonce']);
-    if (scheme === 'dpop' && nonce) dpop?.rememberNonce(targetUri(this.#origin, this.#opts.path), nonce);
+    if (scheme === 'dpop' && nonce) dpop?.rememberNonce(this.#origin, nonce);
     if (statusCode !== 401) return undefined;
     const challenge = headers['www-authenticate'];
     return this.#policy.replayFor(

@@ -20,14 +20,20 @@ import {
 } from './token-errors.js';
 import { type ParsedToken, parseTokenResponse } from './token-response.js';
 
-/** Adds DPoP proofs (RFC 9449) to token requests; implemented in dpop.ts. */
+/** DPoP proofs (RFC 9449) for token requests and API requests; implemented in dpop.ts. */
 export interface DpopProofSource {
   /** Lower-case token types this source makes acceptable ('dpop'). */
   readonly tokenType: 'dpop';
-  /** A fresh proof for this request (with the newest nonce known for the URL's origin). */
-  proof(htm: string, htu: string, accessToken?: string): Promise<string>;
-  /** Records a `DPoP-Nonce` the server sent. */
-  rememberNonce(url: string, nonce: string): void;
+  /**
+   * A fresh proof for a request, with the newest nonce known for its origin.
+   * @param htm the method exactly as it is sent (each HTTP client normalises it its own way)
+   * @param origin the request's origin, as `URL#origin` serialises it
+   * @param path the request's path; a query or fragment is left out of `htu` here (RFC 9449 4.2)
+   * @param accessToken the token sent with the proof (its hash becomes `ath`)
+   */
+  proof(htm: string, origin: string, path: string, accessToken?: string): Promise<string>;
+  /** Records a `DPoP-Nonce` that the server at `origin` (as `URL#origin` serialises it) sent. */
+  rememberNonce(origin: string, nonce: string): void;
 }
 
 export interface TokenRequestSettings {
@@ -174,7 +180,13 @@ async function attempt(
     auth.bodyFormat === 'json' ? jsonBody(parts.params) : new URLSearchParams(parts.params).toString();
   parts.headers['content-type'] =
     auth.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
-  if (settings.dpop) parts.headers.dpop = await settings.dpop.proof('POST', endpoint);
+  // RFC 9449 5: a proof with htu = the endpoint without its query; the endpoint's nonce (8) is per origin.
+  let dpopOrigin = '';
+  if (settings.dpop) {
+    const url = new URL(endpoint);
+    dpopOrigin = url.origin;
+    parts.headers.dpop = await settings.dpop.proof('POST', url.origin, url.pathname);
+  }
   // Whatever credential this request carries (secret, Basic value, assertion, proof) is removed from
   // anything the answer makes us show, in every encoding.
   const redact = combine(auth.redact, knownValues(sentCredentials(parts)));
@@ -204,7 +216,7 @@ async function attempt(
   // RFC 9449 8.2: the newest nonce wins, whether it came with an error or with a token.
   const nonce = settings.dpop ? response.headers.get('dpop-nonce') : null;
   if (nonce) {
-    settings.dpop?.rememberNonce(endpoint, nonce);
+    settings.dpop?.rememberNonce(dpopOrigin, nonce);
     if (notes) notes.dpopNonce = nonce;
   }
 
