@@ -46,6 +46,14 @@ import axios, {
 import type { ClientCredentialsClient } from '../client.js';
 import { ConfigurationError, OriginNotAllowedError } from '../errors.js';
 import {
+  BODY_HEADERS,
+  CREDENTIAL_HEADERS,
+  firstHop,
+  nextHop,
+  REDIRECT_STATUSES,
+  type RedirectRules,
+} from '../fetch/redirects.js';
+import {
   allowedOriginSet,
   authorizationValue,
   isReplayableBody,
@@ -65,17 +73,6 @@ export interface AttachBearerOptions extends TokenSelection, OriginAllowlist {}
 
 /** What follow-redirects follows by default (axios' `maxRedirects` when unset). */
 const DEFAULT_MAX_REDIRECTS = 21;
-const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
-/** Never sent to another origin: ours (Authorization, DPoP) and the usual credential headers. */
-const CREDENTIAL_HEADERS = ['authorization', 'dpop', 'proxy-authorization', 'cookie'] as const;
-/** Dropped when a redirect turns the request into a GET without a body (fetch standard 4.4 step 12). */
-const BODY_HEADERS = [
-  'content-encoding',
-  'content-language',
-  'content-location',
-  'content-type',
-  'content-length',
-] as const;
 
 /**
  * Authorizes the requests of an axios instance with the client's access tokens (RFC 6750 2.1, or
@@ -150,7 +147,7 @@ interface Call {
   readonly replayable: boolean;
   /** Redirects are followed here (the request did not set `maxRedirects: 0`). */
   readonly follow: boolean;
-  readonly maxRedirects: number;
+  readonly redirects: RedirectRules;
   readonly signal: AbortSignal | undefined;
 }
 
@@ -200,14 +197,21 @@ class AxiosBearer {
 
     const signal = isAbortSignal(config.signal) ? config.signal : undefined;
     const maxRedirects = config.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+    const replayable = isReplayableBody(config.data);
     const call: Call = {
       config,
       inner,
       url,
       method: (config.method ?? 'get').toUpperCase(),
-      replayable: isReplayableBody(config.data),
+      replayable,
       follow: maxRedirects > 0,
-      maxRedirects,
+      redirects: {
+        maxRedirects,
+        limitOption: 'maxRedirects',
+        allowed: this.#allowed,
+        streamBody: !replayable,
+        failure: 'redirect failed',
+      },
       signal,
     };
     if (callerAuthorization) return this.#handOver(config, await this.#send(call, undefined));
@@ -251,22 +255,21 @@ class AxiosBearer {
    * chain stays on the first origin. A failure without a response (network, timeout, abort) is thrown.
    */
   async #send(call: Call, token: Token | undefined): Promise<Answer> {
-    const first = call.url;
-    let url = first;
-    let method = call.method;
-    let data: unknown = call.config.data;
-    let hops = 0;
-    let crossOrigin = false;
-    let dropBodyHeaders = false;
+    let hop = firstHop(call.url, call.method);
     for (;;) {
       const headers = new axios.AxiosHeaders(call.config.headers);
-      if (crossOrigin) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
-      if (dropBodyHeaders) for (const name of BODY_HEADERS) headers.delete(name);
+      if (hop.crossOrigin) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+      if (hop.dropBody) for (const name of BODY_HEADERS) headers.delete(name);
       let scheme: Answer['scheme'];
-      if (!crossOrigin && token !== undefined) {
+      if (!hop.crossOrigin && token !== undefined) {
         if (usesDpop(token, this.#dpop)) {
           // RFC 9449 7.1: a fresh proof for every request, with ath; htu without query and fragment.
-          const proof = await this.#dpop.proof(method, url.origin, url.pathname, token.accessToken);
+          const proof = await this.#dpop.proof(
+            hop.method,
+            hop.url.origin,
+            hop.url.pathname,
+            token.accessToken,
+          );
           headers.set('Authorization', authorizationValue(token, true));
           headers.set('DPoP', proof);
           scheme = 'dpop';
@@ -275,25 +278,25 @@ class AxiosBearer {
           scheme = 'bearer';
         }
       }
-      const hop: Config = {
+      const request: Config = {
         ...call.config,
         headers,
-        method,
-        data,
+        method: hop.method,
+        data: hop.dropBody ? undefined : call.config.data,
         // Followed here (below), so that no hop carries a credential it must not.
         ...(call.follow ? { maxRedirects: 0 } : {}),
       };
-      if (hops > 0) {
-        hop.url = url.href;
-        hop.baseURL = undefined;
-        hop.params = undefined;
-        if (crossOrigin) hop.auth = undefined;
+      if (hop.redirects > 0) {
+        request.url = hop.url.href;
+        request.baseURL = undefined;
+        request.params = undefined;
+        if (hop.crossOrigin) request.auth = undefined;
       }
 
       let response: AxiosResponse;
       let error: unknown;
       try {
-        response = await call.inner(hop);
+        response = await call.inner(request);
       } catch (failure) {
         const answered = (failure as { response?: AxiosResponse } | null)?.response;
         // No response (network, timeout, abort): axios' error, handed over without our credentials.
@@ -304,47 +307,15 @@ class AxiosBearer {
 
       if (scheme === 'dpop') {
         const nonce = headerOf(response, 'dpop-nonce');
-        if (nonce !== undefined) this.#dpop?.rememberNonce(url.origin, nonce);
+        if (nonce !== undefined) this.#dpop?.rememberNonce(hop.url.origin, nonce);
       }
+      if (!call.follow || !REDIRECT_STATUSES.has(response.status)) return { response, error, scheme };
       const location = headerOf(response, 'location');
-      if (!call.follow || !REDIRECT_STATUSES.has(response.status) || location === undefined) {
-        return { response, error, scheme };
-      }
+      if (location === undefined) return { response, error, scheme };
 
-      // Fetch standard 4.4, HTTP-redirect fetch (what follow-redirects does too, with its own limits).
+      // What follow-redirects does too, with its own limits; the chain's rules are fetch's (redirects.ts).
       discard(response);
-      let next: URL;
-      try {
-        next = new URL(location, url);
-      } catch (cause) {
-        throw new TypeError('redirect failed: the Location is not a valid URL', { cause });
-      }
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        throw new TypeError(`redirect failed: redirect to a ${next.protocol} URL`);
-      }
-      if (++hops > call.maxRedirects) {
-        throw new TypeError(`redirect failed: more than ${call.maxRedirects} redirects (maxRedirects)`);
-      }
-      if (this.#allowed !== undefined && !this.#allowed.has(next.origin)) {
-        throw new OriginNotAllowedError(next.origin);
-      }
-      const status = response.status;
-      // A stream body was consumed by the first request and cannot be sent again.
-      if (status !== 303 && data != null && !call.replayable) {
-        throw new TypeError('redirect failed: cannot follow a redirect with a stream body');
-      }
-      // 301/302 after POST and 303 (but for HEAD) become a GET without a body.
-      if (
-        ((status === 301 || status === 302) && method === 'POST') ||
-        (status === 303 && method !== 'GET' && method !== 'HEAD')
-      ) {
-        method = 'GET';
-        data = undefined;
-        dropBodyHeaders = true;
-      }
-      // Once the chain has left the first origin, no credential travels again (not even back home).
-      if (next.origin !== first.origin) crossOrigin = true;
-      url = next;
+      hop = nextHop(hop, response.status, location, call.redirects);
     }
   }
 

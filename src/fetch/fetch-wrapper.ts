@@ -18,6 +18,14 @@ import type { SelectedTokens, TokenSource } from '../internal.js';
 import { CREATE_FETCH_OPTIONS, checkCallOptions } from '../options/keys.js';
 import type { Token } from '../types.js';
 import {
+  BODY_HEADERS,
+  CREDENTIAL_HEADERS,
+  firstHop,
+  type Hop,
+  nextHop,
+  REDIRECT_STATUSES,
+} from './redirects.js';
+import {
   allowedOriginSet,
   authorizationValue,
   isReplayableBody,
@@ -38,17 +46,6 @@ export interface CreateFetchOptions extends TokenSelection, OriginAllowlist {
 const HTTP_URL = /^https?:\/\//i;
 /** Fetch standard 4.4: the most redirects one fetch follows. */
 const MAX_REDIRECTS = 20;
-const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
-/** Never sent to another origin: ours (Authorization, DPoP) and the usual credential headers. */
-const CREDENTIAL_HEADERS = ['authorization', 'dpop', 'proxy-authorization', 'cookie'] as const;
-/** Fetch standard "request-body-header names", dropped when a redirect turns the request into a GET. */
-const BODY_HEADERS = [
-  'content-encoding',
-  'content-language',
-  'content-location',
-  'content-type',
-  'content-length',
-] as const;
 /** Fetch standard method normalisation: these six are upper-cased, every other method is sent as given. */
 const NORMALIZED_METHODS: ReadonlySet<string> = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
 
@@ -216,21 +213,17 @@ class AuthorizedFetch {
 
   /** Sends the call once, following redirects by hand when the caller asked fetch to follow them. */
   async #send(call: Call, token: Token | undefined): Promise<Sent> {
-    const follow = call.redirect === 'follow';
-    let url = call.url;
-    let first: URL | undefined;
-    let method = call.method;
-    let body = call.body;
-    let hops = 0;
-    let crossOrigin = false;
-    let dropBodyHeaders = false;
+    // The hop a redirect led to; undefined for the first request (whose URL is parsed only when needed).
+    let hop: Hop | undefined;
     for (;;) {
+      const crossOrigin = hop?.crossOrigin ?? false;
+      const method = hop?.method ?? call.method;
       let scheme: Sent['scheme'];
       let credentials: Array<[string, string]> | undefined;
       if (!crossOrigin && token !== undefined) {
         if (usesDpop(token, this.#dpop)) {
           // RFC 9449 7.1: a fresh proof for every request, with ath; htu without query and fragment.
-          url ??= new URL(call.href);
+          const url = hop?.url ?? call.url ?? new URL(call.href);
           const proof = await this.#dpop.proof(method, url.origin, url.pathname, token.accessToken);
           credentials = [
             ['authorization', authorizationValue(token, true)],
@@ -242,13 +235,16 @@ class AuthorizedFetch {
           scheme = 'bearer';
         }
       }
-      // Fetch 4.4 step 13 drops Authorization on a cross-origin redirect; we drop every credential.
-      const headers = requestHeaders(call.headers, credentials, crossOrigin, dropBodyHeaders);
+      const headers = requestHeaders(call.headers, credentials, crossOrigin, hop?.dropBody ?? false);
 
       let response: Response;
-      if (hops === 0) {
-        const init: FetchInit = { ...call.init, headers, redirect: follow ? 'manual' : call.redirect };
-        if (call.bufferedRequestBody) init.body = body;
+      if (hop === undefined) {
+        const init: FetchInit = {
+          ...call.init,
+          headers,
+          redirect: call.redirect === 'follow' ? 'manual' : call.redirect,
+        };
+        if (call.bufferedRequestBody) init.body = call.body;
         if (this.#dispatcher !== undefined && init.dispatcher === undefined)
           init.dispatcher = this.#dispatcher;
         response = await this.#sendOnce(call.input, init, headers);
@@ -257,57 +253,31 @@ class AuthorizedFetch {
           ...call.init,
           method,
           headers,
-          body,
+          body: hop.dropBody ? null : call.body,
           redirect: 'manual',
           signal: call.signal ?? null,
         };
         if (this.#dispatcher !== undefined && init.dispatcher === undefined)
           init.dispatcher = this.#dispatcher;
-        response = await this.#sendOnce((url as URL).href, init, headers);
+        response = await this.#sendOnce(hop.url.href, init, headers);
       }
 
       if (scheme === 'dpop') {
         const nonce = response.headers.get('dpop-nonce');
-        if (nonce) this.#dpop?.rememberNonce((url ?? new URL(call.href)).origin, nonce);
+        if (nonce) this.#dpop?.rememberNonce((hop?.url ?? call.url ?? new URL(call.href)).origin, nonce);
       }
-      if (!follow || !REDIRECT_STATUSES.has(response.status))
-        return { response, scheme, redirected: hops > 0 };
+      if (call.redirect !== 'follow' || !REDIRECT_STATUSES.has(response.status))
+        return { response, scheme, redirected: hop !== undefined };
       const location = response.headers.get('location');
-      if (location === null) return { response, scheme, redirected: hops > 0 };
+      if (location === null) return { response, scheme, redirected: hop !== undefined };
 
-      // Fetch standard 4.4, HTTP-redirect fetch.
       discard(response);
-      let next: URL;
-      try {
-        url ??= new URL(call.href);
-        first ??= url;
-        next = new URL(location, url);
-      } catch (cause) {
-        throw new TypeError('fetch failed: the redirect Location is not a valid URL', { cause });
-      }
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        throw new TypeError(`fetch failed: redirect to a ${next.protocol} URL`);
-      }
-      if (++hops > MAX_REDIRECTS) throw new TypeError(`fetch failed: more than ${MAX_REDIRECTS} redirects`);
-      if (this.#allowed !== undefined && !this.#allowed.has(next.origin))
-        throw new OriginNotAllowedError(next.origin);
-      const status = response.status;
-      // Step 11: a stream body was consumed by the first request and cannot be sent again.
-      if (status !== 303 && body != null && !call.replayable) {
-        throw new TypeError('fetch failed: cannot follow a redirect with a ReadableStream body');
-      }
-      // Step 12: 301/302 after POST and 303 (but for HEAD) become a GET without a body.
-      if (
-        ((status === 301 || status === 302) && method === 'POST') ||
-        (status === 303 && method !== 'GET' && method !== 'HEAD')
-      ) {
-        method = 'GET';
-        body = null;
-        dropBodyHeaders = true;
-      }
-      // Once the chain has left the first origin, no credential travels again (not even back home).
-      if (next.origin !== first.origin) crossOrigin = true;
-      url = next;
+      hop = nextHop(hop ?? firstHop(call.url ?? new URL(call.href), call.method), response.status, location, {
+        maxRedirects: MAX_REDIRECTS,
+        allowed: this.#allowed,
+        streamBody: !call.replayable,
+        failure: 'fetch failed',
+      });
     }
   }
 
@@ -373,9 +343,6 @@ function normalizeMethod(method: string): string {
   return NORMALIZED_METHODS.has(upper) ? upper : method;
 }
 
-const CREDENTIAL_SET: ReadonlySet<string> = new Set(CREDENTIAL_HEADERS);
-const BODY_SET: ReadonlySet<string> = new Set(BODY_HEADERS);
-
 /**
  * The headers of one request: the caller's, without the ones this hop must not carry, plus ours. Plain
  * data (a record or [name, value] pairs) that fetch turns into its Headers once: building a Headers
@@ -418,8 +385,8 @@ function dropped(name: string, crossOrigin: boolean, dropBodyHeaders: boolean, w
   if (!crossOrigin && !dropBodyHeaders && !withOurs) return false;
   const lower = name.toLowerCase();
   return (
-    (crossOrigin && CREDENTIAL_SET.has(lower)) ||
-    (dropBodyHeaders && BODY_SET.has(lower)) ||
+    (crossOrigin && CREDENTIAL_HEADERS.has(lower)) ||
+    (dropBodyHeaders && BODY_HEADERS.has(lower)) ||
     (withOurs && lower === 'dpop')
   );
 }
