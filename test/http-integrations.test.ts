@@ -294,6 +294,24 @@ describe.each(INTEGRATIONS)('$name', (integration) => {
     expect((error as Error).message).not.toContain('S3cr3t');
   });
 
+  it("a caller's DPoP header goes as it is beside a Bearer token; with a DPoP token our proof replaces it", async () => {
+    const bearer = integration.bind(makeClient());
+    await bearer(`${api.url}/x`, { headers: { dpop: 'callers-proof' } });
+    expect(api.arrivals[0]?.headers.dpop).toBe('callers-proof');
+    expect(bearerOf(api.arrivals[0])).toBe('Bearer tok-1');
+
+    tokens.tokenType = 'DPoP';
+    api.respond = () => ({ status: 200 });
+    const bound = integration.bind(makeClient({ dpop: true }));
+    await bound(`${api.url}/y`, { headers: { DPoP: 'callers-proof' } });
+    expect(bearerOf(api.arrivals[1])).toBe('DPoP tok-2');
+    expect(api.arrivals[1]?.headers.dpop).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    // With the caller's own Authorization nothing is added, and nothing of theirs is dropped.
+    await bound(`${api.url}/z`, { headers: { authorization: 'DPoP mine', dpop: 'callers-proof' } });
+    expect(bearerOf(api.arrivals[2])).toBe('DPoP mine');
+    expect(api.arrivals[2]?.headers.dpop).toBe('callers-proof');
+  });
+
   it("the caller's abort ends the call while the API is slow", async () => {
     api.respond = () => new Promise((resolve) => setTimeout(() => resolve({ status: 200 }), 2_000));
     const send = integration.bind(makeClient());

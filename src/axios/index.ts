@@ -55,12 +55,12 @@ import {
 } from '../fetch/redirects.js';
 import {
   allowedOriginSet,
-  authorizationValue,
+  credentialsFor,
   isReplayableBody,
   type OriginAllowlist,
+  type SentScheme,
   type TokenSelection,
   tokenSelection,
-  usesDpop,
 } from '../fetch/shared.js';
 import { UnauthorizedPolicy } from '../fetch/unauthorized-policy.js';
 import type { DpopProofSource } from '../http/token-request.js';
@@ -157,7 +157,7 @@ interface Answer {
   /** axios' rejection, when `validateStatus` refused the status; handed over as it is. */
   readonly error?: unknown;
   /** The scheme our token went with on the request that got this answer; undefined when not sent. */
-  readonly scheme: 'bearer' | 'dpop' | undefined;
+  readonly scheme: SentScheme | undefined;
 }
 
 class AxiosBearer {
@@ -260,23 +260,12 @@ class AxiosBearer {
       const headers = new axios.AxiosHeaders(call.config.headers);
       if (hop.crossOrigin) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
       if (hop.dropBody) for (const name of BODY_HEADERS) headers.delete(name);
-      let scheme: Answer['scheme'];
+      let scheme: SentScheme | undefined;
       if (!hop.crossOrigin && token !== undefined) {
-        if (usesDpop(token, this.#dpop)) {
-          // RFC 9449 7.1: a fresh proof for every request, with ath; htu without query and fragment.
-          const proof = await this.#dpop.proof(
-            hop.method,
-            hop.url.origin,
-            hop.url.pathname,
-            token.accessToken,
-          );
-          headers.set('Authorization', authorizationValue(token, true));
-          headers.set('DPoP', proof);
-          scheme = 'dpop';
-        } else {
-          headers.set('Authorization', authorizationValue(token, false));
-          scheme = 'bearer';
-        }
+        const credentials = await credentialsFor(token, this.#dpop, hop.method, hop.url);
+        // AxiosHeaders#set replaces a header of the same name, whatever its case (a caller's DPoP).
+        for (const [name, value] of credentials.pairs) headers.set(name, value);
+        scheme = credentials.scheme;
       }
       const request: Config = {
         ...call.config,

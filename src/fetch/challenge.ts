@@ -3,6 +3,8 @@
  * the token that was sent (RFC 6750 3.1, RFC 9449 7.1 and 9).
  */
 
+import type { SentScheme } from './shared.js';
+
 /** One challenge: the scheme (lower-case) and its auth-params (names lower-case), or its token68. */
 export interface Challenge {
   readonly scheme: string;
@@ -120,7 +122,7 @@ export type UnauthorizedAction =
  */
 export function unauthorizedAction(
   wwwAuthenticate: string | null | undefined,
-  sentScheme: 'bearer' | 'dpop',
+  sentScheme: SentScheme,
   hasDpopNonce: boolean,
 ): UnauthorizedAction {
   if (!wwwAuthenticate) return 'refresh';

@@ -27,12 +27,14 @@ import {
 } from './redirects.js';
 import {
   allowedOriginSet,
-  authorizationValue,
+  type Credentials,
+  credentialsFor,
   isReplayableBody,
   type OriginAllowlist,
+  replacedByOurs,
+  type SentScheme,
   type TokenSelection,
   tokenSelection,
-  usesDpop,
   withoutHeaderValues,
 } from './shared.js';
 import { UnauthorizedPolicy } from './unauthorized-policy.js';
@@ -76,7 +78,7 @@ interface Call {
 interface Sent {
   readonly response: Response;
   /** The scheme our token went with on the request that produced `response`; undefined when not sent. */
-  readonly scheme: 'bearer' | 'dpop' | undefined;
+  readonly scheme: SentScheme | undefined;
   readonly redirected: boolean;
 }
 
@@ -218,23 +220,14 @@ class AuthorizedFetch {
     for (;;) {
       const crossOrigin = hop?.crossOrigin ?? false;
       const method = hop?.method ?? call.method;
-      let scheme: Sent['scheme'];
-      let credentials: Array<[string, string]> | undefined;
+      let credentials: Credentials | undefined;
       if (!crossOrigin && token !== undefined) {
-        if (usesDpop(token, this.#dpop)) {
-          // RFC 9449 7.1: a fresh proof for every request, with ath; htu without query and fragment.
-          const url = hop?.url ?? call.url ?? new URL(call.href);
-          const proof = await this.#dpop.proof(method, url.origin, url.pathname, token.accessToken);
-          credentials = [
-            ['authorization', authorizationValue(token, true)],
-            ['dpop', proof],
-          ];
-          scheme = 'dpop';
-        } else {
-          credentials = [['authorization', authorizationValue(token, false)]];
-          scheme = 'bearer';
-        }
+        // A DPoP proof is for this hop's method and URL (parsed only then).
+        const target = this.#dpop === undefined ? undefined : (hop?.url ?? call.url ?? new URL(call.href));
+        const found = credentialsFor(token, this.#dpop, method, target);
+        credentials = found instanceof Promise ? await found : found;
       }
+      const scheme = credentials?.scheme;
       const headers = requestHeaders(call.headers, credentials, crossOrigin, hop?.dropBody ?? false);
 
       let response: Response;
@@ -344,21 +337,20 @@ function normalizeMethod(method: string): string {
 }
 
 /**
- * The headers of one request: the caller's, without the ones this hop must not carry, plus ours. Plain
- * data (a record or [name, value] pairs) that fetch turns into its Headers once: building a Headers
- * object here as well would double the cost on the hot path.
+ * The headers of one request: the caller's, without the ones this hop must not carry and those ours
+ * replace, plus ours. Plain data (a record or [name, value] pairs) that fetch turns into its Headers once:
+ * building a Headers object here as well would double the cost on the hot path.
  */
 function requestHeaders(
   source: HeadersInit | undefined,
-  credentials: ReadonlyArray<[string, string]> | undefined,
+  credentials: Credentials | undefined,
   crossOrigin: boolean,
   dropBodyHeaders: boolean,
 ): HeadersInit {
-  // Ours replace a DPoP header the caller set (it set no Authorization, or none would be added).
-  const withOurs = credentials !== undefined && credentials.length > 1;
+  const ours = credentials?.pairs;
   if (source == null) {
     const out: Record<string, string> = {};
-    if (credentials !== undefined) for (const [name, value] of credentials) out[name] = value;
+    if (ours !== undefined) for (const [name, value] of ours) out[name] = value;
     return out;
   }
   const isPlainRecord =
@@ -367,27 +359,32 @@ function requestHeaders(
   if (isPlainRecord) {
     const out: Record<string, string> = {};
     for (const name of Object.keys(source)) {
-      if (!dropped(name, crossOrigin, dropBodyHeaders, withOurs))
+      if (!dropped(name, crossOrigin, dropBodyHeaders, credentials))
         out[name] = (source as Record<string, string>)[name] as string;
     }
-    if (credentials !== undefined) for (const [name, value] of credentials) out[name] = value;
+    if (ours !== undefined) for (const [name, value] of ours) out[name] = value;
     return out;
   }
   const out: Array<[string, string]> = [];
   for (const [name, value] of source as Iterable<readonly [string, string]>) {
-    if (!dropped(String(name), crossOrigin, dropBodyHeaders, withOurs)) out.push([name, value]);
+    if (!dropped(String(name), crossOrigin, dropBodyHeaders, credentials)) out.push([name, value]);
   }
-  if (credentials !== undefined) out.push(...credentials);
+  if (ours !== undefined) for (const [name, value] of ours) out.push([name, value]);
   return out;
 }
 
-function dropped(name: string, crossOrigin: boolean, dropBodyHeaders: boolean, withOurs: boolean): boolean {
-  if (!crossOrigin && !dropBodyHeaders && !withOurs) return false;
+function dropped(
+  name: string,
+  crossOrigin: boolean,
+  dropBodyHeaders: boolean,
+  credentials: Credentials | undefined,
+): boolean {
+  if (!crossOrigin && !dropBodyHeaders && credentials === undefined) return false;
   const lower = name.toLowerCase();
   return (
     (crossOrigin && CREDENTIAL_HEADERS.has(lower)) ||
     (dropBodyHeaders && BODY_HEADERS.has(lower)) ||
-    (withOurs && lower === 'dpop')
+    replacedByOurs(credentials, lower)
   );
 }
 

@@ -80,18 +80,71 @@ function originProblem(entry: unknown, url: URL | null): string | undefined {
   return undefined;
 }
 
-/** True when the token is to be sent with the DPoP scheme and a proof (RFC 9449 7.1). */
-export function usesDpop(token: Token, dpop: DpopProofSource | undefined): dpop is DpopProofSource {
-  return dpop !== undefined && token.tokenType.toLowerCase() === 'dpop';
+/** The scheme our token went with: `Bearer` (RFC 6750) or `DPoP` (RFC 9449). */
+export type SentScheme = 'bearer' | 'dpop';
+
+/** The credential headers one request carries with our token. */
+export interface Credentials {
+  readonly scheme: SentScheme;
+  /** `[name, value]`, names in lower case: `authorization`, and `dpop` with the DPoP scheme. */
+  readonly pairs: ReadonlyArray<readonly [string, string]>;
+}
+
+/** Where a request goes, for its DPoP proof: the origin (as `URL#origin` serialises it) and the path. */
+export interface RequestTarget {
+  readonly origin: string;
+  /** The path; a query in it is left out of the proof's `htu`. */
+  readonly pathname: string;
 }
 
 /**
- * The Authorization value. A Bearer token's type may come in any case (RFC 6749 5.1: case-insensitive),
- * but the scheme is always written `Bearer`, as RFC 6750 2.1 spells it, since some servers compare it
- * case-sensitively.
+ * The credential headers of one request with `token`, the one place every integration gets them from:
+ * `Authorization: Bearer <token>` (RFC 6750 2.1; the scheme is written so whatever case the token type
+ * came in, RFC 6749 5.1, since some servers compare it case-sensitively), or, for a DPoP-bound token
+ * with DPoP on, `Authorization: DPoP <token>` and a fresh proof for this method and target (RFC 9449
+ * 7.1: one per request, redirect hop and repeat).
+ *
+ * Ours replace the caller's headers of the same names ({@link replacedByOurs}): a `DPoP` header of the
+ * caller's gives way to our proof, and stays when our token goes as Bearer. A request with the caller's
+ * own `Authorization` gets none of this: each integration passes it through as it is.
+ *
+ * @param method the method exactly as the request sends it (`htm`)
+ * @param target read for DPoP only
  */
-export function authorizationValue(token: Token, dpop: boolean): string {
-  return `${dpop ? 'DPoP' : 'Bearer'} ${token.accessToken}`;
+export function credentialsFor(
+  token: Token,
+  dpop: DpopProofSource | undefined,
+  method: string,
+  target: RequestTarget | undefined,
+): Credentials | Promise<Credentials> {
+  if (dpop === undefined || token.tokenType.toLowerCase() !== dpop.tokenType) {
+    return { scheme: 'bearer', pairs: [['authorization', `Bearer ${token.accessToken}`]] };
+  }
+  return dpopCredentials(token, dpop, method, target);
+}
+
+async function dpopCredentials(
+  token: Token,
+  dpop: DpopProofSource,
+  method: string,
+  target: RequestTarget | undefined,
+): Promise<Credentials> {
+  if (target === undefined) throw new TypeError('m2m-token: DPoP needs the request origin (opts.origin)');
+  const proof = await dpop.proof(method, target.origin, target.pathname, token.accessToken);
+  return {
+    scheme: 'dpop',
+    pairs: [
+      ['authorization', `DPoP ${token.accessToken}`],
+      ['dpop', proof],
+    ],
+  };
+}
+
+/** Whether our credentials replace the caller's header `name` (lower case): it has the name of one of ours. */
+export function replacedByOurs(credentials: Credentials | undefined, name: string): boolean {
+  if (credentials === undefined) return false;
+  for (const [ours] of credentials.pairs) if (ours === name) return true;
+  return false;
 }
 
 /** `Symbol.toStringTag` of an object (works for classes from another copy of undici or another realm). */

@@ -7,9 +7,7 @@
 import type { SelectedTokens } from '../internal.js';
 import type { Token } from '../types.js';
 import { unauthorizedAction } from './challenge.js';
-
-/** The scheme our token went with: `Bearer` (RFC 6750) or `DPoP` (RFC 9449). */
-export type SentScheme = 'bearer' | 'dpop';
+import type { SentScheme } from './shared.js';
 
 /** What the policy reads from an answer. */
 export interface AnswerHead {

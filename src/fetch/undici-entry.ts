@@ -36,12 +36,14 @@ import { checkCallOptions, INTERCEPTOR_OPTIONS } from '../options/keys.js';
 import type { Token } from '../types.js';
 import {
   allowedOriginSet,
-  authorizationValue,
+  type Credentials,
+  credentialsFor,
   isReplayableBody,
   type OriginAllowlist,
+  replacedByOurs,
+  type SentScheme,
   type TokenSelection,
   tokenSelection,
-  usesDpop,
   withoutHeaderValues,
 } from './shared.js';
 import { type Replay, UnauthorizedPolicy } from './unauthorized-policy.js';
@@ -232,25 +234,11 @@ class AuthorizedRequest {
       this.#fail(this.#controller.reason ?? new Error('aborted'));
       return;
     }
-    const dpop = this.#shared.dpop;
-    const extra: string[] = [];
-    let scheme: 'bearer' | 'dpop';
-    if (usesDpop(token, dpop)) {
-      if (this.#origin === '') throw new TypeError('m2m-token: DPoP needs the request origin (opts.origin)');
-      // RFC 9449 7.1: a fresh proof for every attempt, with ath; htm as undici sends it (unchanged).
-      const proof = await dpop.proof(
-        this.#opts.method ?? 'GET',
-        this.#origin,
-        this.#opts.path,
-        token.accessToken,
-      );
-      extra.push('authorization', authorizationValue(token, true), 'dpop', proof);
-      scheme = 'dpop';
-    } else {
-      extra.push('authorization', authorizationValue(token, false));
-      scheme = 'bearer';
-    }
-    const headers = flatHeaders(this.#opts.headers, extra);
+    // A fresh proof for every attempt; htm is the method as undici sends it (undici does not normalise it).
+    const target = this.#origin === '' ? undefined : { origin: this.#origin, pathname: this.#opts.path };
+    const found = credentialsFor(token, this.#shared.dpop, this.#opts.method ?? 'GET', target);
+    const credentials = found instanceof Promise ? await found : found;
+    const headers = flatHeaders(this.#opts.headers, credentials);
     this.#sentHeaders = headers;
     const opts = {
       ...this.#opts,
@@ -258,7 +246,7 @@ class AuthorizedRequest {
       // Nothing inside this interceptor may follow a redirect with our credentials.
       maxRedirections: 0,
     } as DispatchOptions;
-    this.#dispatch(opts, new AttemptHandler(this, token, scheme));
+    this.#dispatch(opts, new AttemptHandler(this, token, credentials.scheme));
   }
 
   // --- called by AttemptHandler -------------------------------------------------------------------
@@ -281,12 +269,7 @@ class AuthorizedRequest {
    * Decides, on a response's headers, whether to hold it back for a repeat (the 401 policy; a refresh
    * starts at once, while the 401's body is still arriving).
    */
-  hold(
-    statusCode: number,
-    headers: IncomingHeaders,
-    scheme: 'bearer' | 'dpop',
-    token: Token,
-  ): Replay | undefined {
+  hold(statusCode: number, headers: IncomingHeaders, scheme: SentScheme, token: Token): Replay | undefined {
     const dpop = this.#shared.dpop;
     const nonce = first(headers['dpop-nonce']);
     if (scheme === 'dpop' && nonce) dpop?.rememberNonce(this.#origin, nonce);
@@ -355,10 +338,10 @@ class AuthorizedRequest {
 class AttemptHandler implements Handler {
   readonly #owner: AuthorizedRequest;
   readonly #token: Token;
-  readonly #scheme: 'bearer' | 'dpop';
+  readonly #scheme: SentScheme;
   #held: Held | undefined;
 
-  constructor(owner: AuthorizedRequest, token: Token, scheme: 'bearer' | 'dpop') {
+  constructor(owner: AuthorizedRequest, token: Token, scheme: SentScheme) {
     this.#owner = owner;
     this.#token = token;
     this.#scheme = scheme;
@@ -466,15 +449,15 @@ function hasAuthorization(headers: DispatchOptions['headers']): boolean {
   return false;
 }
 
-/** The caller's headers as a flat array (repeated names kept), with ours appended. */
-function flatHeaders(headers: DispatchOptions['headers'], extra: readonly string[]): string[] {
+/** The caller's headers as a flat array (repeated names kept) but those ours replace, with ours appended. */
+function flatHeaders(headers: DispatchOptions['headers'], credentials: Credentials): string[] {
   const out: string[] = [];
   for (const [name, value] of headerPairs(headers)) {
-    const lower = String(name).toLowerCase();
-    if (value === undefined || value === null || lower === 'dpop') continue;
+    if (value === undefined || value === null || replacedByOurs(credentials, String(name).toLowerCase()))
+      continue;
     if (Array.isArray(value)) for (const item of value) out.push(String(name), String(item));
     else out.push(String(name), String(value));
   }
-  out.push(...extra);
+  for (const [name, value] of credentials.pairs) out.push(name, value);
   return out;
 }
