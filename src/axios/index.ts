@@ -62,7 +62,7 @@ import {
   type TokenSelection,
   tokenSelection,
 } from '../fetch/shared.js';
-import { UnauthorizedPolicy } from '../fetch/unauthorized-policy.js';
+import { type AnswerHead, type Exchange, sendWithToken } from '../fetch/unauthorized-policy.js';
 import type { DpopProofSource } from '../http/token-request.js';
 import { type SelectedTokens, type TokenSource, tokenSourceOf } from '../internal.js';
 import { ATTACH_BEARER_OPTIONS, checkCallOptions, isAbortSignal } from '../options/keys.js';
@@ -152,16 +152,30 @@ interface Call {
 }
 
 /** One answer: a response (axios resolved it, or rejected it with `response`: a non-2xx status). */
-interface Answer {
+class Answer implements AnswerHead {
   readonly response: AxiosResponse;
   /** axios' rejection, when `validateStatus` refused the status; handed over as it is. */
-  readonly error?: unknown;
+  readonly error: unknown;
   /** The scheme our token went with on the request that got this answer; undefined when not sent. */
   readonly scheme: SentScheme | undefined;
+
+  constructor(response: AxiosResponse, error: unknown, scheme: SentScheme | undefined) {
+    this.response = response;
+    this.error = error;
+    this.scheme = scheme;
+  }
+
+  get status(): number {
+    return this.response.status;
+  }
+
+  header(name: string): string | undefined {
+    return headerOf(this.response, name);
+  }
 }
 
-class AxiosBearer {
-  readonly #tokens: SelectedTokens;
+class AxiosBearer implements Exchange<Call, Answer> {
+  readonly tokens: SelectedTokens;
   readonly #allowed: ReadonlySet<string> | undefined;
   readonly #original: InternalAxiosRequestConfig['adapter'];
   readonly #dpop: DpopProofSource | undefined;
@@ -173,7 +187,7 @@ class AxiosBearer {
     allowed: ReadonlySet<string> | undefined,
     original: InternalAxiosRequestConfig['adapter'],
   ) {
-    this.#tokens = tokens;
+    this.tokens = tokens;
     this.#allowed = allowed;
     this.#original = original;
     this.#dpop = source.dpop;
@@ -214,39 +228,9 @@ class AxiosBearer {
       },
       signal,
     };
-    if (callerAuthorization) return this.#handOver(config, await this.#send(call, undefined));
-
-    let token = await this.#tokens.token(signal);
-    let answer = await this.#send(call, token);
-    const policy = new UnauthorizedPolicy(this.#tokens, call.replayable);
-    for (;;) {
-      const { response, scheme } = answer;
-      if (response.status !== 401 || scheme === undefined) return this.#handOver(config, answer);
-      const replay = policy.replayFor(
-        {
-          status: response.status,
-          wwwAuthenticate: headerOf(response, 'www-authenticate'),
-          dpopNonce: headerOf(response, 'dpop-nonce') !== undefined,
-        },
-        token,
-        scheme,
-        signal,
-      );
-      // No repeat: the 401 is the answer. (A nonce was remembered in #send; the next proof carries it.)
-      if (replay === undefined) return this.#handOver(config, answer);
-      let next: Token | undefined;
-      try {
-        next = await replay.token;
-      } catch (error) {
-        discard(response);
-        throw error;
-      }
-      // Rate-limited (or the token endpoint handed out the same token): the 401 is the answer.
-      if (next === undefined) return this.#handOver(config, answer);
-      discard(response);
-      token = next;
-      answer = await this.#send(call, token);
-    }
+    if (callerAuthorization) return this.#handOver(config, await this.send(call, undefined));
+    const token = await this.tokens.token(signal);
+    return this.#handOver(config, await sendWithToken(this, call, token));
   }
 
   /**
@@ -254,7 +238,7 @@ class AxiosBearer {
    * allows them: every hop is checked against the allowlist, and credentials travel only while the
    * chain stays on the first origin. A failure without a response (network, timeout, abort) is thrown.
    */
-  async #send(call: Call, token: Token | undefined): Promise<Answer> {
+  async send(call: Call, token: Token | undefined): Promise<Answer> {
     let hop = firstHop(call.url, call.method);
     for (;;) {
       const headers = new axios.AxiosHeaders(call.config.headers);
@@ -298,14 +282,18 @@ class AxiosBearer {
         const nonce = headerOf(response, 'dpop-nonce');
         if (nonce !== undefined) this.#dpop?.rememberNonce(hop.url.origin, nonce);
       }
-      if (!call.follow || !REDIRECT_STATUSES.has(response.status)) return { response, error, scheme };
+      if (!call.follow || !REDIRECT_STATUSES.has(response.status)) return new Answer(response, error, scheme);
       const location = headerOf(response, 'location');
-      if (location === undefined) return { response, error, scheme };
+      if (location === undefined) return new Answer(response, error, scheme);
 
       // What follow-redirects does too, with its own limits; the chain's rules are fetch's (redirects.ts).
       discard(response);
       hop = nextHop(hop, response.status, location, call.redirects);
     }
+  }
+
+  discard(answer: Answer): void {
+    discard(answer.response);
   }
 
   /** The answer as axios hands it over: the response, or axios' rejection for its status. */

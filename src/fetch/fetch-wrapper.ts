@@ -37,7 +37,7 @@ import {
   tokenSelection,
   withoutHeaderValues,
 } from './shared.js';
-import { UnauthorizedPolicy } from './unauthorized-policy.js';
+import { type AnswerHead, type Exchange, sendWithToken } from './unauthorized-policy.js';
 
 /** Options of `client.createFetch()`: which token, where it may go, and the fetch that sends. */
 export interface CreateFetchOptions extends TokenSelection, OriginAllowlist {
@@ -75,11 +75,26 @@ interface Call {
   readonly redirect: RequestRedirect;
 }
 
-interface Sent {
+/** What one send got: the last response of its redirect chain. */
+class Sent implements AnswerHead {
   readonly response: Response;
   /** The scheme our token went with on the request that produced `response`; undefined when not sent. */
   readonly scheme: SentScheme | undefined;
   readonly redirected: boolean;
+
+  constructor(response: Response, scheme: SentScheme | undefined, redirected: boolean) {
+    this.response = response;
+    this.scheme = scheme;
+    this.redirected = redirected;
+  }
+
+  get status(): number {
+    return this.response.status;
+  }
+
+  header(name: string): string | null {
+    return this.response.headers.get(name);
+  }
 }
 
 /**
@@ -107,9 +122,9 @@ export function createAuthorizedFetch(
   return authorizedFetch as typeof globalThis.fetch;
 }
 
-class AuthorizedFetch {
+class AuthorizedFetch implements Exchange<Call, Sent> {
   readonly #source: TokenSource;
-  readonly #tokens: SelectedTokens;
+  readonly tokens: SelectedTokens;
   readonly #fetch: typeof globalThis.fetch;
   readonly #allowed: ReadonlySet<string> | undefined;
   readonly #dpop: DpopProofSource | undefined;
@@ -123,7 +138,7 @@ class AuthorizedFetch {
     allowed: ReadonlySet<string> | undefined,
   ) {
     this.#source = source;
-    this.#tokens = tokens;
+    this.tokens = tokens;
     this.#fetch = fetch;
     this.#allowed = allowed;
     this.#dpop = source.dpop;
@@ -152,7 +167,7 @@ class AuthorizedFetch {
     // As fetch: an aborted signal rejects at once, before a token request is started for nothing.
     signal?.throwIfAborted();
     let token: Token | undefined;
-    if (!callerAuthorization) token = await this.#tokens.token(signal);
+    if (!callerAuthorization) token = await this.tokens.token(signal);
     if (!this.#dispatcherKnown) {
       this.#dispatcher = await this.#source.dispatcher();
       this.#dispatcherKnown = true;
@@ -179,42 +194,13 @@ class AuthorizedFetch {
       signal,
       redirect: init?.redirect ?? request?.redirect ?? 'follow',
     };
-    if (token === undefined) return finish(await this.#send(call, undefined));
-
-    let sent = await this.#send(call, token);
-    const policy = new UnauthorizedPolicy(this.#tokens, call.replayable);
-    for (;;) {
-      const { response, scheme } = sent;
-      if (response.status !== 401 || scheme === undefined) return finish(sent);
-      const replay = policy.replayFor(
-        {
-          status: response.status,
-          wwwAuthenticate: response.headers.get('www-authenticate'),
-          dpopNonce: response.headers.has('dpop-nonce'),
-        },
-        token,
-        scheme,
-        signal,
-      );
-      // No repeat: the 401 is the answer. (A nonce was remembered in #send; the next proof carries it.)
-      if (replay === undefined) return finish(sent);
-      let next: Token | undefined;
-      try {
-        next = await replay.token;
-      } catch (error) {
-        discard(response);
-        throw error;
-      }
-      // Rate-limited (or the token endpoint handed out the same token): the 401 is the answer.
-      if (next === undefined) return finish(sent);
-      token = next;
-      discard(response);
-      sent = await this.#send(call, token);
-    }
+    // The caller's own Authorization (under allowedOrigins): sent as it is, its redirects checked here.
+    if (token === undefined) return finish(await this.send(call, undefined));
+    return finish(await sendWithToken(this, call, token));
   }
 
   /** Sends the call once, following redirects by hand when the caller asked fetch to follow them. */
-  async #send(call: Call, token: Token | undefined): Promise<Sent> {
+  async send(call: Call, token: Token | undefined): Promise<Sent> {
     // The hop a redirect led to; undefined for the first request (whose URL is parsed only when needed).
     let hop: Hop | undefined;
     for (;;) {
@@ -260,9 +246,9 @@ class AuthorizedFetch {
         if (nonce) this.#dpop?.rememberNonce((hop?.url ?? call.url ?? new URL(call.href)).origin, nonce);
       }
       if (call.redirect !== 'follow' || !REDIRECT_STATUSES.has(response.status))
-        return { response, scheme, redirected: hop !== undefined };
+        return new Sent(response, scheme, hop !== undefined);
       const location = response.headers.get('location');
-      if (location === null) return { response, scheme, redirected: hop !== undefined };
+      if (location === null) return new Sent(response, scheme, hop !== undefined);
 
       discard(response);
       hop = nextHop(hop ?? firstHop(call.url ?? new URL(call.href), call.method), response.status, location, {
@@ -272,6 +258,10 @@ class AuthorizedFetch {
         failure: 'fetch failed',
       });
     }
+  }
+
+  discard(sent: Sent): void {
+    discard(sent.response);
   }
 
   /** One fetch; what it throws never carries a header value (issue 12.5). */

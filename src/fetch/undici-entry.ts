@@ -46,7 +46,7 @@ import {
   tokenSelection,
   withoutHeaderValues,
 } from './shared.js';
-import { type Replay, UnauthorizedPolicy } from './unauthorized-policy.js';
+import { isUnauthorized, UnauthorizedPolicy } from './unauthorized-policy.js';
 
 /** Options of {@link bearerInterceptor}: which token, and where it may go. */
 export interface BearerInterceptorOptions extends TokenSelection, OriginAllowlist {}
@@ -154,7 +154,8 @@ interface Held {
   readonly statusMessage: string | undefined;
   readonly chunks: Buffer[];
   size: number;
-  readonly replay: Replay;
+  /** The token to repeat the request with (the 401 policy's answer, started at once). */
+  readonly next: Promise<Token | undefined>;
 }
 
 /** One request through the interceptor: its attempts and what the caller's handler sees. */
@@ -165,8 +166,8 @@ class AuthorizedRequest {
   readonly #handler: Handler;
   readonly #controller = new AttemptController();
   #origin = '';
-  /** The 401 policy of this request (what was repeated already). */
-  readonly #policy: UnauthorizedPolicy;
+  /** The 401 policy of this request (what was repeated already), made on its first 401. */
+  #policy: UnauthorizedPolicy | undefined;
   /** The response (or an error) went to the caller's handler: no more attempts. */
   #delivered = false;
   /** The headers of the last attempt, to keep their values out of errors. */
@@ -177,7 +178,6 @@ class AuthorizedRequest {
     this.#dispatch = dispatch;
     this.#opts = opts;
     this.#handler = handler;
-    this.#policy = new UnauthorizedPolicy(shared.tokens, isReplayableBody(opts.body));
   }
 
   start(): void {
@@ -269,21 +269,27 @@ class AuthorizedRequest {
    * Decides, on a response's headers, whether to hold it back for a repeat (the 401 policy; a refresh
    * starts at once, while the 401's body is still arriving).
    */
-  hold(statusCode: number, headers: IncomingHeaders, scheme: SentScheme, token: Token): Replay | undefined {
-    const dpop = this.#shared.dpop;
-    const nonce = first(headers['dpop-nonce']);
-    if (scheme === 'dpop' && nonce) dpop?.rememberNonce(this.#origin, nonce);
-    if (statusCode !== 401) return undefined;
-    const challenge = headers['www-authenticate'];
-    return this.#policy.replayFor(
-      {
-        status: statusCode,
-        wwwAuthenticate: Array.isArray(challenge) ? challenge.join(', ') : challenge,
-        dpopNonce: Boolean(nonce),
-      },
-      token,
+  hold(
+    statusCode: number,
+    headers: IncomingHeaders,
+    scheme: SentScheme,
+    token: Token,
+  ): Promise<Token | undefined> | undefined {
+    if (scheme === 'dpop') {
+      const nonce = first(headers['dpop-nonce']);
+      if (nonce) this.#shared.dpop?.rememberNonce(this.#origin, nonce);
+    }
+    if (!isUnauthorized(statusCode, scheme)) return undefined;
+    this.#policy ??= new UnauthorizedPolicy(this.#shared.tokens, isReplayableBody(this.#opts.body));
+    const head = {
+      status: statusCode,
       scheme,
-    );
+      header: (name: string) => {
+        const value = headers[name];
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+    };
+    return this.#policy.replayFor(head, token);
   }
 
   onResponseStart(statusCode: number, headers: IncomingHeaders, statusMessage: string | undefined): void {
@@ -307,7 +313,7 @@ class AuthorizedRequest {
   async afterHeld(held: Held, trailers: IncomingHeaders): Promise<void> {
     let next: Token | undefined;
     try {
-      next = await held.replay.token;
+      next = await held.next;
     } catch (error) {
       this.#fail(error);
       return;
@@ -366,12 +372,12 @@ class AttemptHandler implements Handler {
     headers: IncomingHeaders,
     statusMessage?: string,
   ): void {
-    const replay = this.#owner.hold(statusCode, headers, this.#scheme, this.#token);
-    if (replay === undefined) {
+    const next = this.#owner.hold(statusCode, headers, this.#scheme, this.#token);
+    if (next === undefined) {
       this.#owner.onResponseStart(statusCode, headers, statusMessage);
       return;
     }
-    this.#held = { statusCode, headers, statusMessage, chunks: [], size: 0, replay };
+    this.#held = { statusCode, headers, statusMessage, chunks: [], size: 0, next };
   }
 
   onResponseData(_controller: Controller, chunk: Buffer): void {
