@@ -247,6 +247,32 @@ describe('origins and redirects', () => {
     expect(tokens.count).toBe(0);
   });
 
+  it('undici fetch (or the global fetch) without allowedOrigins: one warning per interceptor, as fetch follows redirects itself', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const client = makeClient();
+    try {
+      const viaUndici = agent(bearerInterceptor(client));
+      for (let i = 0; i < 2; i++) await (await undiciFetch(`${api.url}/x`, { dispatcher: viaUndici })).text();
+      expect(warn).toHaveBeenCalledTimes(1);
+      const [message, options] = warn.mock.calls[0] as [string, { code?: string }];
+      expect(message).toMatch(/allowedOrigins/);
+      expect(options.code).toBe('M2M_UNDICI_FETCH_REDIRECTS');
+      const viaGlobal = agent(bearerInterceptor(client));
+      const init = { dispatcher: viaGlobal } as RequestInit;
+      await (await globalThis.fetch(`${api.url}/x`, init)).text();
+      expect(warn).toHaveBeenCalledTimes(2);
+      // No warning with allowedOrigins, nor for request(), whose hops the interceptor sees.
+      const guarded = agent(bearerInterceptor(client, { allowedOrigins: [api.url] }));
+      await (await undiciFetch(`${api.url}/x`, { dispatcher: guarded })).text();
+      const direct = agent(bearerInterceptor(client), interceptors.redirect({ maxRedirections: 2 }));
+      await (await request(`${api.url}/x`, { dispatcher: direct })).body.text();
+      expect(warn).toHaveBeenCalledTimes(2);
+      expect(api.arrivals.map(bearerOf)).toEqual(Array(5).fill('Bearer tok-1'));
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('redirect interceptor composed inside it: requests carrying the token are not followed (the 3xx is returned)', async () => {
     api.respond = () => ({ status: 302, headers: { location: `${other.url}/x` } });
     const dispatcher = agent(interceptors.redirect({ maxRedirections: 5 }), bearerInterceptor(makeClient()));

@@ -79,6 +79,7 @@ export function bearerInterceptor(
     allowed: allowedOriginSet(options.allowedOrigins),
     dpop: source.dpop,
     firstOrigin: new WeakMap(),
+    warnedOfFetch: false,
   };
   return (dispatch: Dispatch): Dispatch =>
     function bearerIntercept(opts: DispatchOptions, handler: Handler): boolean {
@@ -97,6 +98,8 @@ interface Shared {
    * origin is recognised here; once the chain has left the first origin, no hop gets the token again.
    */
   readonly firstOrigin: WeakMap<object, { readonly origin: string; left: boolean }>;
+  /** The warning about fetch() without allowedOrigins was given (once per interceptor). */
+  warnedOfFetch: boolean;
 }
 
 /**
@@ -211,6 +214,10 @@ class AuthorizedRequest {
     if (crossOrigin || hasAuthorization(this.#opts.headers)) {
       this.#passThrough();
       return;
+    }
+    if (allowed === undefined && !this.#shared.warnedOfFetch && fromFetch(this.#opts)) {
+      this.#shared.warnedOfFetch = true;
+      warnOfFetchRedirects();
     }
     this.#origin = origin ?? '';
     this.#run().catch((error: unknown) => this.#fail(error));
@@ -411,6 +418,28 @@ class AttemptHandler implements Handler {
     this.#held = undefined;
     this.#owner.onResponseError(error);
   }
+}
+
+/**
+ * A dispatch made by undici's fetch() (or Node's global fetch): its headers are a record that always
+ * has the `sec-fetch-mode` fetch sets (a header undici.request() callers do not send).
+ */
+function fromFetch(opts: DispatchOptions): boolean {
+  const headers = opts.headers as Record<string, unknown> | null | undefined;
+  return typeof headers === 'object' && headers !== null && typeof headers['sec-fetch-mode'] === 'string';
+}
+
+/**
+ * fetch() follows redirects itself and dispatches each hop anew, with a new handler: the interceptor cannot
+ * tell a hop from a new request, so without allowedOrigins a redirect to another origin gets the token.
+ */
+function warnOfFetchRedirects(): void {
+  const host = (globalThis as { process?: { emitWarning?: (message: string, options: object) => void } })
+    .process;
+  host?.emitWarning?.(
+    'm2m-token: bearerInterceptor() without allowedOrigins is used by fetch(), which follows redirects itself: each hop reaches the interceptor as a new request, so a redirect to another origin would get the token. Set allowedOrigins, or use client.createFetch(), or undici.request() with interceptors.redirect() composed after bearerInterceptor().',
+    { type: 'M2MTokenWarning', code: 'M2M_UNDICI_FETCH_REDIRECTS' },
+  );
 }
 
 function toError(error: unknown): Error {
