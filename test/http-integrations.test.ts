@@ -7,6 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import axios from 'axios';
+import { decodeJwt } from 'jose';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { attachBearer } from '../src/axios/index.js';
@@ -310,6 +311,25 @@ describe.each(INTEGRATIONS)('$name', (integration) => {
     await bound(`${api.url}/z`, { headers: { authorization: 'DPoP mine', dpop: 'callers-proof' } });
     expect(bearerOf(api.arrivals[2])).toBe('DPoP mine');
     expect(api.arrivals[2]?.headers.dpop).toBe('callers-proof');
+  });
+
+  it('DPoP: a use_dpop_nonce 401 is repeated once with the nonce it sent, not for an empty DPoP-Nonce', async () => {
+    tokens.tokenType = 'DPoP';
+    let nonce = '';
+    api.respond = (arrival) =>
+      nonce !== '' && decodeJwt(String(arrival.headers.dpop)).nonce === nonce
+        ? { status: 200 }
+        : {
+            status: 401,
+            headers: { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': nonce },
+          };
+    const send = integration.bind(makeClient({ dpop: true }));
+    expect((await send(`${api.url}/x`)).status).toBe(401);
+    expect(api.arrivals).toHaveLength(1);
+    nonce = 'n-1';
+    expect((await send(`${api.url}/x`)).status).toBe(200);
+    expect(api.arrivals).toHaveLength(3);
+    expect(tokens.count).toBe(1);
   });
 
   it("the caller's abort ends the call while the API is slow", async () => {

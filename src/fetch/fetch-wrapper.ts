@@ -5,8 +5,8 @@
  * - A caller's own `Authorization` header is left alone and no token is fetched.
  * - A 401 is answered by the one 401 policy of every integration (unauthorized-policy.ts): the refused
  *   token is dropped (only that one), a new one obtained and the request sent once more; a second 401 is
- *   returned. Forced refreshes are rate-limited per cache key (FORCED_REFRESH_INTERVAL_MS): when
- *   limited, the 401 is returned as it is.
+ *   returned. Forced refreshes are rate-limited per cache key (FORCED_REFRESH_INTERVAL_MS): inside the
+ *   window its refresh is shared, and a 401 for the newest token is returned as it is.
  * - No error thrown here carries a header value (ours or the caller's): see withoutHeaderValues.
  * - Redirects are followed here, hop by hop, with `redirect: 'manual'` underneath (the fetch standard's
  *   HTTP-redirect fetch, 4.4): every hop is checked against `allowedOrigins`, and once a hop leaves the
@@ -264,7 +264,7 @@ class AuthorizedFetch implements Exchange<Call, Sent> {
     discard(sent.response);
   }
 
-  /** One fetch; what it throws never carries a header value (issue 12.5). */
+  /** One fetch; what it throws never carries a header value. */
   async #sendOnce(
     input: string | URL | Request,
     init: FetchInit | undefined,

@@ -1,6 +1,8 @@
 /**
- * Pieces shared by the fetch wrapper and the undici interceptor: the origin allowlist, how a token
- * becomes request headers, and which request bodies can be sent a second time.
+ * Pieces shared by the HTTP-client integrations (the fetch wrapper, the undici interceptor and axios):
+ * the token selection and the origin allowlist of their options, how a token becomes request headers
+ * (credentialsFor), which request bodies can be sent a second time, and withoutHeaderValues, which keeps
+ * header values out of what fetch or undici throw.
  */
 
 import type { OriginNotAllowedError } from '../errors.js';

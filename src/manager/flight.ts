@@ -32,7 +32,7 @@ export interface Flight {
   settled: boolean;
   /**
    * invalidate()/clear() ran while the flight was out: its result still reaches the callers waiting for
-   * it, but is never cached (issue 18.2: a pre-rotation token must not come back after clear()).
+   * it, but is never cached (a token obtained before a rotation must not come back after clear()).
    */
   stale: boolean;
 }
