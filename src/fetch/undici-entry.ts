@@ -12,7 +12,8 @@
  * interceptors.redirect())`), so that every hop passes through here: each hop is checked against the
  * allowlist and gets the token only while it stays on the first request's origin. Requests that carry
  * our token are dispatched with `maxRedirections: 0`, so a redirect interceptor composed *inside* this one
- * never follows them with our credentials: the 3xx is returned instead.
+ * never follows them with our credentials: the 3xx is returned instead. undici's `fetch()` follows
+ * redirects itself, each hop a new request here: use it with `allowedOrigins` (else a warning, once).
  *
  * @example
  * ```ts
@@ -420,19 +421,13 @@ class AttemptHandler implements Handler {
   }
 }
 
-/**
- * A dispatch made by undici's fetch() (or Node's global fetch): its headers are a record that always
- * has the `sec-fetch-mode` fetch sets (a header undici.request() callers do not send).
- */
+/** A dispatch of undici's (or Node's global) fetch(): its header record always has fetch's sec-fetch-mode. */
 function fromFetch(opts: DispatchOptions): boolean {
   const headers = opts.headers as Record<string, unknown> | null | undefined;
   return typeof headers === 'object' && headers !== null && typeof headers['sec-fetch-mode'] === 'string';
 }
 
-/**
- * fetch() follows redirects itself and dispatches each hop anew, with a new handler: the interceptor cannot
- * tell a hop from a new request, so without allowedOrigins a redirect to another origin gets the token.
- */
+/** fetch() dispatches each redirect hop anew: without allowedOrigins, one to another origin gets the token. */
 function warnOfFetchRedirects(): void {
   const host = (globalThis as { process?: { emitWarning?: (message: string, options: object) => void } })
     .process;
