@@ -27,7 +27,7 @@ export function nodeCrypto(): NodeCrypto | undefined {
  * throws `ERR_METHOD_NOT_IMPLEMENTED` from e.g. `crypto.createPrivateKey` on older releases). Callers
  * then take their Web Crypto path.
  */
-export function isNotImplemented(error: unknown): boolean {
+function isNotImplemented(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'ERR_METHOD_NOT_IMPLEMENTED' || code === 'ERR_NOT_IMPLEMENTED';
 }

@@ -135,7 +135,6 @@ export class ClientCredentialsClient {
       select: (selection) => {
         const request = selections.resolve(selection);
         return {
-          request,
           token: (signal) => manager.get(request, signal),
           rejected: (token, signal) => manager.replaceRejected(request, token, signal),
         };

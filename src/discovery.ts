@@ -77,7 +77,7 @@ export interface DiscoveryHttp {
  *   is appended to the issuer (without its terminating "/"):
  *   `https://as.example/tenant/` -> `https://as.example/tenant/.well-known/openid-configuration`.
  */
-export function wellKnownUrls(issuer: string): string[] {
+function wellKnownUrls(issuer: string): string[] {
   const url = new URL(issuer);
   const path = url.pathname.replace(/\/+$/, '');
   return [
@@ -149,7 +149,7 @@ export async function discover(
 }
 
 /** Checks a metadata document (a parsed JSON object) fetched from `url` for `issuer`. */
-export function validateMetadata(
+function validateMetadata(
   issuer: string,
   url: string,
   json: Record<string, unknown>,

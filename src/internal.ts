@@ -6,17 +6,15 @@
  */
 import { ConfigurationError } from './errors.js';
 import type { DpopProofSource } from './http/token-request.js';
-import type { ResolvedRequest, TokenSelection } from './selection.js';
+import type { TokenSelection } from './selection.js';
 import type { Token } from './types.js';
 
-export type { ResolvedRequest, TokenSelection } from './selection.js';
+export type { TokenSelection } from './selection.js';
 
 export const kInternals = Symbol.for('m2m-token.internals');
 
 /** The tokens of one selection (validated when selected). */
 export interface SelectedTokens {
-  /** The resolved request (cache key, key info for events). */
-  readonly request: ResolvedRequest;
   /** A token for the selection: cache, single-flight, refresh-ahead (getToken()). */
   token(signal?: AbortSignal): Promise<Token>;
   /**

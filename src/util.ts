@@ -31,7 +31,7 @@ export function sortedSet(values: readonly string[]): string[] {
 const abortWaiters = new WeakMap<AbortSignal, Set<() => void>>();
 
 /** Calls `onAbort` once when `signal` aborts; returns the function that cancels it. */
-export function onAbort(signal: AbortSignal, onAbortCallback: () => void): () => void {
+function onAbort(signal: AbortSignal, onAbortCallback: () => void): () => void {
   let waiters = abortWaiters.get(signal);
   if (waiters === undefined) {
     const set = new Set<() => void>();

@@ -60,7 +60,7 @@ export function isRefusedClient(error: unknown): boolean {
 }
 
 /** True when form-urlencoding changes the id or the secret (so the raw form is a different header). */
-export function encodingChangesCredentials(clientId: string, clientSecret: string): boolean {
+function encodingChangesCredentials(clientId: string, clientSecret: string): boolean {
   return (
     formUrlEncodeCredential(clientId) !== clientId || formUrlEncodeCredential(clientSecret) !== clientSecret
   );

@@ -306,7 +306,7 @@ export const TOKEN_OUTPUT_OPTIONS = [
  * stderr. Not in --help: -H/--header sends a request header in `fetch`, and one word should not mean
  * two things.
  */
-export const DEPRECATED_TOKEN_OPTIONS = [
+const DEPRECATED_TOKEN_OPTIONS = [
   { name: 'header', type: 'boolean', help: 'the old spelling of --auth-header' },
 ] as const satisfies readonly OptionSpec[];
 

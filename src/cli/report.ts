@@ -10,11 +10,8 @@ import { UsageError } from './args.js';
 import { FLAG_OF } from './flags.js';
 import { describeCause } from './verbose.js';
 
-export const EXIT_OK = 0;
-export const EXIT_ERROR = 1;
-export const EXIT_USAGE = 2;
-
 export interface Failure {
+  /** 1: a token or API error; 2: a usage error (0 is success, as --help says). */
   readonly exitCode: 1 | 2;
   readonly lines: string[];
 }

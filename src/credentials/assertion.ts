@@ -105,7 +105,7 @@ export function assertionSource(
  * A client assertion is a JWT (RFC 7523 2.2): printable ASCII without spaces. Surrounding whitespace (the
  * newline a file or a shell adds) is removed. Messages give a position, never the value.
  */
-export function checkAssertion(option: AssertionOption, value: unknown, where = ''): string {
+function checkAssertion(option: AssertionOption, value: unknown, where = ''): string {
   if (typeof value !== 'string' || value.trim() === '') {
     throw new ConfigurationError(option, `must be a non-empty string: a client assertion (a JWT)${where}`);
   }

@@ -50,7 +50,7 @@ function quoted(input: string, at: number): [string, number] {
  * comma-separated (RFC 9110 11.6.1): `Basic realm="a", Bearer error="invalid_token", error_description="x, y"`.
  * Lenient: malformed parts are skipped, never thrown on.
  */
-export function parseChallenges(header: string): Challenge[] {
+function parseChallenges(header: string): Challenge[] {
   const challenges: Array<{ scheme: string; params: Record<string, string>; token68?: string }> = [];
   let current: (typeof challenges)[number] | undefined;
   let i = 0;

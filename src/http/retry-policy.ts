@@ -8,7 +8,7 @@ import { type Clock, epochOf, systemClock } from '../clock.js';
 import { ErrorCode, HttpError, OAuthError } from '../errors.js';
 
 /** Statuses worth another attempt. */
-export function isRetryableStatus(status: number): boolean {
+function isRetryableStatus(status: number): boolean {
   return status === 429 || status === 408 || status >= 500;
 }
 

@@ -56,8 +56,6 @@ const tokenBodySchema = z.looseObject({
 /** Result of a successful token request, before it is cached. */
 export interface ParsedToken {
   readonly token: Token;
-  /** Lifetime in ms as the server stated it (expires_in), or as derived from the JWT exp. */
-  readonly expiresInMs?: number;
 }
 
 export interface ParseContext {
@@ -150,7 +148,7 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
     );
   }
 
-  let expiresInMs: number | undefined;
+  let expiresAt: number | undefined;
   if (body.expires_in !== undefined && body.expires_in !== null) {
     const seconds = typeof body.expires_in === 'number' ? body.expires_in : parseNumeric(body.expires_in);
     if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
@@ -159,17 +157,11 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
         `${where(ctx)} answered with an invalid expires_in (expected a non-negative number of seconds)`,
       );
     }
-    expiresInMs = Math.min(seconds, MAX_EXPIRES_IN_SECONDS) * 1000;
-  }
-
-  let expiresAt = expiresInMs === undefined ? undefined : ctx.sentAt + expiresInMs;
-  if (expiresAt === undefined) {
+    expiresAt = ctx.sentAt + Math.min(seconds, MAX_EXPIRES_IN_SECONDS) * 1000;
+  } else {
     // No expires_in: learn the expiry from a JWT access token's exp (decoded, not verified).
     const exp = jwtExpiry(body.access_token);
-    if (exp !== undefined) {
-      expiresAt = Math.min(exp, ctx.sentAt + MAX_EXPIRES_IN_SECONDS * 1000);
-      expiresInMs = Math.max(0, expiresAt - ctx.sentAt);
-    }
+    if (exp !== undefined) expiresAt = Math.min(exp, ctx.sentAt + MAX_EXPIRES_IN_SECONDS * 1000);
   }
 
   // RFC 6749 4.4.3: no refresh token should be issued; one that is, is ignored and not kept.
@@ -182,7 +174,6 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
       typeof body.scope === 'string' ? body.scope : undefined,
       raw,
     ),
-    expiresInMs,
   };
 }
 

@@ -38,7 +38,7 @@ export interface Flight {
 }
 
 /** When the cache does not say how many entries it keeps: the most keys remembered for clear(). */
-export const DEFAULT_KNOWN_KEYS = 10_000;
+const DEFAULT_KNOWN_KEYS = 10_000;
 /** Most keys with a refresh-ahead retry time or a forced-refresh window; the oldest go first. */
 export const MAX_KEY_STATE = 10_000;
 
