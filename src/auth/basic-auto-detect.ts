@@ -1,5 +1,5 @@
 /**
- * Basic auto-detection (API.md Round 2, "Interop"): RFC 6749 2.3.1 asks a client to form-urlencode its
+ * Basic auto-detection: RFC 6749 2.3.1 asks a client to form-urlencode its
  * id and secret before base64, and m2m-token does; many servers (Glewlwyd, @node-oauth/oauth2-server,
  * several hosted providers) compare the raw Basic values instead, so a secret holding `+ / = : %` (any
  * base64 secret) is refused there. Like golang.org/x/oauth2's AuthStyleAutoDetect, the client then

@@ -29,7 +29,8 @@ export function createAuthenticator(
   const assertion = (key?: PrivateKeyInput): AssertionSettings => ({
     clientId: o.clientId,
     audience: o.assertionAudience,
-    // A private JWK's own kid is the default (API.md Round 2); an explicit keyId always wins.
+    // A private JWK's own kid is the default: servers holding several keys for a client pick the one
+    // to verify with by kid (RFC 7515 4.1.4; see ownKeyId). An explicit keyId always wins.
     keyId: o.keyId ?? ownKeyId(key),
     typHeader: o.assertionTypHeader ?? true,
     lifetimeSeconds: o.assertionLifetimeSeconds ?? DEFAULTS.assertionLifetimeSeconds,

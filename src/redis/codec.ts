@@ -14,7 +14,7 @@
  * Each write uses a fresh random 96-bit IV (NIST SP 800-38D 8.2.2) and binds the ciphertext to the cache
  * key as additional authenticated data, so an entry copied under another key does not open.
  *
- * Format 1 (`{"v":1,...}` and `e1:...`, round 1) lived under other key names (see scripts.ts); a format-1
+ * Format 1 (`{"v":1,...}` and `e1:...`, the first versions) lived under other key names (see scripts.ts); a format-1
  * value found anyway is unreadable, a miss.
  */
 import {

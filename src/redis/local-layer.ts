@@ -6,7 +6,7 @@
  * Redis fails.
  *
  * Answers: what Redis said about a key a moment ago (an entry, or none) in a lock script, so that the
- * client's read that follows `acquireLock` is answered without a second round trip (issue 12.8).
+ * client's read that follows `acquireLock` is answered without a second round trip.
  */
 
 import { isUsable } from '../cache/lifetime.js';

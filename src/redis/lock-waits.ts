@@ -1,5 +1,5 @@
 /**
- * How often a process waiting on another process's lock asks Redis again (issue 19).
+ * How often a process waiting on another process's lock asks Redis again.
  *
  * The client polls `acquireLock` with a short backoff (20 ms doubling to 250 ms) while another process
  * holds the lock. At fleet scale that is a storm: 1,000 replicas x 20 audiences waking up together are

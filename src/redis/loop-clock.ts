@@ -1,5 +1,5 @@
 /**
- * Timeouts that measure Redis, not this process (issue 19.1).
+ * Timeouts that measure Redis, not this process.
  *
  * A Redis call's timeout must fire when Redis did not answer, not when this process was too busy to read
  * the answer. When the event loop is stalled (a long synchronous task, a saturated loop working through a

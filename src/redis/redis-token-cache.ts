@@ -9,7 +9,7 @@
  *                                                      in one script (release() is then a no-op)
  *
  * So a miss costs two round trips before the token request, and a process waiting on another's lock one
- * per poll (issue 12.8). Both keys of an entry share a Redis Cluster hash slot (scripts.ts).
+ * per poll: each round trip is latency every replica pays on a miss. Both keys of an entry share a Redis Cluster hash slot (scripts.ts).
  *
  * Redis is never allowed to break getToken(): every call has its own timeout, counted in time this process
  * was free to read the answer (loop-clock.ts: a busy replica is not a Redis outage); a real failure makes
