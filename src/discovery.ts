@@ -7,11 +7,11 @@ import { type Clock, systemClock } from './clock.js';
 import { DiscoveryError } from './errors.js';
 import { type EventSink, nextRequestId } from './events.js';
 import { parseJsonObject, readBodyCapped } from './http/read-body.js';
+import { reportedStatus } from './http/retry-policy.js';
 import { shownUrl, transportError, viaTransport } from './http/token-errors.js';
 import { endpointProblem } from './options/index.js';
-import { scrubAndClip } from './redact.js';
+import { describeError, scrubAndClip } from './redact.js';
 import type { TokenKeyInfo } from './types.js';
-import { describeError } from './util.js';
 
 /** The metadata fields m2m-token uses (RFC 8414 2, RFC 8705 5). Everything else is kept as is. */
 export interface AuthorizationServerMetadata {
@@ -117,12 +117,21 @@ export async function discover(
     // A network failure or a timeout is M2M_NETWORK_ERROR / M2M_TIMEOUT naming this URL.
     const failed = (error: unknown) =>
       transportError(error, { what: `discovery document ${shownUrl(url)}`, timeoutMs: http.timeoutMs });
-    const response = await viaTransport(http.fetch(url, init)).catch((error: unknown) => {
-      throw failed(error);
-    });
+    let response: Response;
+    try {
+      response = await viaTransport(http.fetch(url, init));
+    } catch (error) {
+      // A dispatcher that throws non-2xx answers as errors (undici's interceptors.responseError()):
+      // a 3xx or 4xx is still "no metadata here".
+      const reported = reportedStatus(error);
+      if (reported === undefined || !isMiss(reported)) throw failed(error);
+      onAnswer?.(url, reported);
+      misses.push(`${url} answered ${reported}`);
+      continue;
+    }
     const status = response.status;
     onAnswer?.(url, status);
-    if (response.type === 'opaqueredirect' || (status >= 300 && status < 500 && status !== 429)) {
+    if (response.type === 'opaqueredirect' || isMiss(status)) {
       void response.body?.cancel().catch(() => undefined); // not awaited: a teed stream never settles
       misses.push(`${url} answered ${status === 0 ? 'a redirect' : status}`);
       continue;
@@ -146,6 +155,11 @@ export async function discover(
     return validateMetadata(issuer, url, json, http.allowInsecureHttp);
   }
   throw new DiscoveryError(issuer, `no authorization server metadata found (${misses.join('; ')})`);
+}
+
+/** An answer that means "no metadata at this URL": a redirect or a 4xx other than 429. */
+function isMiss(status: number): boolean {
+  return status >= 300 && status < 500 && status !== 429;
 }
 
 /** Checks a metadata document (a parsed JSON object) fetched from `url` for `issuer`. */

@@ -20,8 +20,8 @@ import { isScopeReduced } from './http/granted-scope.js';
 import { shownUrl } from './http/token-errors.js';
 import { type AttemptCounter, requestToken, type TokenRequestSettings } from './http/token-request.js';
 import type { ObtainToken } from './manager/token-manager.js';
+import { describeError } from './redact.js';
 import type { ServerInfo } from './server.js';
-import { describeError } from './util.js';
 
 export interface ObtainContext {
   /** Where token requests go and how the client authenticates there (discovery may run first). */
@@ -73,7 +73,7 @@ export function createObtain(context: ObtainContext): ObtainToken {
                     requestId,
                     attempt: notice.attempt,
                     delayMs: notice.delayMs,
-                    error: describeError(notice.error),
+                    error: describeError(notice.error, server.auth.redact),
                   })
               : undefined,
           ),
@@ -133,7 +133,7 @@ export function createObtain(context: ObtainContext): ObtainToken {
           durationMs: clock.monotonic() - started,
           status: counter.status,
           attempts: counter.attempts,
-          error: describeError(error),
+          error: describeError(error, server.auth.redact),
         });
       }
       throw error;

@@ -123,22 +123,3 @@ export function formUrlEncodeCredential(value: string): string {
     .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replace(/%20/g, '+');
 }
-
-/** A minimal description of an error for events: never the value of a secret. */
-export function describeError(error: unknown): {
-  name: string;
-  code?: string;
-  message: string;
-  status?: number;
-} {
-  if (error instanceof Error) {
-    const e = error as Error & { code?: unknown; status?: unknown };
-    return {
-      name: e.name,
-      ...(typeof e.code === 'string' ? { code: e.code } : {}),
-      message: e.message,
-      ...(typeof e.status === 'number' ? { status: e.status } : {}),
-    };
-  }
-  return { name: 'Error', message: String(error) };
-}

@@ -93,7 +93,7 @@ describe('the token request', () => {
     expect(await rejectionOf(pending)).toBe(reason);
   });
 
-  it('a cause whose message would show a credential is not kept, and the message is redacted', async () => {
+  it('a cause whose message would show a credential is replaced by a plain TypeError, its message redacted', async () => {
     const leakyFetch: typeof fetch = async (_input, init) => {
       const authorization = new Headers(init?.headers).get('authorization');
       throw new TypeError(`Headers.append: "${authorization}" is an invalid header value`);
@@ -102,10 +102,13 @@ describe('the token request', () => {
       client(workingUrl, [], { fetch: leakyFetch, retry: false }).getToken(),
     )) as M2MTokenError;
     expect(error.code).toBe(ErrorCode.NETWORK);
-    expect(error.cause).toBeUndefined();
     const basic = Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64');
     expect(error.message).not.toContain(basic);
     expect(error.message).toContain('[redacted]');
+    const cause = error.cause as TypeError;
+    expect(cause).toBeInstanceOf(TypeError);
+    expect(cause.message).toBe('Headers.append: "[redacted]" is an invalid header value');
+    expect(cause.cause).toBeUndefined();
   });
 
   it('an error that is not a transport failure passes unchanged (a fetch that throws a RangeError)', async () => {

@@ -16,6 +16,7 @@ import { ConfigurationError, OriginNotAllowedError } from '../errors.js';
 import type { DpopProofSource } from '../http/token-request.js';
 import type { SelectedTokens, TokenSource } from '../internal.js';
 import { CREATE_FETCH_OPTIONS, checkCallOptions } from '../options/keys.js';
+import { withoutHeaderValues } from '../redact.js';
 import type { Token } from '../types.js';
 import {
   BODY_HEADERS,
@@ -35,7 +36,6 @@ import {
   type SentScheme,
   type TokenSelection,
   tokenSelection,
-  withoutHeaderValues,
 } from './shared.js';
 import { type AnswerHead, type Exchange, sendWithToken } from './unauthorized-policy.js';
 

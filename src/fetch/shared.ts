@@ -1,8 +1,8 @@
 /**
  * Pieces shared by the HTTP-client integrations (the fetch wrapper, the undici interceptor and axios):
  * the token selection and the origin allowlist of their options, how a token becomes request headers
- * (credentialsFor), which request bodies can be sent a second time, and withoutHeaderValues, which keeps
- * header values out of what fetch or undici throw.
+ * (credentialsFor), and which request bodies can be sent a second time. What fetch or undici throw is
+ * made safe to hand over by src/redact.ts (withoutHeaderValues).
  */
 
 import type { OriginNotAllowedError } from '../errors.js';
@@ -170,79 +170,5 @@ export function isReplayableBody(body: unknown): boolean {
     tag === 'File' ||
     tag === 'ArrayBuffer' ||
     tag === 'SharedArrayBuffer'
-  );
-}
-
-/**
- * True for a character no header value may hold (RFC 9110 5.5: field-value is VCHAR, obs-text, SP and
- * HTAB; fetch and undici refuse CR, LF and NUL, and a ByteString cannot hold code points above U+00FF).
- */
-function isInvalidFieldChar(c: number): boolean {
-  return (c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff;
-}
-
-/** The value's runs between invalid characters, and whether there was one. */
-function fieldValueRuns(value: string): { runs: string[]; invalid: boolean } {
-  const runs: string[] = [];
-  let start = 0;
-  for (let i = 0; i < value.length; i++) {
-    if (isInvalidFieldChar(value.charCodeAt(i))) {
-      runs.push(value.slice(start, i));
-      start = i + 1;
-    }
-  }
-  if (start === 0) return { runs: [value], invalid: false };
-  runs.push(value.slice(start), value);
-  return { runs, invalid: true };
-}
-
-/** Values at least this long are looked for in error messages (shorter ones would match by chance). */
-const MIN_LOOKED_FOR = 8;
-
-function messagesOf(error: unknown): string[] {
-  const out: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
-    if (current instanceof Error || typeof current === 'object') {
-      const e = current as { message?: unknown; stack?: unknown; cause?: unknown };
-      if (typeof e.message === 'string') out.push(e.message);
-      if (typeof e.stack === 'string') out.push(e.stack);
-      current = e.cause;
-    } else {
-      out.push(String(current));
-      break;
-    }
-  }
-  return out;
-}
-
-/**
- * What fetch or undici threw while sending a request, made safe to hand over: no header value (our
- * token or DPoP proof, or a header of the caller's) may travel in an error (issue 12.5). fetch says
- * `Headers.append: "Bearer <token>" is an invalid header value`; such an error becomes a TypeError that
- * names the header, not its value, and the original is kept as `cause` only when no value is in it.
- * Any other error is handed over unchanged.
- */
-export function withoutHeaderValues(
-  error: unknown,
-  headers: ReadonlyArray<readonly [string, string]>,
-): unknown {
-  const texts = messagesOf(error);
-  const leaks = (value: string) =>
-    value.length >= MIN_LOOKED_FOR && texts.some((text) => text.includes(value));
-  let invalid: string | undefined;
-  let leaked: string | undefined;
-  for (const [name, value] of headers) {
-    // A value that fetch echoes may be cut at an invalid character: look for each of its parts too.
-    const { runs, invalid: bad } = fieldValueRuns(value);
-    if (invalid === undefined && bad) invalid = name;
-    if (leaked === undefined && runs.some(leaks)) leaked = name;
-  }
-  const name = invalid ?? leaked;
-  if (name === undefined) return error;
-  const safeCause = leaked === undefined && !/invalid header value|header value/i.test(texts.join('\n'));
-  return new TypeError(
-    `fetch failed: the ${name.toLowerCase()} header has a value that cannot be sent (RFC 9110 5.5: no CR, LF, NUL or other control characters); the value is not shown`,
-    safeCause ? { cause: error } : undefined,
   );
 }

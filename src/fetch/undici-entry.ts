@@ -34,6 +34,7 @@ import { OriginNotAllowedError } from '../errors.js';
 import type { DpopProofSource } from '../http/token-request.js';
 import { type SelectedTokens, tokenSourceOf } from '../internal.js';
 import { checkCallOptions, INTERCEPTOR_OPTIONS } from '../options/keys.js';
+import { withoutHeaderValues } from '../redact.js';
 import type { Token } from '../types.js';
 import {
   allowedOriginSet,
@@ -45,7 +46,6 @@ import {
   type SentScheme,
   type TokenSelection,
   tokenSelection,
-  withoutHeaderValues,
 } from './shared.js';
 import { isUnauthorized, UnauthorizedPolicy } from './unauthorized-policy.js';
 

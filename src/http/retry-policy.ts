@@ -41,8 +41,36 @@ export function isRetryable(error: unknown): boolean {
     // Our own per-attempt timeout; an AbortError comes from a caller and ends everything.
     return error.name === 'TimeoutError';
   }
-  // fetch reports network failures as TypeError ("fetch failed", "Failed to fetch", ...).
-  return error instanceof TypeError;
+  // fetch reports network failures as TypeError ("fetch failed", "Failed to fetch", ...); one that
+  // carries an HTTP status is an answer a dispatcher threw, judged by that status.
+  if (!(error instanceof TypeError)) return false;
+  const status = reportedStatus(error);
+  return status === undefined || isRetryableStatus(status);
+}
+
+/**
+ * The HTTP status of an answer a dispatcher threw as an error: undici's `interceptors.responseError()`
+ * throws a ResponseError with `statusCode` (fetch wraps it in a TypeError). Such an error is that
+ * answer, not a network failure. Looked for along the cause chain (5 levels).
+ */
+export function reportedStatus(error: unknown): number | undefined {
+  let current: unknown = error;
+  try {
+    for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+      const { statusCode, cause } = current as { statusCode?: unknown; cause?: unknown };
+      if (
+        typeof statusCode === 'number' &&
+        Number.isInteger(statusCode) &&
+        statusCode >= 100 &&
+        statusCode <= 599
+      )
+        return statusCode;
+      current = cause;
+    }
+  } catch {
+    // A getter that throws: no status to go by.
+  }
+  return undefined;
 }
 
 /** Retry-After as milliseconds from now: delay-seconds or an HTTP-date (RFC 9110 10.2.3). */

@@ -4,8 +4,9 @@
  * and the CLI), and transport failures as coded errors (M2M_NETWORK_ERROR, M2M_TIMEOUT).
  */
 import type { AuthDescription, TokenRequestParts } from '../auth/types.js';
-import { ErrorCode, type ErrorCodeValue, M2MTokenError } from '../errors.js';
-import { isSensitiveName, type Redactor, scrub } from '../redact.js';
+import { ErrorCode, type ErrorCodeValue, HttpError, M2MTokenError } from '../errors.js';
+import { clip, combine, isSensitiveName, type Redactor, redactJson, safeError, scrub } from '../redact.js';
+import { reportedStatus } from './retry-policy.js';
 
 /**
  * The credential values a token request carries, to be redacted from anything its answer makes us
@@ -115,17 +116,21 @@ export function withClientId(message: string, context: RequestContext): string {
   return `${message} (client id ${JSON.stringify(context.auth.clientId)})`;
 }
 
-/** Errors thrown by the fetch call or the body read of our own requests (see {@link viaTransport}). */
-const transportFailures = new WeakSet<object>();
+/**
+ * Errors thrown by the fetch call or the body read of our own requests (see {@link viaTransport}), with
+ * the credentials that request carried.
+ */
+const transportFailures = new WeakMap<object, Redactor | undefined>();
 
 /**
  * Runs `promise` (a fetch call or a body read), remembering whatever it rejects with as a transport
  * failure: only those become M2M_NETWORK_ERROR / M2M_TIMEOUT, so that a TypeError from elsewhere (a
- * key that cannot sign) is never mistaken for a network error.
+ * key that cannot sign) is never mistaken for a network error. `redact` removes the credentials the
+ * request carried: the error is handed over only when none of them is in it (src/redact.ts safeError).
  */
-export function viaTransport<T>(promise: Promise<T>): Promise<T> {
+export function viaTransport<T>(promise: Promise<T>, redact?: Redactor): Promise<T> {
   return promise.catch((error: unknown) => {
-    if (typeof error === 'object' && error !== null) transportFailures.add(error);
+    if (typeof error === 'object' && error !== null) transportFailures.set(error, redact);
     throw error;
   });
 }
@@ -144,12 +149,29 @@ export interface TransportContext {
  * A network failure or a timeout of our own request as M2MTokenError `M2M_NETWORK_ERROR` /
  * `M2M_TIMEOUT`, naming what was asked, the timeout and the attempts, with the original error as
  * `cause`. DOMException's legacy numeric `code` (23 for a timeout) thus never reaches the caller as
- * `code`. Only errors that came through {@link viaTransport}; anything else (our own coded errors, a
- * caller's abort, a configuration error) is returned unchanged.
+ * `code`. An error that carries an HTTP status (undici's `interceptors.responseError()`) is that answer:
+ * HttpError with the status. The original error is kept (as `cause`, or as it is for any other error
+ * of the transport) only when nothing in it shows a credential; else a plain Error with its name and
+ * redacted message stands in (src/redact.ts safeError). Only errors that came through
+ * {@link viaTransport}; anything else (our own coded errors, a caller's abort, a configuration error)
+ * is returned unchanged.
  */
 export function transportError(error: unknown, context: TransportContext): unknown {
   if (!(error instanceof Error) || error instanceof M2MTokenError || !transportFailures.has(error))
     return error;
+  const redact = combine(context.redact, transportFailures.get(error));
+  const status = reportedStatus(error);
+  if (status !== undefined) {
+    const body = reportedBody(error);
+    return new HttpError(
+      `${context.what} answered ${status} (the dispatcher threw it as an error: ${innermostMessage(error, redact)})`,
+      {
+        status,
+        ...(body === undefined ? {} : { bodySnippet: clip(scrub(body, redact), REPORTED_BODY_LENGTH) }),
+        cause: safeError(error, redact),
+      },
+    );
+  }
   const attempts =
     context.attempts === undefined
       ? undefined
@@ -163,11 +185,32 @@ export function transportError(error: unknown, context: TransportContext): unkno
   } else if (error instanceof TypeError) {
     code = ErrorCode.NETWORK;
     const details = attempts ? ` (${attempts})` : '';
-    message = `${context.what} could not be reached: ${innermostMessage(error, context.redact)}${details}`;
+    message = `${context.what} could not be reached: ${innermostMessage(error, redact)}${details}`;
   } else {
-    return error;
+    return safeError(error, redact);
   }
-  return new M2MTokenError(message, code, safeCause(error, context.redact) ? { cause: error } : undefined);
+  return new M2MTokenError(message, code, { cause: safeError(error, redact) });
+}
+
+/** Length of the body a dispatcher's error carried, as shown (`bodySnippet`, cut after redaction). */
+const REPORTED_BODY_LENGTH = 200;
+
+/** The body the error carrying a status holds (undici's ResponseError: `body`, parsed JSON or text). */
+function reportedBody(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const { body, cause } = current as { body?: unknown; cause?: unknown };
+    if (typeof body === 'string') return body.trim() === '' ? undefined : body;
+    if (typeof body === 'object' && body !== null) {
+      try {
+        return JSON.stringify(redactJson(body));
+      } catch {
+        return undefined;
+      }
+    }
+    current = cause;
+  }
+  return undefined;
 }
 
 /** The innermost useful message of a fetch failure (undici puts the socket error in `cause`). */
@@ -181,14 +224,4 @@ export function innermostMessage(error: unknown, redact?: Redactor): string {
       message = String((current as { code: unknown }).code);
   }
   return scrub(message, redact);
-}
-
-/** True when no message in the cause chain shows a credential (else the cause is not kept). */
-function safeCause(error: Error, redact: Redactor | undefined): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    if (scrub(current.message, redact) !== current.message) return false;
-    current = current.cause;
-  }
-  return true;
 }

@@ -202,7 +202,7 @@ async function attempt(
 
   counter.attempts++;
   const sentAt = Date.now();
-  const response = await viaTransport(settings.fetch(endpoint, init));
+  const response = await viaTransport(settings.fetch(endpoint, init), redact);
   counter.status = response.status;
 
   if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
@@ -248,7 +248,7 @@ async function attempt(
     }
   }
 
-  const text = await viaTransport(readBodyCapped(response, settings.maxResponseBytes, where));
+  const text = await viaTransport(readBodyCapped(response, settings.maxResponseBytes, where), redact);
   const parsed = parseTokenResponse({
     status: response.status,
     headers: response.headers,

@@ -11,9 +11,10 @@ import { Lru } from '../cache/lru.js';
 import { MemoryTokenCache } from '../cache/memory-cache.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { EventSink } from '../events.js';
+import { describeError } from '../redact.js';
 import type { ResolvedRequest } from '../selection.js';
 import type { CachedToken, Token, TokenCache, TokenKeyInfo, TokenRequestTrigger } from '../types.js';
-import { describeError, raceSignal } from '../util.js';
+import { raceSignal } from '../util.js';
 import {
   accepts,
   closedError,
