@@ -82,6 +82,13 @@ export const M2M_ORIGIN_NOT_ALLOWED = 'M2M_ORIGIN_NOT_ALLOWED';
 export const M2M_CLIENT_CLOSED = 'M2M_CLIENT_CLOSED';
 
 /**
+ * A {@link TokenCache} gave back something that is not a cached token (a wrong shape, or an access
+ * token that is not printable ASCII): it is treated as a miss and reported as a `cache_fault` event
+ * with this code; callers never see it.
+ */
+export const M2M_CACHE_ENTRY_INVALID = 'M2M_CACHE_ENTRY_INVALID';
+
+/**
  * The codes of the main entry, grouped: `ErrorCode.RETRY_LATER === M2M_RETRY_LATER`. Branch on these
  * (or on the class), not on messages, which may change. Each code is documented as its own constant.
  */
@@ -108,6 +115,8 @@ export const ErrorCode = {
   ORIGIN_NOT_ALLOWED: M2M_ORIGIN_NOT_ALLOWED,
   /** {@link M2M_CLIENT_CLOSED} */
   CLIENT_CLOSED: M2M_CLIENT_CLOSED,
+  /** {@link M2M_CACHE_ENTRY_INVALID} */
+  CACHE_ENTRY_INVALID: M2M_CACHE_ENTRY_INVALID,
 } as const;
 
 /**

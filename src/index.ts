@@ -12,6 +12,7 @@ export {
   ErrorCode,
   type ErrorCodeValue,
   HttpError,
+  M2M_CACHE_ENTRY_INVALID,
   M2M_CLIENT_CLOSED,
   M2M_DISCOVERY_FAILED,
   M2M_HTTP_ERROR,

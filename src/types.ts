@@ -100,11 +100,20 @@ export interface Token {
   readonly scope?: string;
   /** The whole parsed token response (`refresh_token` removed: RFC 6749 4.4.3). */
   readonly raw: Readonly<Record<string, unknown>>;
+  /**
+   * What `JSON.stringify(token)` writes: the token with `accessToken` and the credential members of
+   * `raw` (`access_token`, ...) redacted, as `util.inspect` shows it, so that JSON loggers never print
+   * the token.
+   */
+  toJSON(): Record<string, unknown>;
 }
 
 /**
  * What a {@link TokenCache} stores: the token and the three moments of its life in the cache.
- * Plain JSON data, so that shared caches can serialise it.
+ * `JSON.stringify(entry)` gives its storable form, plain JSON data that holds the access token (only the
+ * Token inside redacts itself, for loggers): a cache that stores JSON stores that, and gives it back
+ * parsed. An entry read back is checked (its shape, an access token of printable ASCII) before it is
+ * used; one that does not pass is a miss, reported as a `cache_fault`. Treat stored entries as secrets.
  */
 export interface CachedToken {
   /** The token handed to callers. */

@@ -15,10 +15,11 @@ import {
 } from '../src/index.js';
 import { DEFAULT_RETRY, testClient } from './helpers/clients.js';
 import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
+import { testToken } from './helpers/tokens.js';
 
 function entry(accessToken: string, obtainedAt = Date.now()): CachedToken {
   return {
-    token: Object.freeze({ accessToken, tokenType: 'Bearer', expiresAt: obtainedAt + 3_600_000, raw: {} }),
+    token: testToken({ accessToken, tokenType: 'Bearer', expiresAt: obtainedAt + 3_600_000, raw: {} }),
     obtainedAt,
     refreshAt: obtainedAt + 3_000_000,
     usableUntil: obtainedAt + 3_540_000,

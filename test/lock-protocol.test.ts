@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CachedToken, TokenCache, TokenEvent } from '../src/index.js';
 import { testClient } from './helpers/clients.js';
 import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
+import { testToken } from './helpers/tokens.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -46,7 +47,7 @@ function sharedCache() {
 function entry(accessToken: string): CachedToken {
   const now = Date.now();
   return {
-    token: { accessToken, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} },
+    token: testToken({ accessToken, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} }),
     obtainedAt: now,
     refreshAt: now + 3_000_000,
     usableUntil: now + 3_540_000,

@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type CachedToken, ConfigurationError, MemoryTokenCache } from '../src/index.js';
 import { thrownBy } from './helpers/outcomes.js';
+import { testToken } from './helpers/tokens.js';
 
 function entry(name: string): CachedToken {
   const now = Date.now();
   return {
-    token: { accessToken: name, tokenType: 'Bearer', raw: {} },
+    token: testToken({ accessToken: name, tokenType: 'Bearer', raw: {} }),
     obtainedAt: now,
     refreshAt: now + 1000,
     usableUntil: now + 2000,

@@ -24,6 +24,7 @@ import {
   startRedisServer,
 } from './helpers/redis-server.js';
 import { startTokenServer, type TokenServer } from './helpers/token-server.js';
+import { testToken } from './helpers/tokens.js';
 
 const CLIENT_SECRET = 's3cr3t-value-never-stored';
 let prefixes = 0;
@@ -32,12 +33,12 @@ const freshPrefix = () => `m2m-test-${process.pid}-${++prefixes}:`;
 function entry(accessToken: string, lifetimeMs = 60_000): CachedToken {
   const now = Date.now();
   return {
-    token: {
+    token: testToken({
       accessToken,
       tokenType: 'Bearer',
       expiresAt: now + lifetimeMs,
       raw: { access_token: accessToken },
-    },
+    }),
     obtainedAt: now,
     refreshAt: now + lifetimeMs / 2,
     usableUntil: now + lifetimeMs - 1_000,

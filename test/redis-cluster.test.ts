@@ -15,6 +15,7 @@ import {
   startRedisCluster,
 } from './helpers/redis-server.js';
 import { startTokenServer, type TokenServer } from './helpers/token-server.js';
+import { testToken } from './helpers/tokens.js';
 
 type Fault = Extract<TokenEvent, { type: 'cache_fault' }>;
 let prefixes = 0;
@@ -23,7 +24,7 @@ const freshPrefix = () => `m2m-cluster-${process.pid}-${++prefixes}:`;
 function entry(accessToken: string): CachedToken {
   const now = Date.now();
   return {
-    token: { accessToken, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} },
+    token: testToken({ accessToken, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} }),
     obtainedAt: now,
     refreshAt: now + 3_000_000,
     usableUntil: now + 3_540_000,

@@ -15,6 +15,7 @@ import {
   startRedisServer,
 } from './helpers/redis-server.js';
 import { startTokenServer, type TokenServer } from './helpers/token-server.js';
+import { testToken } from './helpers/tokens.js';
 
 type Fault = Extract<TokenEvent, { type: 'cache_fault' }>;
 /** `2e:` + 22 characters of fingerprint + `:` (see src/redis/codec.ts). */
@@ -120,12 +121,12 @@ describe.skipIf(!haveRedisServer)(
         ]);
         const now = Date.now();
         const entry: CachedToken = {
-          token: {
+          token: testToken({
             accessToken: 'iv-token',
             tokenType: 'Bearer',
             expiresAt: now + 60_000,
             raw: { access_token: 'iv-token' },
-          },
+          }),
           obtainedAt: now,
           refreshAt: now + 30_000,
           usableUntil: now + 59_000,

@@ -14,6 +14,7 @@ import {
   startRedisServer,
 } from './helpers/redis-server.js';
 import { startTokenServer } from './helpers/token-server.js';
+import { testToken } from './helpers/tokens.js';
 
 type Fault = Extract<TokenEvent, { type: 'cache_fault' }>;
 let prefixes = 0;
@@ -23,7 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function entry(accessToken: string): CachedToken {
   const now = Date.now();
   return {
-    token: { accessToken, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} },
+    token: testToken({ accessToken, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} }),
     obtainedAt: now,
     refreshAt: now + 3_000_000,
     usableUntil: now + 3_540_000,

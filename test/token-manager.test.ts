@@ -11,6 +11,7 @@ import { EventSink } from '../src/events.js';
 import { type ObtainToken, TokenManager } from '../src/manager/token-manager.js';
 import type { ResolvedRequest } from '../src/selection.js';
 import type { CachedToken, Token, TokenCache } from '../src/types.js';
+import { testToken } from './helpers/tokens.js';
 
 const HOUR = 3_600_000;
 
@@ -46,12 +47,12 @@ function manualObtain(clock: Clock) {
         key: request.key,
         signal,
         resolve: (name) => {
-          const token: Token = {
+          const token: Token = testToken({
             accessToken: name,
             tokenType: 'Bearer',
             expiresAt: clock.now() + HOUR,
             raw: {},
-          };
+          });
           resolve({ token, sentAt: clock.now() });
         },
         reject,
@@ -160,7 +161,12 @@ describe('TokenManager', () => {
     const clock = fakeClock();
     let n = 0;
     const obtain: ObtainToken = async () => ({
-      token: { accessToken: `t${++n}`, tokenType: 'Bearer', expiresAt: clock.now() + HOUR, raw: {} },
+      token: testToken({
+        accessToken: `t${++n}`,
+        tokenType: 'Bearer',
+        expiresAt: clock.now() + HOUR,
+        raw: {},
+      }),
       sentAt: clock.now(),
     });
     const m = manager({ obtain, clock });
@@ -182,12 +188,12 @@ describe('TokenManager', () => {
     const clock = fakeClock();
     let n = 0;
     const obtain: ObtainToken = async (request) => ({
-      token: {
+      token: testToken({
         accessToken: `${request.key}#${++n}`,
         tokenType: 'Bearer',
         expiresAt: clock.now() + HOUR,
         raw: {},
-      },
+      }),
       sentAt: clock.now(),
     });
     const m = manager({ obtain, clock, cache: undefined, ownsCache: false });

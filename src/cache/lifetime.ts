@@ -9,6 +9,7 @@
  * - a token without a known expiry is used for defaultLifetimeMs.
  */
 import type { CachedToken, Token } from '../types.js';
+import { makeEntry } from './entry.js';
 
 export interface LifetimeSettings {
   readonly expiryBufferMs: number;
@@ -30,7 +31,7 @@ export function toCachedToken(token: Token, sentAt: number, settings: LifetimeSe
   }
   const window = Math.max(0, usableUntil - sentAt);
   const refreshAt = usableUntil - Math.min(settings.refreshAheadMs, window / 4);
-  return { token, obtainedAt: sentAt, refreshAt, usableUntil };
+  return makeEntry(token, sentAt, refreshAt, usableUntil);
 }
 
 /** How long a shared cache should keep the entry, ms (0 or less: do not store). */

@@ -225,7 +225,10 @@ export function makeToken(
   const rawCopy: Record<string, unknown> = { ...raw };
   Object.defineProperty(rawCopy, INSPECT, { value: inspectRaw });
   Object.defineProperty(rawCopy, 'toJSON', { value: rawToJSON });
-  const token: { -readonly [K in keyof Token]: Token[K] } = {
+  const token: { -readonly [K in keyof Token]?: Token[K] } & Pick<
+    Token,
+    'accessToken' | 'tokenType' | 'raw'
+  > = {
     accessToken,
     tokenType,
     raw: Object.freeze(rawCopy),
@@ -234,7 +237,16 @@ export function makeToken(
   if (scope !== undefined) token.scope = scope;
   Object.defineProperty(token, INSPECT, { value: inspectToken });
   Object.defineProperty(token, 'toJSON', { value: tokenToJSON });
-  return Object.freeze(token);
+  made.add(token);
+  return Object.freeze(token as Token);
+}
+
+/** Tokens made by {@link makeToken}: a cache entry holding one needs no check (cache/entry.ts). */
+const made = new WeakSet<object>();
+
+/** True for a Token made by {@link makeToken} in this copy of the package. */
+export function isMadeToken(value: unknown): value is Token {
+  return typeof value === 'object' && value !== null && made.has(value);
 }
 
 /** The credentials this very body carries (access, refresh and id tokens), removed wherever they appear. */

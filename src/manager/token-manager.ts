@@ -6,11 +6,14 @@
  * function it is given ({@link ObtainToken}), as golang.org/x/oauth2's ReuseTokenSource wraps a
  * TokenSource: the client passes a token request, unit tests a fake.
  */
+import { entryFromCache } from '../cache/entry.js';
 import { isUsable, type LifetimeSettings, toCachedToken, ttlOf } from '../cache/lifetime.js';
 import { Lru } from '../cache/lru.js';
 import { MemoryTokenCache } from '../cache/memory-cache.js';
 import { type Clock, systemClock } from '../clock.js';
+import { M2M_CACHE_ENTRY_INVALID, M2MTokenError } from '../errors.js';
 import type { EventSink } from '../events.js';
+import { isMadeToken } from '../http/token-response.js';
 import { describeError } from '../redact.js';
 import type { ResolvedRequest } from '../selection.js';
 import type { CachedToken, Token, TokenCache, TokenKeyInfo, TokenRequestTrigger } from '../types.js';
@@ -153,6 +156,7 @@ export class TokenManager {
       return this.#missed(request, undefined, signal);
     }
     if (!isThenable<CachedToken | undefined>(got)) {
+      if (got !== undefined && !isMadeToken(got.token)) got = this.#checked(request, got);
       const token = got === undefined ? undefined : this.#hit(request, got);
       if (token === undefined) return this.#missed(request, got, signal);
       if (request.key === this.#hotKey) this.#hot = got;
@@ -160,7 +164,8 @@ export class TokenManager {
       return Promise.resolve(token);
     }
     return got.then(
-      (entry) => {
+      (value) => {
+        const entry = value === undefined ? undefined : this.#checked(request, value);
         const token = entry === undefined ? undefined : this.#hit(request, entry);
         if (token === undefined) return this.#missed(request, entry, signal);
         this.#known.touch(request.key, request.info);
@@ -426,11 +431,29 @@ export class TokenManager {
   async #safeGet(request: ResolvedRequest): Promise<CachedToken | undefined> {
     if (this.#cache === undefined) return undefined;
     try {
-      return await this.#cache.get(request.key);
+      const value = await this.#cache.get(request.key);
+      return value === undefined ? undefined : this.#checked(request, value);
     } catch (error) {
       this.#fault(request.info, 'get', error);
       return undefined;
     }
+  }
+
+  /**
+   * An entry as the cache gave it back: one this client made is used as it is; anything else (parsed
+   * JSON, another process's value) is checked and rebuilt (cache/entry.ts), and what does not pass is a
+   * miss reported as a cache fault.
+   */
+  #checked(request: ResolvedRequest, value: unknown): CachedToken | undefined {
+    const entry = entryFromCache(value);
+    if (entry === undefined) {
+      this.#fault(
+        request.info,
+        'get',
+        new M2MTokenError('the cache gave back an entry that is not a cached token', M2M_CACHE_ENTRY_INVALID),
+      );
+    }
+    return entry;
   }
 
   async #safeDelete(key: string, info: TokenKeyInfo): Promise<void> {

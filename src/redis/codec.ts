@@ -25,7 +25,7 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
-import { makeToken } from '../http/token-response.js';
+import { entryFromCache, storedEntry } from '../cache/entry.js';
 import type { CachedToken } from '../types.js';
 import { RedisCacheError, RedisErrorCode } from './errors.js';
 
@@ -66,19 +66,7 @@ export class EntryCodec {
   encode(cacheKey: string, entry: CachedToken): string {
     const t = entry.token;
     const head = this.head(t.accessToken);
-    const json = JSON.stringify({
-      token: {
-        accessToken: t.accessToken,
-        tokenType: t.tokenType,
-        expiresAt: t.expiresAt,
-        scope: t.scope,
-        // A spread: Token.raw's toJSON redacts its credentials (for loggers); the cache keeps them.
-        raw: { ...t.raw },
-      },
-      obtainedAt: entry.obtainedAt,
-      refreshAt: entry.refreshAt,
-      usableUntil: entry.usableUntil,
-    });
+    const json = JSON.stringify(storedEntry(entry));
     if (this.#key === undefined) return head + json;
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.#key, iv, { authTagLength: TAG_BYTES });
@@ -152,43 +140,9 @@ function unreadable(message: string): RedisCacheError {
   return new RedisCacheError(`unreadable cache entry: ${message}`, RedisErrorCode.ENTRY_UNREADABLE);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isTime(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value);
-}
-
-/** Checks the shape and rebuilds a frozen Token (with its inspect redaction) through makeToken. */
+/** Checks the shape and rebuilds a frozen Token (with its redactions), as for any cache (cache/entry.ts). */
 function toEntry(value: unknown): CachedToken {
-  if (!isRecord(value) || !isRecord(value.token)) {
-    throw unreadable('the entry is not a cached token of a known format');
-  }
-  const t = value.token;
-  const ok =
-    typeof t.accessToken === 'string' &&
-    t.accessToken !== '' &&
-    typeof t.tokenType === 'string' &&
-    t.tokenType !== '' &&
-    (t.expiresAt === undefined || isTime(t.expiresAt)) &&
-    (t.scope === undefined || typeof t.scope === 'string') &&
-    isRecord(t.raw) &&
-    isTime(value.obtainedAt) &&
-    isTime(value.refreshAt) &&
-    isTime(value.usableUntil);
-  if (!ok) throw unreadable('the entry is not a valid cached token');
-  const token = makeToken(
-    t.accessToken as string,
-    t.tokenType as string,
-    t.expiresAt as number | undefined,
-    t.scope as string | undefined,
-    t.raw as Record<string, unknown>,
-  );
-  return Object.freeze({
-    token,
-    obtainedAt: value.obtainedAt as number,
-    refreshAt: value.refreshAt as number,
-    usableUntil: value.usableUntil as number,
-  });
+  const entry = entryFromCache(value);
+  if (entry === undefined) throw unreadable('the entry is not a valid cached token');
+  return entry;
 }

@@ -10,6 +10,7 @@ import type { CachedToken, ClientCredentialsClient, TokenCache } from '../../src
 import { testClient } from '../helpers/clients.js';
 import { type Api, startApi } from '../helpers/loopback-api.js';
 import { fakeTokenEndpoint } from '../helpers/token-endpoint.js';
+import { testToken } from '../helpers/tokens.js';
 
 const PLANTED = 'planted-token-value-0123456789\r\nx-injected: yes';
 const CALLER_SECRET = 'caller-header-secret-0123456789';
@@ -18,7 +19,7 @@ const CALLER_SECRET = 'caller-header-secret-0123456789';
 function plantedCache(): TokenCache {
   const now = Date.now();
   const entry: CachedToken = {
-    token: { accessToken: PLANTED, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} },
+    token: testToken({ accessToken: PLANTED, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} }),
     obtainedAt: now,
     refreshAt: now + 3_000_000,
     usableUntil: now + 3_540_000,

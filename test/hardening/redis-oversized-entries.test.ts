@@ -18,6 +18,7 @@ import {
   startRedisServer,
 } from '../helpers/redis-server.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
+import { testToken } from '../helpers/tokens.js';
 
 type Fault = Extract<TokenEvent, { type: 'cache_fault' }>;
 const PLANTED_BYTES = 32 * 1024 * 1024;
@@ -28,12 +29,12 @@ const freshPrefix = () => `m2m-big-${process.pid}-${++prefixes}:`;
 function entry(accessToken: string, raw: Record<string, unknown> = {}): CachedToken {
   const now = Date.now();
   return {
-    token: {
+    token: testToken({
       accessToken,
       tokenType: 'Bearer',
       expiresAt: now + 60_000,
       raw: { access_token: accessToken, ...raw },
-    },
+    }),
     obtainedAt: now,
     refreshAt: now + 30_000,
     usableUntil: now + 59_000,
