@@ -271,31 +271,44 @@ export function scrubAndClip(text: string, max: number, redact?: Redactor): stri
   return clip(scrub(text, redact), max);
 }
 
+/** Deepest level of a JSON value that is copied (deeper content is dropped as {@link REDACTED}). */
+const JSON_DEPTH = 32;
+
 /**
  * A copy of a parsed JSON value with the string value of every sensitive member replaced, at any depth
- * (at most 32 levels; deeper content is dropped).
+ * (at most 32 levels; deeper content is dropped), and every other string passed through `redact` (to
+ * remove known values wherever they are, whatever the member's name).
  */
-export function redactJson(value: unknown, depth = 0): unknown {
-  if (depth > 32) return REDACTED;
-  if (Array.isArray(value)) return value.map((item) => redactJson(item, depth + 1));
+export function redactJson(value: unknown, redact?: Redactor, depth = 0): unknown {
+  if (depth > JSON_DEPTH) return REDACTED;
+  if (typeof value === 'string') return redact ? redact(value) : value;
+  if (Array.isArray(value)) return value.map((item) => redactJson(item, redact, depth + 1));
   if (typeof value !== 'object' || value === null) return value;
   // fromEntries defines own properties: a member named `__proto__` stays a member, never a prototype.
   return Object.fromEntries(
     Object.entries(value).map(([name, member]) => [
       name,
-      isSensitiveName(name) && typeof member === 'string' ? REDACTED : redactJson(member, depth + 1),
+      isSensitiveName(name) && typeof member === 'string' ? REDACTED : redactJson(member, redact, depth + 1),
     ]),
   );
 }
 
-/** A shallow view of a token response with its credential members (string values) redacted. */
-export function redactedView(raw: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(raw).map(([name, value]) => [
-      name,
-      isSensitiveName(name) && typeof value === 'string' ? REDACTED : value,
-    ]),
-  );
+/**
+ * The string values of the sensitive members of a parsed JSON value ({@link isSensitiveName}: an
+ * `access_token`, an `id_token`...), at any depth (at most 32 levels): the known values of a token
+ * response, to be removed wherever else they appear.
+ */
+export function sensitiveValues(value: unknown, out: string[] = [], depth = 0): string[] {
+  if (depth > JSON_DEPTH || typeof value !== 'object' || value === null) return out;
+  if (Array.isArray(value)) {
+    for (const item of value) sensitiveValues(item, out, depth + 1);
+    return out;
+  }
+  for (const [name, member] of Object.entries(value)) {
+    if (isSensitiveName(name) && typeof member === 'string') out.push(member);
+    else sensitiveValues(member, out, depth + 1);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

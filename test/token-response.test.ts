@@ -3,11 +3,14 @@
  * what is kept in `raw`, how `expires_in` is read, and how an error body maps to OAuthError.
  * The failure cases, one per row of the README's errors table, are in errors-table.test.ts.
  */
+
+import { inspect } from 'node:util';
 import { SignJWT } from 'jose';
 import { HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import { type ClientCredentialsClientOptions, HttpError, OAuthError, type Token } from '../src/index.js';
 import { testClient } from './helpers/clients.js';
+import { leakedRuns } from './helpers/leaks.js';
 import { mswTokenEndpoints } from './helpers/msw-token-endpoints.js';
 
 const endpoints = mswTokenEndpoints('response');
@@ -219,6 +222,44 @@ describe('a successful token response (RFC 6749 5.1)', () => {
     expect({ ...token }.accessToken).toBe('tok-json-0123456789');
     expect({ ...token.raw }.access_token).toBe('tok-json-0123456789');
     expect(Object.keys(token)).not.toContain('toJSON');
+  });
+
+  it('JSON and inspect redact the token wherever it is in raw, at any depth, by value as well as by name', async () => {
+    const accessToken = 'AT-deep-0123456789abcdefghijklmnop';
+    const idToken = 'ID-deep-9876543210zyxwvutsrqponmlk';
+    const { token } = await tokenFor({
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: 600,
+      id_token: idToken,
+      extra: { access_token: accessToken, nested: [{ jwt: accessToken }] },
+      jwt: accessToken,
+      echo: `issued ${accessToken.slice(0, 20)}... for you`,
+      copy_of_id: idToken,
+      count: 3,
+      note: 'kept as it is',
+    });
+    for (const shown of [
+      JSON.stringify(token),
+      JSON.stringify(token.raw),
+      inspect(token, { depth: Number.POSITIVE_INFINITY }),
+      inspect(token.raw, { depth: Number.POSITIVE_INFINITY }),
+      inspect({ token }, { depth: Number.POSITIVE_INFINITY }),
+    ]) {
+      expect(leakedRuns(shown, accessToken)).toEqual([]);
+      expect(leakedRuns(shown, idToken)).toEqual([]);
+    }
+    const copy = JSON.parse(JSON.stringify(token)) as Token & { raw: Record<string, unknown> };
+    expect(copy.raw).toMatchObject({
+      extra: { access_token: '[redacted]', nested: [{ jwt: '[redacted]' }] },
+      jwt: '[redacted]',
+      echo: 'issued [redacted]... for you',
+      copy_of_id: '[redacted]',
+      count: 3,
+      note: 'kept as it is',
+    });
+    // The data itself is untouched.
+    expect((token.raw.extra as { access_token: string }).access_token).toBe(accessToken);
   });
 
   it('accepts a valid body whatever its Content-Type (the body itself is validated)', async () => {

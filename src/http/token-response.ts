@@ -7,12 +7,11 @@ import {
   clip,
   combine,
   knownValues,
-  REDACTED,
   type Redactor,
-  redactedView,
   redactJson,
   scrub,
   scrubAndClip,
+  sensitiveValues,
 } from '../redact.js';
 import type { Token } from '../types.js';
 import { decodeJwtClaims } from './jwt-claims.js';
@@ -183,7 +182,9 @@ type Inspect = (value: unknown, options: unknown) => string;
 
 /*
  * `util.inspect` (and so console.log) and `JSON.stringify` (and so JSON loggers such as pino) show
- * tokens and raw responses with the credentials redacted. Tokens stay plain frozen objects (so they
+ * tokens and raw responses with the credentials redacted: members named like credentials at any depth,
+ * and the values of those (the access token first) wherever else they are in the token or its raw
+ * response, whatever the member's name (`jwt: <the token>`). Tokens stay plain frozen objects (so they
  * compare like data); the hooks are non-enumerable properties holding shared functions, not per-token
  * closures, so a cached entry stays small, and a spread (`{ ...token }`) copies the data without them.
  * Code that must store the real token (a shared cache) serialises its fields explicitly: see
@@ -195,23 +196,39 @@ function inspectRaw(
   options: unknown,
   inspect: Inspect,
 ): string {
-  return inspect(redactedView(this), options);
+  return inspect(rawToJSON.call(this), options);
 }
 
 function inspectToken(this: Token, _depth: number, options: unknown, inspect: Inspect): string {
-  return `Token ${inspect(redactedToken(this), options)}`;
+  return `Token ${inspect(tokenToJSON.call(this), options)}`;
 }
 
+/**
+ * What a token response shows: every credential member ([redacted] by name, at any depth), and their
+ * values (the access token, an id_token...) removed from every other string, by value.
+ */
 function rawToJSON(this: Record<string, unknown>): Record<string, unknown> {
-  return redactedView(this);
+  return redactJson(
+    this,
+    redactorOf(this, () => sensitiveValues(this)),
+  ) as Record<string, unknown>;
 }
 
+/** The same for a Token: its access token is known by value too (and `accessToken` is redacted by name). */
 function tokenToJSON(this: Token): Record<string, unknown> {
-  return redactedToken(this);
+  const redact = redactorOf(this, () => [this.accessToken, ...sensitiveValues(this.raw)]);
+  return redactJson({ ...this }, redact) as Record<string, unknown>;
 }
 
-function redactedToken(token: Token): Record<string, unknown> {
-  return { ...token, accessToken: REDACTED, raw: redactedView(token.raw) };
+/** The redactor of a token or its raw response, made on first use and kept with it (both are frozen). */
+const redactors = new WeakMap<object, Redactor>();
+function redactorOf(owner: object, values: () => string[]): Redactor {
+  let redact = redactors.get(owner);
+  if (redact === undefined) {
+    redact = knownValues(values());
+    redactors.set(owner, redact);
+  }
+  return redact;
 }
 
 /** Builds a frozen Token (its `raw` frozen too) whose inspect and JSON output hide the token. */
