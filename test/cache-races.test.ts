@@ -240,22 +240,24 @@ describe('18.5: lock_wait only after a refused lock attempt', () => {
 });
 
 describe('18.6: the lock TTL covers the whole token request', () => {
+  // Each attempt may wait timeoutMs for its credential (a function, an assertion file) and timeoutMs for
+  // the answer.
   it.each([
-    ['defaults', {}, 3 * 10_000 + 3 * 10_000 + 2 * (200 + 400)],
+    ['defaults', {}, 3 * 2 * 10_000 + 3 * 10_000 + 2 * (200 + 400)],
     [
       'retries: 4, factor 3',
       { retry: { retries: 4, factor: 3 } },
-      5 * 10_000 + 5 * 10_000 + 2 * (200 + 600 + 1800 + 5000),
+      5 * 2 * 10_000 + 5 * 10_000 + 2 * (200 + 600 + 1800 + 5000),
     ],
-    ['retry: false', { retry: false as const }, 10_000],
+    ['retry: false', { retry: false as const }, 2 * 10_000],
     [
       'Retry-After waits up to 30 s',
       { retry: { maxRetryAfterMs: 30_000 } },
-      3 * 10_000 + 3 * 30_000 + 2 * (200 + 400),
+      3 * 2 * 10_000 + 3 * 30_000 + 2 * (200 + 400),
     ],
-    ['a 2 s timeout', { timeoutMs: 2_000 }, 3 * 2_000 + 3 * 10_000 + 2 * (200 + 400)],
+    ['a 2 s timeout', { timeoutMs: 2_000 }, 3 * 2 * 2_000 + 3 * 10_000 + 2 * (200 + 400)],
   ])(
-    '%s: at least timeouts x attempts + Retry-After waits + backoff maxima',
+    '%s: at least (credential + answer timeouts) x attempts + Retry-After waits + backoff maxima',
     async (_, options, worstCase) => {
       const endpoint = fakeTokenEndpoint();
       const shared = sharedCache();
