@@ -213,3 +213,29 @@ describe('the CLI prints the library hint, with its flags', () => {
     expect(lines[1]).toContain(`needs --assertion-audience: "${server.origin}/token"`);
   });
 });
+
+describe('a server asking to come back later than a call waits (M2M_RETRY_LATER)', () => {
+  it('names the endpoint and the client id, on the answer and on the fail-fast calls after it', async () => {
+    serve({ status: 503, headers: { 'retry-after': '86400' } });
+    const client = new ClientCredentialsClient({
+      clientId: 'messages-client',
+      clientSecret: 'plain-secret',
+      tokenEndpoint: `${server.origin}/token`,
+      retry: false,
+    });
+    const before = server.requests.length;
+    for (const _ of [1, 2]) {
+      const error = (await client.getToken().catch((e: unknown) => e)) as HttpError;
+      expect(error).toBeInstanceOf(HttpError);
+      expect(error).toMatchObject({ code: ErrorCode.RETRY_LATER, status: 503 });
+      expect(error.message).toMatch(
+        new RegExp(
+          `^token endpoint ${server.origin}/token \\(client id "messages-client"\\) asked to retry after `,
+        ),
+      );
+    }
+    // The second call failed fast: one request in all.
+    expect(server.requests.length - before).toBe(1);
+    await client.close();
+  });
+});

@@ -17,6 +17,7 @@ import {
   shownUrl,
   transportError,
   viaTransport,
+  withClientId,
 } from './token-errors.js';
 import { type ParsedToken, parseTokenResponse } from './token-response.js';
 
@@ -158,7 +159,12 @@ async function attempt(
   notes?: AttemptNotes,
 ): Promise<TokenResult> {
   const { endpoint } = request;
-  await waitForGate(settings.gate, endpoint, settings.retry, request.signal);
+  await waitForGate(settings.gate, endpoint, settings.retry, request.signal, () =>
+    withClientId(`token endpoint ${shownUrl(endpoint)}`, {
+      endpoint: shownUrl(endpoint),
+      auth: auth.describe({ tokenEndpoint: endpoint, issuer: request.issuer }),
+    }),
+  );
 
   const parts: TokenRequestParts = {
     params: [
@@ -243,7 +249,7 @@ async function attempt(
         } catch (error) {
           if (error instanceof OAuthError) throw error;
         }
-        throw retryLater(response.status, pause.retryAt);
+        throw retryLater(withClientId(where, requestContext), response.status, pause.retryAt);
       }
     }
   }
@@ -290,6 +296,7 @@ async function waitForGate(
   endpoint: string,
   retry: NormalizedRetry,
   signal: AbortSignal | undefined,
+  who: () => string,
 ): Promise<void> {
   const pause = gate.check(endpoint);
   if (!pause) return;
@@ -297,12 +304,13 @@ async function waitForGate(
     await sleep(pause.remainingMs, signal);
     return;
   }
-  throw retryLater(pause.status, pause.retryAt);
+  throw retryLater(who(), pause.status, pause.retryAt);
 }
 
-function retryLater(status: number, retryAt: number): HttpError {
+/** `who`: the token endpoint and the client id, as every token-request error names them. */
+function retryLater(who: string, status: number, retryAt: number): HttpError {
   return new HttpError(
-    `token endpoint asked to retry after ${new Date(retryAt).toISOString()} (status ${status}); not waiting that long`,
+    `${who} asked to retry after ${new Date(retryAt).toISOString()} (status ${status}); not waiting that long`,
     { status, retryAt, code: ErrorCode.RETRY_LATER },
   );
 }
