@@ -224,7 +224,7 @@ describe('clientSecret as a function', () => {
   });
 
   it.each([
-    ['a trailing newline', 'secret-v2\n', 'contains a character outside printable ASCII at position 9'],
+    ['a trailing newline', 'secret-v2\n', 'contains a control character or a broken character at position 9'],
     ['an empty string', '', 'must be a non-empty string'],
     ['a number', 42, 'must be a non-empty string'],
   ])(

@@ -451,7 +451,7 @@ const CASES: readonly Case[] = [
     },
   ],
   [
-    'a secret (or id) with a character outside printable ASCII',
+    'a secret (or id) with a control character',
     async () => {
       const error = thrownBy(() => client('https://a.localhost/t', { clientSecret: 'tab\tsecret' }));
       expectConfig(error, 'clientSecret');

@@ -1,7 +1,7 @@
 import type { BasicAuthEncoding } from '../options/index.js';
 import { knownValues } from '../redact.js';
 import { base64, formUrlEncodeCredential, utf8 } from '../util.js';
-import type { ClientAuthenticator } from './types.js';
+import { type ClientAuthenticator, nonAsciiOf } from './types.js';
 
 /** client_secret_basic: `Authorization: Basic base64(enc(id):enc(secret))` (RFC 6749 2.3.1). */
 export function clientSecretBasic(
@@ -24,6 +24,7 @@ export function clientSecretBasic(
       name: typeof encoding === 'function' ? 'custom' : encoding,
       changedCredentials: encode(clientId) !== clientId || encode(clientSecret) !== clientSecret,
     },
+    ...nonAsciiOf(clientId, clientSecret),
   } as const;
   return {
     method: 'client_secret_basic',

@@ -1,6 +1,6 @@
 import { knownValues } from '../redact.js';
 import { type AssertionSettings, describeAssertion, signAssertion } from './jwt-assertion.js';
-import { CLIENT_ASSERTION_TYPE, type ClientAuthenticator } from './types.js';
+import { CLIENT_ASSERTION_TYPE, type ClientAuthenticator, nonAsciiOf } from './types.js';
 
 /** client_secret_jwt (RFC 7523 2.2, OpenID Connect Core 9): an HMAC-signed assertion keyed by the secret. */
 export function clientSecretJwt(
@@ -21,6 +21,9 @@ export function clientSecretJwt(
       );
     },
     redact: knownValues([clientSecret]),
-    describe: (context) => describeAssertion('client_secret_jwt', settings, context),
+    describe: (context) => ({
+      ...describeAssertion('client_secret_jwt', settings, context),
+      ...nonAsciiOf(settings.clientId, clientSecret),
+    }),
   };
 }

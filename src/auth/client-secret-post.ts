@@ -1,5 +1,5 @@
 import { knownValues } from '../redact.js';
-import type { ClientAuthenticator } from './types.js';
+import { type ClientAuthenticator, nonAsciiOf } from './types.js';
 
 /** client_secret_post: `client_id` and `client_secret` in the form body (RFC 6749 2.3.1). */
 export function clientSecretPost(clientId: string, clientSecret: string): ClientAuthenticator {
@@ -10,7 +10,7 @@ export function clientSecretPost(clientId: string, clientSecret: string): Client
       parts.params.push(['client_id', clientId], ['client_secret', clientSecret]);
     },
     redact: knownValues([clientSecret]),
-    describe: () => ({ method: 'client_secret_post', clientId }),
+    describe: () => ({ method: 'client_secret_post', clientId, ...nonAsciiOf(clientId, clientSecret) }),
   };
 }
 
@@ -26,6 +26,6 @@ export function clientSecretJson(clientId: string, clientSecret: string): Client
       parts.params.push(['client_id', clientId], ['client_secret', clientSecret]);
     },
     redact: knownValues([clientSecret]),
-    describe: () => ({ method: 'client_secret_json', clientId }),
+    describe: () => ({ method: 'client_secret_json', clientId, ...nonAsciiOf(clientId, clientSecret) }),
   };
 }

@@ -1,3 +1,4 @@
+import { firstNonAscii } from '../options/credentials.js';
 import type { AuthMethod } from '../types.js';
 
 /** What an authenticator adds credentials to: the token request being built. */
@@ -59,6 +60,19 @@ export interface AuthDescription {
   };
   /** private_key_jwt with an assertion made elsewhere: the option it comes from. */
   readonly assertionSource?: 'clientAssertion' | 'clientAssertionFile';
+  /**
+   * The first character outside printable ASCII in the client id or secret (sent as UTF-8; RFC 6749
+   * Appendix A expects printable ASCII): which option, and its position (never the character).
+   */
+  readonly nonAscii?: { readonly option: 'clientId' | 'clientSecret'; readonly position: number };
+}
+
+/** {@link AuthDescription.nonAscii} of a client id and secret, spread into a description. */
+export function nonAsciiOf(clientId: string, clientSecret: string): Pick<AuthDescription, 'nonAscii'> {
+  const inId = firstNonAscii(clientId);
+  if (inId !== -1) return { nonAscii: { option: 'clientId', position: inId } };
+  const inSecret = firstNonAscii(clientSecret);
+  return inSecret === -1 ? {} : { nonAscii: { option: 'clientSecret', position: inSecret } };
 }
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

@@ -103,6 +103,11 @@ function refusedClientHint({ endpoint, auth }: RequestContext): string {
   } else if (aud) {
     hints.push(`The client assertion's aud was "${aud.value}" (options.assertionAudience).`);
   }
+  if (auth.nonAscii) {
+    hints.push(
+      `options.${auth.nonAscii.option} has a character outside printable ASCII at position ${auth.nonAscii.position}, sent as UTF-8; RFC 6749 Appendix A allows only printable ASCII there: check for smart quotes or a letter pasted from elsewhere.`,
+    );
+  }
   if (auth.basicEncoding?.name === 'form-urlencoded' && auth.basicEncoding.changedCredentials) {
     hints.push(
       `The client id and secret were form-urlencoded before base64 as RFC 6749 2.3.1 asks, which changed them; a server that compares them unencoded needs options.basicAuthEncoding: 'none'.`,

@@ -74,34 +74,34 @@ export function resolveAuthMethod(o: ClientCredentialsClientOptions): AuthMethod
   );
 }
 
-// RFC 6749 Appendix A: client_id and client_secret are VSCHAR (%x20-7E).
+/** Printable ASCII, the common case: nothing to look for. */
 const VSCHAR = /^[\x20-\x7e]*$/;
 
 /**
  * The checks of a client secret, for the constructor and for each value a `clientSecret` function
- * returns (`where` then says so): a non-empty string of printable ASCII. Messages give a position,
- * never the value.
+ * returns (`where` then says so): a non-empty string without control characters. Messages give a
+ * position, never the value.
  */
 export function checkClientSecret(value: unknown, where = ''): string {
   if (typeof value !== 'string' || value.length === 0) {
     throw new ConfigurationError('clientSecret', `must be a non-empty string${where}`);
   }
-  const bad = firstNonVschar(value);
+  const bad = firstUnsendable(value);
   if (bad !== -1) {
     throw new ConfigurationError(
       'clientSecret',
-      `contains a character outside printable ASCII at position ${bad}${where} (RFC 6749 Appendix A allows only %x20-7E); check for a trailing newline, smart quotes or a non-ASCII letter`,
+      `contains a control character or a broken character at position ${bad}${where} (check for a trailing newline or a copy-paste artefact)`,
     );
   }
   return value;
 }
 
 export function checkCredentials(o: ClientCredentialsClientOptions, method: AuthMethod): void {
-  const badIdChar = firstNonVschar(o.clientId);
+  const badIdChar = firstUnsendable(o.clientId);
   if (badIdChar !== -1) {
     throw new ConfigurationError(
       'clientId',
-      `contains a character outside printable ASCII at position ${badIdChar} (RFC 6749 Appendix A allows only %x20-7E); check for a stray newline or a copy-paste artefact`,
+      `contains a control character or a broken character at position ${badIdChar} (check for a stray newline or a copy-paste artefact)`,
     );
   }
   switch (method) {
@@ -197,7 +197,31 @@ export function checkDpopOptions(dpop: DpopOptions): void {
   }
 }
 
-function firstNonVschar(value: string): number {
+/**
+ * The position of the first character a client id or secret cannot carry, or -1: a control character
+ * (U+0000-U+001F, U+007F-U+009F: a trailing newline, a tab pasted along), a line or paragraph separator,
+ * or half of a surrogate pair (no UTF-8 form). Other characters are sent as UTF-8 (form-urlencoded for
+ * Basic, RFC 6749 2.3.1 and Appendix B); RFC 6749 Appendix A expects printable ASCII, and a server that
+ * refuses the client gets a hint naming the position of the first character outside it.
+ */
+function firstUnsendable(value: string): number {
+  if (VSCHAR.test(value)) return -1;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029) return i;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = value.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return i;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** The position of the first character outside printable ASCII, or -1 (for the refused-client hint). */
+export function firstNonAscii(value: string): number {
   if (VSCHAR.test(value)) return -1;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
