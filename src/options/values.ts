@@ -171,6 +171,15 @@ export function checkResource(resource: unknown): void {
 export function checkExtraParams(extraParams: unknown): void {
   if (typeof extraParams !== 'object' || extraParams === null) return;
   for (const name of Object.keys(extraParams)) {
+    // A name is part of the request and of the option path in messages: it must be one.
+    if (name === '') throw new ConfigurationError('extraParams', 'has an empty parameter name');
+    const at = firstControlCharacter(name);
+    if (at !== -1) {
+      throw new ConfigurationError(
+        'extraParams',
+        `has a parameter name with a control character (${codePoint(name, at)}) at position ${at}`,
+      );
+    }
     if (RESERVED_PARAMS.has(name)) {
       throw new ConfigurationError(
         `extraParams.${name}`,

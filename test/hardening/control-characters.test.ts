@@ -82,6 +82,7 @@ describe('control characters are refused (issue 12.4)', () => {
       [`scope array with ${shown}`, 'scope', { scope: ['read', `x${c}`] }],
       [`resource with ${shown}`, 'resource', { resource: `https://r.example/${c}` }],
       [`extraParams value with ${shown}`, 'extraParams.org', { extraParams: { org: `o${c}` } }],
+      [`extraParams name with ${shown}`, 'extraParams', { extraParams: { [`or${c}g`]: 'o' } }],
     );
   }
 
@@ -97,6 +98,17 @@ describe('control characters are refused (issue 12.4)', () => {
       expect(endpoint.count).toBe(0);
     },
   );
+
+  it('an empty extraParams name is a ConfigurationError naming extraParams (constructor and per call)', async () => {
+    const { endpoint } = recordingEndpoint();
+    const client = testClient({ fetch: endpoint.fetch });
+    const error = await client.getToken({ extraParams: { '': 'x' } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ option: 'extraParams' });
+    expect(() => testClient({ extraParams: { '': 'x' } })).toThrow(
+      expect.objectContaining({ option: 'extraParams' }),
+    );
+    expect(endpoint.count).toBe(0);
+  });
 
   it.each(cases)('in the constructor: %s is a ConfigurationError naming %s', (_, option, options) => {
     const error = (() => {
