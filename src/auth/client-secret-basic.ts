@@ -32,7 +32,8 @@ export function clientSecretBasic(
     apply(parts) {
       parts.headers.authorization = header;
     },
-    redact: knownValues([clientSecret, header]),
+    // The credential part: the scheme stays readable in what is shown (`Basic [redacted]`).
+    redact: knownValues([clientSecret, header.slice('Basic '.length)]),
     describe: () => description,
   };
 }

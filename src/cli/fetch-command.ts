@@ -59,8 +59,10 @@ export async function fetchCommand(args: readonly string[], io: Io, state: Comma
     });
 
     if (values.include) {
-      let head = `HTTP/1.1 ${response.status} ${response.statusText}`.trimEnd();
-      for (const [name, value] of response.headers) head += `\n${name}: ${value}`;
+      // The API's head as it came, less the credentials this run sent (an API or proxy may echo them).
+      const known = state.known;
+      let head = `HTTP/1.1 ${response.status} ${known.withoutKnown(response.statusText)}`.trimEnd();
+      for (const [name, value] of response.headers) head += `\n${name}: ${known.withoutKnown(value)}`;
       io.stdout.write(`${head}\n\n`);
     }
     if (response.body) {
@@ -68,11 +70,13 @@ export async function fetchCommand(args: readonly string[], io: Io, state: Comma
         if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
       }
     }
-    if (state.verbose) verboseLine(io)(`* done in ${Math.round(performance.now() - started)} ms`);
+    if (state.verbose) verboseLine(io, state)(`* done in ${Math.round(performance.now() - started)} ms`);
     if (response.status >= 400) {
       warn(
         io,
-        `${method} ${target.origin}${target.pathname} answered ${response.status} ${response.statusText}`.trimEnd(),
+        state.known.redact(
+          `${method} ${target.origin}${target.pathname} answered ${response.status} ${response.statusText}`.trimEnd(),
+        ),
       );
       return 1;
     }

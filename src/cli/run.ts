@@ -46,7 +46,9 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       lastUrl: state.log.lastUrl,
       timeoutMs: state.timeoutMs,
     });
-    const [first, ...more] = failure.lines;
+    // Every line may hold text a server sent: redacted of what this run knows, and of anything
+    // credential-shaped (the library's own messages already are).
+    const [first, ...more] = failure.lines.map((line) => state.known.redact(line));
     io.stderr.write(`m2m-token: ${first}\n${more.map((line) => `${line}\n`).join('')}`);
     return failure.exitCode;
   }

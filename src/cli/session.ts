@@ -1,5 +1,5 @@
 /** One command's client: built from the options, with the CLI's logging fetch and event lines. */
-import { ClientCredentialsClient } from '../index.js';
+import { ClientCredentialsClient, DEFAULTS } from '../index.js';
 import type { Values } from './args.js';
 import { resolveClientConfig } from './client-config.js';
 import { type Io, warn } from './io.js';
@@ -13,15 +13,20 @@ export interface CommandState {
   timeoutMs?: number;
   /** DPoP with a key made for this run (a printed token is of no use elsewhere). */
   ephemeralDpopKey?: boolean;
+  /**
+   * The credentials this run knows (the secret, what each request carried, the tokens of each token
+   * response): every line shown on stderr is redacted of them (and of anything credential-shaped).
+   */
+  readonly known: KnownCredentials;
 }
 
 export function newState(command: string): CommandState {
-  return { command, verbose: false, log: {} };
+  return { command, verbose: false, log: {}, known: new KnownCredentials() };
 }
 
-/** Writes a `*`/`>`/`<` diagnostic line to stderr (only called with --verbose). */
-export function verboseLine(io: Io): (text: string) => void {
-  return (text) => io.stderr.write(`${text}\n`);
+/** Writes a `*`/`>`/`<` diagnostic line to stderr, redacted (only called with --verbose). */
+export function verboseLine(io: Io, state: CommandState): (text: string) => void {
+  return (text) => io.stderr.write(`${state.known.redact(text)}\n`);
 }
 
 export async function openClient(
@@ -36,9 +41,9 @@ export async function openClient(
       'warning: --client-secret puts the secret on the command line, where other processes and the shell history can see it; prefer M2M_CLIENT_SECRET, --client-secret-file or --client-secret-stdin',
     );
   }
-  const line = state.verbose ? verboseLine(io) : undefined;
+  const line = state.verbose ? verboseLine(io, state) : undefined;
   const o = config.options;
-  state.timeoutMs = o.timeoutMs ?? 10_000;
+  state.timeoutMs = o.timeoutMs ?? DEFAULTS.timeoutMs;
   state.ephemeralDpopKey = config.ephemeralDpopKey;
   if (line) {
     const where = o.issuer ? `issuer ${o.issuer}` : `token endpoint ${o.tokenEndpoint}`;
@@ -53,14 +58,10 @@ export async function openClient(
       .join(', ');
     line(`* ${where}, client id ${o.clientId}, ${credentials}${o.authMethod ? `, ${o.authMethod}` : ''}`);
   }
+  state.known.add(typeof o.clientSecret === 'string' ? o.clientSecret : undefined);
   return new ClientCredentialsClient({
     ...o,
-    fetch: loggingFetch(
-      (input, init) => globalThis.fetch(input, init),
-      state.log,
-      line,
-      new KnownCredentials([typeof o.clientSecret === 'string' ? o.clientSecret : undefined]),
-    ),
+    fetch: loggingFetch((input, init) => globalThis.fetch(input, init), state.log, line, state.known),
     onEvent: (event) => {
       const text = line && eventLine(event);
       if (text) line(text);

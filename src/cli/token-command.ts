@@ -1,4 +1,6 @@
 /** `m2m-token token`: gets a token and prints it (alone, as a header line, as JSON, or decoded). */
+
+import { authorizationFor } from '../fetch/shared.js';
 import { parseCommand, UsageError } from './args.js';
 import { describeToken } from './decode.js';
 import { TOKEN_OUTPUT_OPTIONS } from './flags.js';
@@ -33,7 +35,7 @@ export async function tokenCommand(args: readonly string[], io: Io, state: Comma
   } finally {
     await client.close();
   }
-  if (state.verbose) verboseLine(io)(`* done in ${Math.round(performance.now() - started)} ms`);
+  if (state.verbose) verboseLine(io, state)(`* done in ${Math.round(performance.now() - started)} ms`);
   const dpop = token.tokenType.toLowerCase() === 'dpop';
   if (dpop && state.ephemeralDpopKey && modes[0] !== 'decode') {
     warn(
@@ -48,8 +50,9 @@ export async function tokenCommand(args: readonly string[], io: Io, state: Comma
       io.stdout.write(`${JSON.stringify({ ...token.raw, access_token: token.accessToken }, null, 2)}\n`);
       break;
     case 'auth-header':
-      // RFC 6750 2.1 spells the scheme `Bearer`; a DPoP token goes with the DPoP scheme (RFC 9449 7.1).
-      io.stdout.write(`Authorization: ${dpop ? 'DPoP' : 'Bearer'} ${token.accessToken}\n`);
+      // The library's own header value: a DPoP token goes with the DPoP scheme (no proof: the caller
+      // makes one for each request, RFC 9449 7.1).
+      io.stdout.write(`Authorization: ${authorizationFor(token, dpop ? 'dpop' : 'bearer')}\n`);
       break;
     case 'decode':
       io.stdout.write(describeToken(token, Date.now()));

@@ -6,14 +6,12 @@
 
 import { readBodyCapped } from '../http/read-body.js';
 import { innermostMessage, sentCredentials } from '../http/token-errors.js';
-import type { TokenEvent } from '../index.js';
+import { DEFAULTS, type TokenEvent } from '../index.js';
 import { isSensitiveName, knownValues, REDACTED, type Redactor, scrub } from '../redact.js';
 
 /** Headers whose value is a credential. For the Authorization family the scheme stays visible. */
 const SCHEME_HEADERS = new Set(['authorization', 'proxy-authorization']);
 const SECRET_HEADERS = new Set(['cookie', 'set-cookie', 'dpop', 'x-api-key']);
-/** Token response bodies read (from a copy) to learn the tokens to redact: the client's own cap. */
-const MAX_TOKEN_BODY_BYTES = 256 * 1024;
 
 export interface RequestLog {
   /** The URL of the request sent last, for "cannot reach" messages. */
@@ -42,6 +40,11 @@ export class KnownCredentials {
   /** Known values removed, then credential-looking text (src/redact.ts: scrub). */
   redact(text: string): string {
     return scrub(text, this.#redact);
+  }
+
+  /** Known values removed, and nothing else: for output that is the command's product (`fetch -i`). */
+  withoutKnown(text: string): string {
+    return this.#redact(text);
   }
 }
 
@@ -116,7 +119,7 @@ function bodyParams(body: unknown): Array<[string, string]> | undefined {
 /** Learns the tokens of a token response, from a copy of it (read up to the client's own cap). */
 async function learnTokens(known: KnownCredentials, response: Response): Promise<void> {
   try {
-    const text = await readBodyCapped(response.clone(), MAX_TOKEN_BODY_BYTES, 'token endpoint');
+    const text = await readBodyCapped(response.clone(), DEFAULTS.maxResponseBytes, 'token endpoint');
     const json = JSON.parse(text) as Record<string, unknown>;
     for (const [name, value] of Object.entries(json)) {
       if (isSensitiveName(name) && typeof value === 'string') known.add(value);
@@ -126,7 +129,11 @@ async function learnTokens(known: KnownCredentials, response: Response): Promise
   }
 }
 
-/** Wraps `base`; logs through `line` when verbose, redacting `known` (which it also adds to). */
+/**
+ * Wraps `base`: remembers the last URL, learns the credentials of every request and the tokens of every
+ * token response into `known` (with or without --verbose: every line the CLI shows is redacted of them),
+ * and, when verbose, logs each request and answer through `line`, redacted.
+ */
 export function loggingFetch(
   base: typeof globalThis.fetch,
   log: RequestLog,
@@ -136,32 +143,34 @@ export function loggingFetch(
   return async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     log.lastUrl = url;
-    if (!line) return base(input, init);
-
     const request = typeof input === 'object' && 'method' in input ? input : undefined;
-    const method = init?.method ?? request?.method ?? 'GET';
     const headers = new Headers(init?.headers ?? request?.headers);
     const tokenRequest = learnRequest(known, headers, init?.body);
-    line(`> ${method.toUpperCase()} ${known.redact(url)}`);
-    for (const [name, value] of headers) line(`> ${name}: ${redactHeader(name, value, known)}`);
-    const body = redactBody(
-      init?.body ?? (request?.body ? {} : undefined),
-      headers.get('content-type'),
-      known,
-    );
-    if (body) line(`> ${body}`);
+    if (line) {
+      const method = init?.method ?? request?.method ?? 'GET';
+      line(`> ${method.toUpperCase()} ${known.redact(url)}`);
+      for (const [name, value] of headers) line(`> ${name}: ${redactHeader(name, value, known)}`);
+      const body = redactBody(
+        init?.body ?? (request?.body ? {} : undefined),
+        headers.get('content-type'),
+        known,
+      );
+      if (body) line(`> ${body}`);
+    }
     const started = performance.now();
     try {
       const response = await base(input, init);
       const ms = Math.round(performance.now() - started);
-      // A token response's headers may echo the token it carries: learn it before showing them.
+      // A token response's status line and headers may echo the token it carries: learn it first.
       if (tokenRequest && response.ok) await learnTokens(known, response);
-      line(`< ${response.status} ${response.statusText} (${ms} ms)`.replace('  ', ' '));
-      for (const [name, value] of response.headers) line(`< ${name}: ${redactHeader(name, value, known)}`);
+      if (line) {
+        line(`< ${response.status} ${known.redact(response.statusText)} (${ms} ms)`.replace('  ', ' '));
+        for (const [name, value] of response.headers) line(`< ${name}: ${redactHeader(name, value, known)}`);
+      }
       return response;
     } catch (error) {
       const ms = Math.round(performance.now() - started);
-      line(`< failed after ${ms} ms: ${known.redact(describeCause(error))}`);
+      line?.(`< failed after ${ms} ms: ${known.redact(describeCause(error))}`);
       throw error;
     }
   };

@@ -120,9 +120,17 @@ export function credentialsFor(
   target: RequestTarget | undefined,
 ): Credentials | Promise<Credentials> {
   if (dpop === undefined || token.tokenType.toLowerCase() !== dpop.tokenType) {
-    return { scheme: 'bearer', pairs: [['authorization', `Bearer ${token.accessToken}`]] };
+    return { scheme: 'bearer', pairs: [['authorization', authorizationFor(token, 'bearer')]] };
   }
   return dpopCredentials(token, dpop, method, target);
+}
+
+/**
+ * The Authorization value of `token` sent with `scheme`: `Bearer <token>` spelled so whatever case the
+ * token type came in (RFC 6750 2.1), or `DPoP <token>` (RFC 9449 7.1, with a proof beside it).
+ */
+export function authorizationFor(token: Token, scheme: SentScheme): string {
+  return `${scheme === 'dpop' ? 'DPoP' : 'Bearer'} ${token.accessToken}`;
 }
 
 async function dpopCredentials(
@@ -136,7 +144,7 @@ async function dpopCredentials(
   return {
     scheme: 'dpop',
     pairs: [
-      ['authorization', `DPoP ${token.accessToken}`],
+      ['authorization', authorizationFor(token, 'dpop')],
       ['dpop', proof],
     ],
   };

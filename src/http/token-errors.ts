@@ -10,18 +10,18 @@ import { reportedStatus } from './retry-policy.js';
 
 /**
  * The credential values a token request carries, to be redacted from anything its answer makes us
- * show: the Authorization (and Proxy-Authorization) value and its credential part, the DPoP proof,
- * and every sensitive body parameter (client_secret, client_assertion). A piece of any of them is
- * removed too (src/redact.ts removes every 12-character run of a known value).
+ * show: the credential of the Authorization (and Proxy-Authorization) value (its scheme is no secret
+ * and stays readable), the DPoP proof, and every sensitive body parameter (client_secret,
+ * client_assertion). A piece of any of them is removed too (src/redact.ts removes every 12-character
+ * run of a known value).
  */
 export function sentCredentials(parts: TokenRequestParts): string[] {
   const values: string[] = [];
   for (const [name, value] of Object.entries(parts.headers)) {
     const lower = name.toLowerCase();
     if (lower === 'authorization' || lower === 'proxy-authorization' || lower === 'dpop') {
-      values.push(value);
-      const credential = value.includes(' ') ? value.slice(value.indexOf(' ') + 1).trim() : undefined;
-      if (credential) values.push(credential);
+      const credential = value.includes(' ') ? value.slice(value.indexOf(' ') + 1).trim() : value;
+      values.push(credential === '' ? value : credential);
     }
   }
   for (const [name, value] of parts.params) if (isSensitiveName(name)) values.push(value);

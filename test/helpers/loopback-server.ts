@@ -9,7 +9,7 @@
  *   server.answer(respond)   answers every later request with `respond`
  *   await server.close()     ends held and trickling answers too
  *
- * An answer is { status, headers, body | json, trickleMs }, 'hold' (never answered: a server that
+ * An answer is { status, statusText, headers, body | json, trickleMs }, 'hold' (never answered: a server that
  * accepted the request and went silent), or a promise of either.
  */
 import {
@@ -36,6 +36,8 @@ export interface ReceivedRequest {
 export interface Answer {
   /** Default 200. */
   readonly status?: number;
+  /** The reason phrase of the status line; default Node's for the status. */
+  readonly statusText?: string;
   /** Written as given: no Content-Length or Content-Type is added unless set here (or by `json`). */
   readonly headers?: OutgoingHttpHeaders;
   readonly body?: Buffer | string;
@@ -129,7 +131,8 @@ function send(res: ServerResponse, answer: Answer | 'hold', onTrickle: () => voi
       headers['content-type'] = 'application/json';
     }
   }
-  res.writeHead(answer.status ?? 200, headers);
+  if (answer.statusText === undefined) res.writeHead(answer.status ?? 200, headers);
+  else res.writeHead(answer.status ?? 200, answer.statusText, headers);
   if (answer.trickleMs === undefined) {
     res.end(body);
     return;
