@@ -107,7 +107,7 @@ describe('the token request', () => {
     expect(error.message).toContain('[redacted]');
     const cause = error.cause as TypeError;
     expect(cause).toBeInstanceOf(TypeError);
-    expect(cause.message).toBe('Headers.append: "[redacted]" is an invalid header value');
+    expect(cause.message).toBe('Headers.append: "Basic [redacted]" is an invalid header value');
     expect(cause.cause).toBeUndefined();
   });
 
