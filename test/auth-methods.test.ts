@@ -691,12 +691,29 @@ describe('private_key_jwt (RFC 7523)', () => {
     expect(() =>
       client({ tokenEndpoint: 'https://a.localhost/t', privateKey: publicJwk as JsonWebKey }),
     ).toThrow(expect.objectContaining({ option: 'privateKey' }));
-    const { url } = endpoints.add();
-    const c = client({ tokenEndpoint: url, privateKey: p256.privateKey, signingAlgorithm: 'RS256' });
-    await expect(c.getToken()).rejects.toMatchObject({
-      name: 'ConfigurationError',
-      option: 'signingAlgorithm',
-    });
+  });
+
+  it('a signingAlgorithm the key cannot sign with is refused by the constructor, whatever the key form', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const webKey = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+    const forms: Array<[string, unknown]> = [
+      ['CryptoKey', webKey.privateKey],
+      ['KeyObject', privateKey],
+      ['JWK', privateKey.export({ format: 'jwk' })],
+      ['PKCS#8 PEM', privateKey.export({ format: 'pem', type: 'pkcs8' })],
+      ['SEC1 PEM', privateKey.export({ format: 'pem', type: 'sec1' })],
+    ];
+    for (const [form, key] of forms) {
+      expect(
+        () =>
+          client({
+            tokenEndpoint: 'https://a.localhost/t',
+            privateKey: key as JsonWebKey,
+            signingAlgorithm: 'RS256',
+          }),
+        form,
+      ).toThrow(expect.objectContaining({ name: 'ConfigurationError', option: 'signingAlgorithm' }));
+    }
   });
 });
 

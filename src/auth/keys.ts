@@ -205,6 +205,48 @@ async function importPemWithWebCrypto(
   return { key: await importPKCS8(pem, alg), alg };
 }
 
+/**
+ * The algorithms a key can sign with, read synchronously where that is possible (a JWK, a KeyObject, a
+ * CryptoKey, a PEM through node:crypto or its PKCS#8 header); undefined when only the import will tell.
+ */
+function keyAlgorithms(input: PrivateKeyInput): readonly AsymmetricAlgorithm[] | undefined {
+  if (typeof input === 'string') {
+    let keyObject: KeyObjectLike | undefined;
+    try {
+      keyObject = withNodeCrypto((c) => c.createPrivateKey(input)) as unknown as KeyObjectLike | undefined;
+    } catch {
+      return undefined; // the import reports it, with its own message
+    }
+    if (keyObject)
+      return algsForKeyType(keyObject.asymmetricKeyType, keyObject.asymmetricKeyDetails?.namedCurve);
+    const keyType = /-----BEGIN PRIVATE KEY-----/.test(input) ? pkcs8KeyType(input) : undefined;
+    return keyType ? algsForKeyType(keyType.type, keyType.curve) : undefined;
+  }
+  if (isCryptoKey(input)) {
+    const algorithm = input.algorithm as { name: string; namedCurve?: string; hash?: { name: string } };
+    const allowed = algsForKeyType(algorithm.name, algorithm.namedCurve);
+    if (!algorithm.hash || allowed.length <= 1) return allowed;
+    const bits = algorithm.hash.name.replace('SHA-', '');
+    return [`${algorithm.name === 'RSA-PSS' ? 'PS' : 'RS'}${bits}` as AsymmetricAlgorithm];
+  }
+  if (isKeyObject(input))
+    return algsForKeyType(input.asymmetricKeyType, input.asymmetricKeyDetails?.namedCurve);
+  const jwk = input as JWK;
+  return algsForKeyType(jwk.kty, jwk.crv);
+}
+
+/**
+ * For the constructor: the key can sign with `requestedAlg` (or, without one, has a type this package
+ * signs with). ConfigurationError naming `signingAlgorithm` or `option` as the import would, only sooner.
+ */
+export function checkKeyAlgorithm(option: string, input: PrivateKeyInput, requestedAlg?: string): void {
+  const allowed = keyAlgorithms(input);
+  if (allowed === undefined) return;
+  const jwkAlg =
+    typeof input === 'object' && !isCryptoKey(input) && !isKeyObject(input) ? (input as JWK).alg : undefined;
+  pickAlg(option, allowed, requestedAlg ?? jwkAlg);
+}
+
 /** Imports a private key once. Errors are ConfigurationError naming `option`, without key material. */
 export async function importPrivateKey(
   option: string,

@@ -2,7 +2,7 @@
  * Credentials: which client authentication method the options imply (RFC 6749 2.3), and whether the
  * credentials given fit it. Messages name the option and give positions, never values.
  */
-import { checkPrivateKeyShape } from '../auth/keys.js';
+import { checkKeyAlgorithm, checkPrivateKeyShape } from '../auth/keys.js';
 import { ConfigurationError } from '../errors.js';
 import { ASYMMETRIC_ALGORITHMS, type AuthMethod } from '../types.js';
 import type { ClientCredentialsClientOptions, DpopOptions } from './types.js';
@@ -182,6 +182,9 @@ export function checkCredentials(o: ClientCredentialsClientOptions, method: Auth
   // Its shape, once (the key is imported on first use); a function's values are checked as it returns them.
   if (o.privateKey !== undefined && typeof o.privateKey !== 'function') {
     checkPrivateKeyShape('privateKey', o.privateKey);
+    // And, for assertions, that the key can sign with the requested (or its default) algorithm: known
+    // now for a JWK, a KeyObject, a CryptoKey, and a PEM where node:crypto or its PKCS#8 header tells.
+    if (method === 'private_key_jwt') checkKeyAlgorithm('privateKey', o.privateKey, o.signingAlgorithm);
   }
 }
 
