@@ -218,11 +218,6 @@ export function knownValues(values: Iterable<string | undefined>): Redactor {
   };
 }
 
-/** Removes these known values from `text` (see {@link knownValues}). */
-export function redactKnown(text: string, values: Iterable<string | undefined>): string {
-  return knownValues(values)(text);
-}
-
 /** Applies several redactors in order. */
 export function combine(...redactors: ReadonlyArray<Redactor | undefined>): Redactor {
   const list = redactors.filter((r): r is Redactor => r !== undefined);
