@@ -51,12 +51,19 @@ export function cacheKey(parts: KeyParts): string {
  */
 export function keyInfo(parts: KeyParts): TokenKeyInfo {
   return Object.freeze({
-    endpoint: shownUrl(parts.endpoint),
+    endpoint: shownEndpoint(parts.endpoint),
     clientId: parts.clientId,
     ...(parts.audience !== undefined ? { audience: parts.audience } : {}),
     ...(parts.scope.length ? { scope: sortedSet(parts.scope).join(' ') } : {}),
     ...(parts.resource.length ? { resource: Object.freeze(sortedSet(parts.resource)) } : {}),
   });
+}
+
+/** The last endpoint shown: every key of a client shares one string rather than a copy per key. */
+let lastEndpoint: { readonly endpoint: string; readonly shown: string } | undefined;
+function shownEndpoint(endpoint: string): string {
+  if (lastEndpoint?.endpoint !== endpoint) lastEndpoint = { endpoint, shown: shownUrl(endpoint) };
+  return lastEndpoint.shown;
 }
 
 /**

@@ -239,31 +239,49 @@ export function makeToken(
   scope: string | undefined,
   raw: Record<string, unknown>,
 ): Token {
-  const rawCopy: Record<string, unknown> = { ...raw };
-  Object.defineProperty(rawCopy, INSPECT, { value: inspectRaw });
-  Object.defineProperty(rawCopy, 'toJSON', { value: rawToJSON });
-  const token: { -readonly [K in keyof Token]?: Token[K] } & Pick<
-    Token,
-    'accessToken' | 'tokenType' | 'raw'
-  > = {
-    accessToken,
-    tokenType,
-    raw: Object.freeze(rawCopy),
-  };
+  // The redacting inspect and toJSON on a shared prototype (no cost per token). The members are copied
+  // as own data properties (`__proto__` included, as JSON.parse made it: never the prototype setter);
+  // a member named toJSON, which would shadow the redaction, is replaced by it.
+  const rawCopy = Object.create(RAW_PROTOTYPE) as Record<string, unknown>;
+  for (const name of Object.keys(raw)) {
+    Object.defineProperty(rawCopy, name, {
+      value: raw[name],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  if (Object.hasOwn(rawCopy, 'toJSON')) Object.defineProperty(rawCopy, 'toJSON', { value: rawToJSON });
+  // The redacting inspect and toJSON live on one shared prototype, not on each token: a cached token
+  // costs no more than its five fields (and a token's own members are fixed, so none can shadow them).
+  const token = Object.create(TOKEN_PROTOTYPE) as { -readonly [K in keyof Token]?: Token[K] };
+  token.accessToken = accessToken;
+  token.tokenType = tokenType;
+  token.raw = Object.freeze(rawCopy);
   if (expiresAt !== undefined) token.expiresAt = expiresAt;
   if (scope !== undefined) token.scope = scope;
-  Object.defineProperty(token, INSPECT, { value: inspectToken });
-  Object.defineProperty(token, 'toJSON', { value: tokenToJSON });
-  made.add(token);
   return Object.freeze(token as Token);
 }
 
-/** Tokens made by {@link makeToken}: a cache entry holding one needs no check (cache/entry.ts). */
-const made = new WeakSet<object>();
+/** The prototype of every Token's `raw`. */
+const RAW_PROTOTYPE: object = Object.freeze(
+  Object.defineProperties(Object.create(Object.prototype), {
+    [INSPECT]: { value: inspectRaw },
+    toJSON: { value: rawToJSON },
+  }),
+);
 
-/** True for a Token made by {@link makeToken} in this copy of the package. */
+/** The prototype of every Token made by {@link makeToken}. */
+const TOKEN_PROTOTYPE: object = Object.freeze(
+  Object.defineProperties(Object.create(Object.prototype), {
+    [INSPECT]: { value: inspectToken },
+    toJSON: { value: tokenToJSON },
+  }),
+);
+
+/** True for a Token made by {@link makeToken} in this copy of the package (a cache entry holding one needs no check). */
 export function isMadeToken(value: unknown): value is Token {
-  return typeof value === 'object' && value !== null && made.has(value);
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === TOKEN_PROTOTYPE;
 }
 
 /** The credentials this very body carries (access, refresh and id tokens), removed wherever they appear. */
