@@ -30,12 +30,18 @@ async function getJson(response) {
   return JSON.parse(text);
 }
 
-function basicClient(m2m, config, extra = {}) {
+/**
+ * A client of the oidc-provider the harness started: `credentials` ({ clientId, clientSecret } or
+ * { clientId, privateKey }) default to the client_secret_basic test client; `extra` overrides options.
+ */
+function opClient(m2m, config, { credentials = config.op.clients.basic, ...extra } = {}) {
   const op = config.op;
   return new m2m.ClientCredentialsClient({
-    tokenEndpoint: op.tokenEndpoint,
-    clientId: op.clients.basic.clientId,
-    clientSecret: op.clients.basic.clientSecret,
+    // An `issuer` in `extra` means discovery instead of the token endpoint.
+    ...(extra.issuer === undefined ? { tokenEndpoint: op.tokenEndpoint } : {}),
+    clientId: credentials.clientId,
+    ...(credentials.clientSecret === undefined ? {} : { clientSecret: credentials.clientSecret }),
+    ...(credentials.privateKey === undefined ? {} : { privateKey: credentials.privateKey }),
     resource: op.resources.api,
     scope: 'api:read',
     retry: false,
@@ -73,27 +79,15 @@ const CHECKS = {
       'tokenEndpoint',
       () => new cjs.ClientCredentialsClient({ clientId: 'a', clientSecret: 'b' }),
     );
-    const op = config.op;
     // jose is loaded only when a JWT method needs it: not for client_secret_basic...
     const joseLoaded = () => host.loadedFiles().some((file) => /jose-parts-[\w-]+\.cjs$/.test(file));
-    const basic = new cjs.ClientCredentialsClient({
-      tokenEndpoint: op.tokenEndpoint,
-      clientId: op.clients.basic.clientId,
-      clientSecret: op.clients.basic.clientSecret,
-      resource: op.resources.api,
-      scope: 'api:read',
-      retry: false,
-    });
+    const basic = opClient(cjs, config);
     await expectBearer(await basic.getToken());
     check(!joseLoaded(), 'jose was loaded for client_secret_basic');
     // ...and then it is, lazily, from the CommonJS build (jose 6 itself is ESM-only).
-    const client = new cjs.ClientCredentialsClient({
-      tokenEndpoint: op.tokenEndpoint,
-      clientId: op.clients.es256.clientId,
-      privateKey: op.clients.es256.privateKeyPem,
-      resource: op.resources.api,
-      scope: 'api:read',
-      retry: false,
+    const { es256 } = config.op.clients;
+    const client = opClient(cjs, config, {
+      credentials: { clientId: es256.clientId, privateKey: es256.privateKeyPem },
     });
     await expectBearer(await client.getToken());
     check(joseLoaded(), 'the jose chunk was not seen loading');
@@ -101,22 +95,15 @@ const CHECKS = {
   },
 
   async client_secret_basic(m2m, config) {
-    await expectBearer(await basicClient(m2m, config, { authMethod: 'client_secret_basic' }).getToken());
+    await expectBearer(await opClient(m2m, config, { authMethod: 'client_secret_basic' }).getToken());
     return 'token';
   },
 
   async client_secret_post(m2m, config) {
-    const op = config.op;
-    const client = new m2m.ClientCredentialsClient({
-      tokenEndpoint: op.tokenEndpoint,
-      clientId: op.clients.post.clientId,
-      clientSecret: op.clients.post.clientSecret,
-      authMethod: 'client_secret_post',
-      resource: op.resources.api,
-      scope: 'api:read',
-      retry: false,
-    });
-    await expectBearer(await client.getToken());
+    const credentials = config.op.clients.post;
+    await expectBearer(
+      await opClient(m2m, config, { credentials, authMethod: 'client_secret_post' }).getToken(),
+    );
     return 'token';
   },
 
@@ -135,38 +122,21 @@ const CHECKS = {
   },
 
   async client_secret_jwt(m2m, config) {
-    const op = config.op;
-    const client = new m2m.ClientCredentialsClient({
-      tokenEndpoint: op.tokenEndpoint,
-      clientId: op.clients.secretJwt.clientId,
-      clientSecret: op.clients.secretJwt.clientSecret,
-      authMethod: 'client_secret_jwt',
-      resource: op.resources.api,
-      scope: 'api:read',
-      retry: false,
-    });
-    await expectBearer(await client.getToken());
+    const credentials = config.op.clients.secretJwt;
+    await expectBearer(
+      await opClient(m2m, config, { credentials, authMethod: 'client_secret_jwt' }).getToken(),
+    );
     return 'token';
   },
 
   async private_key_jwt(m2m, config) {
-    const op = config.op;
-    const pem = new m2m.ClientCredentialsClient({
-      tokenEndpoint: op.tokenEndpoint,
-      clientId: op.clients.es256.clientId,
-      privateKey: op.clients.es256.privateKeyPem,
-      resource: op.resources.api,
-      scope: 'api:read',
-      retry: false,
+    const { es256, rs256 } = config.op.clients;
+    const pem = opClient(m2m, config, {
+      credentials: { clientId: es256.clientId, privateKey: es256.privateKeyPem },
     });
     await expectBearer(await pem.getToken());
-    const jwk = new m2m.ClientCredentialsClient({
-      tokenEndpoint: op.tokenEndpoint,
-      clientId: op.clients.rs256.clientId,
-      privateKey: op.clients.rs256.privateJwk,
-      resource: op.resources.api,
-      scope: 'api:read',
-      retry: false,
+    const jwk = opClient(m2m, config, {
+      credentials: { clientId: rs256.clientId, privateKey: rs256.privateJwk },
     });
     await expectBearer(await jwk.getToken());
     return 'ES256 from a PKCS#8 PEM, RS256 from a JWK';
@@ -196,28 +166,20 @@ const CHECKS = {
   },
 
   async discovery(m2m, config) {
-    const op = config.op;
-    const client = new m2m.ClientCredentialsClient({
-      issuer: op.issuer,
-      clientId: op.clients.basic.clientId,
-      clientSecret: op.clients.basic.clientSecret,
-      resource: op.resources.api,
-      scope: 'api:read',
-      retry: false,
-    });
+    const client = opClient(m2m, config, { issuer: config.op.issuer });
     await expectBearer(await client.getToken());
     return 'token endpoint discovered';
   },
 
   async fetch(m2m, config) {
-    const client = basicClient(m2m, config);
+    const client = opClient(m2m, config);
     const body = await getJson(await client.fetch(`${config.api.url}/bearer`));
     check(body.clientId === config.op.clients.basic.clientId, 'the API saw another client');
     return 'API call with a verified Bearer token';
   },
 
   async retry401(m2m, config) {
-    const client = basicClient(m2m, config);
+    const client = opClient(m2m, config);
     const run = `${config.runtime}-${Math.random().toString(36).slice(2)}`;
     const body = await getJson(await client.fetch(`${config.api.url}/reject-first/${run}`));
     check(body.attempt === 2, `the API saw ${body.attempt} attempt(s)`);
@@ -225,16 +187,7 @@ const CHECKS = {
   },
 
   async dpop(m2m, config) {
-    const op = config.op;
-    const client = new m2m.ClientCredentialsClient({
-      tokenEndpoint: op.tokenEndpoint,
-      clientId: op.clients.basic.clientId,
-      clientSecret: op.clients.basic.clientSecret,
-      resource: op.resources.api,
-      scope: 'api:read',
-      dpop: true,
-      retry: false,
-    });
+    const client = opClient(m2m, config, { dpop: true });
     const token = await client.getToken();
     check(token.tokenType === 'DPoP', `token_type ${token.tokenType}`);
     const body = await getJson(await client.fetch(`${config.dpopApi.url}/dpop`));
@@ -245,7 +198,7 @@ const CHECKS = {
   async undici(m2m, config, host) {
     const { bearerInterceptor } = await host.importUndiciEntry();
     const { Agent, request } = await host.importUndici();
-    const client = basicClient(m2m, config);
+    const client = opClient(m2m, config);
     const dispatcher = new Agent().compose(bearerInterceptor(client));
     const response = await request(`${config.api.url}/bearer`, { dispatcher });
     const text = await response.body.text();
@@ -262,9 +215,9 @@ const CHECKS = {
     try {
       const keyPrefix = `matrix:${config.runtime}:${Math.random().toString(36).slice(2)}:`;
       const cache = () => new RedisTokenCache({ client: redis, keyPrefix });
-      const first = await basicClient(m2m, config, { cache: cache() }).getToken();
+      const first = await opClient(m2m, config, { cache: cache() }).getToken();
       // A second client (as in another process) finds the token in Redis.
-      const second = await basicClient(m2m, config, { cache: cache() }).getToken();
+      const second = await opClient(m2m, config, { cache: cache() }).getToken();
       check(second.accessToken === first.accessToken, 'the second client did not get the shared token');
       const keys = await redis.keys(`${keyPrefix}*`);
       check(keys.length > 0, 'nothing stored in Redis');

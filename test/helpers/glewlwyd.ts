@@ -37,10 +37,9 @@
  * The process is stopped by close(), by a process 'exit' hook, and by a watchdog `sh` that kills it when
  * this process dies. Its log (console mode) is kept, the last 4 KB, for error messages.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +48,7 @@ import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair, type JWK } from 'j
 import { Agent, fetch as undiciFetch } from 'undici';
 import { getTestCertificates, haveOpenssl } from './certs.js';
 import { getFreePort } from './ports.js';
+import { type RunningServer as Running, spawnServer, stopServer as stop } from './server-process.js';
 
 const GLEWLWYD = 'glewlwyd';
 const SQLITE3 = 'sqlite3';
@@ -123,17 +123,6 @@ export interface GlewlwydHarness {
   close(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
-}
-
 function initDatabase(path: string): void {
   const script = initScript as string;
   const sql = script.endsWith('.gz')
@@ -174,55 +163,8 @@ static_files_mime_types = ( { extension = ".json" mime_type = "application/json"
 `;
 }
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
-  output: () => string;
-}
-
 function spawnGlewlwyd(configPath: string): Running {
-  const child = spawn(GLEWLWYD, ['-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-4_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  live.add(child);
-  installExitHook();
-  // The watchdog waits on its stdin; when this process dies the pipe closes and it kills Glewlwyd.
-  const watchdog = spawn(
-    'sh',
-    ['-c', 'read _unused; kill -9 "$1" 2>/dev/null', 'glewlwyd-watchdog', String(child.pid)],
-    { stdio: ['pipe', 'ignore', 'ignore'] },
-  );
-  watchdog.on('error', () => {});
-  live.add(watchdog);
-  const exited = new Promise<void>((resolve) => {
-    const done = () => {
-      live.delete(child);
-      watchdog.kill('SIGKILL');
-      live.delete(watchdog);
-      resolve();
-    };
-    if (child.exitCode !== null || child.signalCode !== null) done();
-    else child.once('exit', done);
-    child.once('error', done);
-  });
-  for (const handle of [child, watchdog]) handle.unref();
-  for (const stream of [child.stdout, child.stderr, watchdog.stdin]) (stream as Socket | null)?.unref?.();
-  return { child, exited, output: () => output };
-}
-
-async function stop(running: Running): Promise<void> {
-  const { child } = running;
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
-  try {
-    await running.exited;
-  } finally {
-    clearTimeout(timer);
-  }
+  return spawnServer(GLEWLWYD, ['-c', configPath], { outputChars: 4_000 });
 }
 
 async function waitReady(

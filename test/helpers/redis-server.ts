@@ -37,13 +37,14 @@
  * `redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes`, then every node is polled until
  * `CLUSTER INFO` says `cluster_state:ok` and it knows all 16384 slots.
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getFreePort } from './ports.js';
+import { type RunningServer as Running, spawnServer, stopServer } from './server-process.js';
 
 const REDIS_SERVER = 'redis-server';
 
@@ -77,24 +78,6 @@ export interface StartRedisServerOptions {
   extraArgs?: string[];
 }
 
-interface Running {
-  child: ChildProcess;
-  watchdog: ChildProcess;
-  exited: Promise<void>;
-  output: () => string;
-}
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
-}
-
 function spawnRedis(port: number, extraArgs: string[]): Running {
   const args = [
     '--port',
@@ -113,45 +96,7 @@ function spawnRedis(port: number, extraArgs: string[]): Running {
     'warning',
     ...extraArgs,
   ];
-  const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-2_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  live.add(child);
-  installExitHook();
-
-  // The watchdog waits on its stdin; when this process dies the pipe closes and it kills the server.
-  const watchdog = spawn(
-    'sh',
-    ['-c', 'read _unused; kill -9 "$1" 2>/dev/null', 'redis-watchdog', String(child.pid)],
-    {
-      stdio: ['pipe', 'ignore', 'ignore'],
-    },
-  );
-  watchdog.on('error', () => {});
-  live.add(watchdog);
-
-  const exited = new Promise<void>((resolve) => {
-    const done = () => {
-      live.delete(child);
-      watchdog.kill('SIGKILL');
-      live.delete(watchdog);
-      resolve();
-    };
-    if (child.exitCode !== null || child.signalCode !== null) done();
-    else child.once('exit', done);
-    child.once('error', done);
-  });
-
-  for (const handle of [child, watchdog]) handle.unref();
-  for (const stream of [child.stdout, child.stderr, watchdog.stdin]) {
-    (stream as Socket | null)?.unref?.();
-  }
-
-  return { child, watchdog, exited, output: () => output };
+  return spawnServer(REDIS_SERVER, args, { outputChars: 2_000 });
 }
 
 function ping(port: number, timeoutMs: number): Promise<boolean> {
@@ -190,17 +135,6 @@ async function waitReady(running: Running, port: number, timeoutMs: number): Pro
   throw new Error(`redis-server did not answer PING on port ${port} within ${timeoutMs} ms`);
 }
 
-async function stopRunning(running: Running, signal: NodeJS.Signals): Promise<void> {
-  const { child } = running;
-  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
-  try {
-    await running.exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export async function startRedisServer(options: StartRedisServerOptions = {}): Promise<RedisServer> {
   if (!haveRedisServer) throw new Error(redisServerMissingMessage);
   const startTimeoutMs = options.startTimeoutMs ?? 5_000;
@@ -228,7 +162,7 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
   const stop = async (signal: NodeJS.Signals): Promise<void> => {
     const running = state;
     state = undefined;
-    if (running) await stopRunning(running, signal);
+    if (running) await stopServer(running, signal);
   };
 
   return {
