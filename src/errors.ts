@@ -137,8 +137,10 @@ const kBrand = Symbol.for('m2m-token.error.chain');
 
 /**
  * Gives a class its brand: its literal name, then its parent's chain. Every error class of the package
- * calls it in a static block (internal: not exported from the entry points); a class without one (a user's subclass) is not branded: its `name` is
- * its constructor's and `instanceof` is the ordinary prototype check.
+ * is branded by a call right after its declaration (not in a static block naming the class: esbuild emits
+ * a class that names itself in its body as `class _Name`, and `constructor.name` shows the underscore).
+ * Internal: not exported from the entry points. A class without a brand (a user's subclass) keeps its
+ * constructor's `name` and the ordinary prototype check for `instanceof`.
  */
 export function brand(ctor: abstract new (...args: never[]) => Error, name: string): void {
   const parent = (Object.getPrototypeOf(ctor.prototype) as Record<symbol, unknown>)[kBrand];
@@ -158,10 +160,6 @@ function brandedName(ctor: { prototype: object }): string | undefined {
  * `instanceof` works across duplicate installs of the package (a `Symbol.for` brand), as in undici.
  */
 export class M2MTokenError extends Error {
-  static {
-    brand(M2MTokenError, 'M2MTokenError');
-  }
-
   /**
    * A stable machine-readable code (see {@link ErrorCode}): branch on it, not on the message, which
    * may change.
@@ -195,16 +193,13 @@ export class M2MTokenError extends Error {
   }
   // biome-ignore-end lint/complexity/noThisInStatic: see above
 }
+brand(M2MTokenError, 'M2MTokenError');
 
 /**
  * Bad options, thrown synchronously by the constructor (or on first use for a key that cannot be
  * parsed). `option` names the option, e.g. `clientSecret` or `retry.retries`.
  */
 export class ConfigurationError extends M2MTokenError {
-  static {
-    brand(ConfigurationError, 'ConfigurationError');
-  }
-
   /** The option at fault, e.g. `clientSecret`, `retry.retries` or `extraParams.grant_type` (never its value). */
   readonly option: string;
   /**
@@ -217,6 +212,7 @@ export class ConfigurationError extends M2MTokenError {
     this.option = option;
   }
 }
+brand(ConfigurationError, 'ConfigurationError');
 
 /**
  * The authorization server answered with an error body as in RFC 6749 section 5.2
@@ -224,10 +220,6 @@ export class ConfigurationError extends M2MTokenError {
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
  */
 export class OAuthError extends M2MTokenError {
-  static {
-    brand(OAuthError, 'OAuthError');
-  }
-
   /** The `error` code the server sent, e.g. `invalid_client`. */
   readonly error: string;
   // `declare`: no own property unless the server sent one (so util.inspect shows no `undefined` fields).
@@ -270,6 +262,7 @@ export class OAuthError extends M2MTokenError {
     if (init.errorUri !== undefined) this.errorUri = init.errorUri;
   }
 }
+brand(OAuthError, 'OAuthError');
 
 /**
  * An HTTP answer that is not usable: a non-2xx without a valid OAuth error body, a 2xx body that is not
@@ -277,10 +270,6 @@ export class OAuthError extends M2MTokenError {
  * us to wait (`code` tells which). `bodySnippet` is a short, redacted start of the body.
  */
 export class HttpError extends M2MTokenError {
-  static {
-    brand(HttpError, 'HttpError');
-  }
-
   /** The HTTP status of the answer. */
   readonly status: number;
   /** A short start of the body (at most 200 characters), redacted before it was cut. */
@@ -315,13 +304,10 @@ export class HttpError extends M2MTokenError {
     if (init.retryAt !== undefined) this.retryAt = init.retryAt;
   }
 }
+brand(HttpError, 'HttpError');
 
 /** Issuer metadata (RFC 8414 / OpenID Connect discovery) was missing or invalid. */
 export class DiscoveryError extends M2MTokenError {
-  static {
-    brand(DiscoveryError, 'DiscoveryError');
-  }
-
   /** The issuer whose metadata could not be used. */
   readonly issuer: string;
   /**
@@ -334,16 +320,13 @@ export class DiscoveryError extends M2MTokenError {
     this.issuer = issuer;
   }
 }
+brand(DiscoveryError, 'DiscoveryError');
 
 /**
  * An HTTP-client integration (the fetch wrapper, the undici interceptor or axios' `attachBearer`) refused
  * to send a request or a redirect hop (and its token) to an origin outside `allowedOrigins`.
  */
 export class OriginNotAllowedError extends M2MTokenError {
-  static {
-    brand(OriginNotAllowedError, 'OriginNotAllowedError');
-  }
-
   /**
    * The origin the request was for (scheme, host and port: no user info, path or query), or
    * `(no origin)` / `(not a URL)` when an undici request named none or one that does not parse.
@@ -355,3 +338,4 @@ export class OriginNotAllowedError extends M2MTokenError {
     this.origin = origin;
   }
 }
+brand(OriginNotAllowedError, 'OriginNotAllowedError');

@@ -60,6 +60,40 @@ describe('worker bundle of the main entry', () => {
     expect(new M2MTokenError('x', 'M2M_HTTP_ERROR').name).toBe('M2MTokenError');
   });
 
+  it('not minified (as the published build is), each error class keeps its own name as constructor name', async () => {
+    const plain = await bundleForWorkers(ENTRY, { minify: false });
+    const file = join(dir, 'plain.mjs');
+    writeFileSync(file, plain.code);
+    const copy: Entry = await import(pathToFileURL(file).href);
+    const names = [
+      'M2MTokenError',
+      'ConfigurationError',
+      'OAuthError',
+      'HttpError',
+      'DiscoveryError',
+      'OriginNotAllowedError',
+    ] as const;
+    // util.inspect, uncaught-error output and loggers print constructor.name: `_HttpError` was shown.
+    expect(names.map((name) => copy[name].name)).toEqual(names);
+    const {
+      M2MTokenError,
+      ConfigurationError,
+      OAuthError,
+      HttpError,
+      DiscoveryError,
+      OriginNotAllowedError,
+    } = sources;
+    const own = [
+      M2MTokenError,
+      ConfigurationError,
+      OAuthError,
+      HttpError,
+      DiscoveryError,
+      OriginNotAllowedError,
+    ];
+    expect(own.map((ctor) => ctor.name)).toEqual(names);
+  });
+
   it('an error thrown by one copy is an instance of the other copy’s classes by its class chain', () => {
     const thrown = thrownBy(
       () => new copyA.ClientCredentialsClient({ clientId: 'a', clientSecret: 'b' } as never),

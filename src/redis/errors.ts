@@ -21,8 +21,5 @@ export const RedisErrorCode = {
  * A fault of the shared cache. The client never lets one reach a caller of getToken(): it reports it as
  * a `cache_fault` event and asks the token endpoint instead. Messages never hold a token or a key.
  */
-export class RedisCacheError extends M2MTokenError {
-  static {
-    brand(RedisCacheError, 'RedisCacheError');
-  }
-}
+export class RedisCacheError extends M2MTokenError {}
+brand(RedisCacheError, 'RedisCacheError');
