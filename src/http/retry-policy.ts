@@ -87,6 +87,8 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 /** A pause in force: how long it still lasts, and when that is as an epoch-ms moment (for errors). */
 export interface Pause {
   readonly status: number;
+  /** What the server asked for (ms from its answer), before the maxPauseMs cap. */
+  readonly askedMs: number;
   /** Monotonic ms still to wait. */
   readonly remainingMs: number;
   /** Epoch ms of its end: `Date.now() + remainingMs`, never beyond now + maxPauseMs. */
@@ -95,10 +97,13 @@ export interface Pause {
 
 /**
  * Whether a token request waits out a pause in force (a Retry-After the client accepts to wait for:
- * at most `retry.maxRetryAfterMs`, and only with retries on), or fails fast with M2M_RETRY_LATER.
+ * the server asked for at most `retry.maxRetryAfterMs`, and retries are on), or fails fast with
+ * M2M_RETRY_LATER until its end. What the server asked decides, not the capped pause: a day's
+ * Retry-After capped to a `maxPauseMs` under `maxRetryAfterMs` is still a reason to fail fast, never a
+ * wait followed by the same request.
  */
 export function waitsOut(pause: Pause, retry: { readonly maxRetryAfterMs: number } | false): boolean {
-  return retry !== false && pause.remainingMs <= retry.maxRetryAfterMs;
+  return retry !== false && pause.askedMs <= retry.maxRetryAfterMs;
 }
 
 /** Most endpoints remembered; beyond it the pause recorded longest ago goes (one client rarely has two). */
@@ -116,9 +121,12 @@ const MAX_GATED_ENDPOINTS = 1000;
  */
 export class BackoffGate {
   /** Per endpoint: the end of its pause (monotonic), the status that asked for it, and its epoch moment. */
-  readonly #until = new Lru<{ readonly until: number; readonly status: number; readonly retryAt: number }>(
-    MAX_GATED_ENDPOINTS,
-  );
+  readonly #until = new Lru<{
+    readonly until: number;
+    readonly status: number;
+    readonly askedMs: number;
+    readonly retryAt: number;
+  }>(MAX_GATED_ENDPOINTS);
   readonly #maxPauseMs: number;
   readonly #clock: Clock;
 
@@ -132,13 +140,14 @@ export class BackoffGate {
    * recorded. A longer pause already in force is kept.
    */
   block(endpoint: string, waitMs: number, status: number): Pause {
-    const capped = Math.min(Math.max(0, waitMs), this.#maxPauseMs);
+    const askedMs = Math.max(0, waitMs);
+    const capped = Math.min(askedMs, this.#maxPauseMs);
     const until = this.#clock.monotonic() + capped;
     const current = this.#until.peek(endpoint);
     if (!current || current.until < until) {
-      this.#until.set(endpoint, { until, status, retryAt: this.#clock.now() + capped });
+      this.#until.set(endpoint, { until, status, askedMs, retryAt: this.#clock.now() + capped });
     }
-    return this.check(endpoint) ?? { status, remainingMs: 0, retryAt: this.#clock.now() };
+    return this.check(endpoint) ?? { status, askedMs, remainingMs: 0, retryAt: this.#clock.now() };
   }
 
   /** The pause still in force for this endpoint, if any. */
@@ -154,7 +163,7 @@ export class BackoffGate {
     // (so that every error of one pause shows the same retryAt); derived afresh after a jump.
     const derived = epochOf(this.#clock, entry.until);
     const retryAt = Math.abs(derived - entry.retryAt) < 1_000 ? entry.retryAt : derived;
-    return { status: entry.status, remainingMs, retryAt };
+    return { status: entry.status, askedMs: entry.askedMs, remainingMs, retryAt };
   }
 }
 

@@ -51,7 +51,9 @@ export interface RetryOptions {
   /**
    * The longest fail-fast pause any `Retry-After` can impose, ms (default 60 000). However long a server
    * asks for (`Retry-After: 86400`, a date in 2100), token requests are tried again after at most this
-   * long, and `retryAt` in `M2M_RETRY_LATER` errors is never later than now + maxPauseMs.
+   * long, and `retryAt` in `M2M_RETRY_LATER` errors is never later than now + maxPauseMs. Whether calls
+   * wait or fail fast is decided by what the server asked (against `maxRetryAfterMs`), not by the capped
+   * pause: with a cap under `maxRetryAfterMs`, a day's Retry-After still fails fast, for the cap.
    * @default 60000
    */
   maxPauseMs?: number;

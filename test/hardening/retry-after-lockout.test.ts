@@ -69,6 +69,36 @@ describe('Retry-After lockout (issue 12.2)', () => {
     expect((await client.getToken()).accessToken).toBe('token-2');
   });
 
+  it('a maxPauseMs at or under maxRetryAfterMs still fails fast: what the server asked decides, not the cap', async () => {
+    // Measured before: the 86400 s ask, capped to 5 s, counted as short enough to wait out, so every
+    // call slept 5 s and went back to the server (3 attempts per call) with no M2M_RETRY_LATER.
+    const endpoint = fakeTokenEndpoint({
+      respond: (n) =>
+        n <= 3 ? new Response('busy', { status: 503, headers: { 'retry-after': '86400' } }) : undefined,
+    });
+    const client = testClient({ fetch: endpoint.fetch, retry: { ...DEFAULT_RETRY, maxPauseMs: 5_000 } });
+    const first = await failure(client.getToken());
+    expect(first.code).toBe(ErrorCode.RETRY_LATER);
+    expect(first.retryAt).toBe(Date.now() + 5_000);
+    expect(endpoint.count).toBe(1);
+    await vi.advanceTimersByTimeAsync(4_000);
+    // The last second of the pause too: fail fast, nothing sent.
+    expect((await failure(client.getToken())).code).toBe(ErrorCode.RETRY_LATER);
+    expect(endpoint.count).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_001);
+    expect((await failure(client.getToken())).code).toBe(ErrorCode.RETRY_LATER);
+    expect(endpoint.count).toBe(2);
+  });
+
+  it('a Retry-After within maxRetryAfterMs is waited out, then the request is sent', async () => {
+    const endpoint = onceUnavailable('3');
+    const client = testClient({ fetch: endpoint.fetch, retry: { ...DEFAULT_RETRY, maxPauseMs: 2_000 } });
+    const token = client.getToken();
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect((await token).accessToken).toBe('token-2');
+    expect(endpoint.count).toBe(2);
+  });
+
   it('a pause shorter than the cap is kept as the server asked', async () => {
     const endpoint = onceUnavailable('20');
     const client = testClient({
