@@ -258,7 +258,12 @@ export function scrub(text: string, redact?: Redactor): string {
 
 /** Cuts text to `max` characters (with `…` when cut). Only ever applied to text already redacted. */
 export function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
+  if (text.length <= max) return text;
+  let end = max - 1;
+  // Never half a surrogate pair before the ellipsis.
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
 }
 
 /** {@link scrub}, then {@link clip}: the order every shown piece of server text goes through. */

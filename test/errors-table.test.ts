@@ -196,7 +196,7 @@ const CASES: readonly Case[] = [
     },
   ],
   [
-    'a 2xx with an `access_token` that is not 1*VSCHAR (CR, LF, NUL, non-ASCII)',
+    'a 2xx with an `access_token` that is not 1*VSCHAR (CR, LF, NUL, non-ASCII) or begins or ends with a space',
     async () => {
       const error = expectHttpError(
         await answer(() => json({ access_token: 'table\r\ninjected-token', token_type: 'Bearer' })),
@@ -204,6 +204,12 @@ const CASES: readonly Case[] = [
       );
       expect(error.message).toMatch(/VSCHAR/);
       expect(JSON.stringify(error)).not.toContain('injected-token');
+      const spaced = expectHttpError(
+        await answer(() => json({ access_token: ' spaced-token-value', token_type: 'Bearer' })),
+        200,
+      );
+      expect(spaced.message).toMatch(/space/);
+      expect(JSON.stringify(spaced)).not.toContain('spaced-token-value');
     },
   ],
   [

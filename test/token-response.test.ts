@@ -363,14 +363,25 @@ describe('an error response (RFC 6749 5.2)', () => {
     expect(error).toMatchObject({ status: 400, bodySnippet: '{"error":{"code":42}}' });
   });
 
-  it('keeps bodySnippet short', async () => {
+  it('keeps bodySnippet to at most 200 characters, the ellipsis included, never half a surrogate pair', async () => {
     const { url } = endpoint(
       () => new HttpResponse(`<html>${'gateway '.repeat(500)}</html>`, { status: 400 }),
     );
     const error = (await client(url)
       .getToken()
       .catch((e: unknown) => e)) as HttpError;
-    expect(error.bodySnippet!.length).toBeLessThanOrEqual(201);
+    expect(error.bodySnippet).toHaveLength(200);
+    expect(error.bodySnippet!.endsWith('…')).toBe(true);
     expect(error.bodySnippet!.startsWith('<html>gateway')).toBe(true);
+
+    // An emoji (two UTF-16 units) across the cut is dropped whole.
+    const { url: emojiUrl } = endpoint(
+      () => new HttpResponse(`${'x'.repeat(198)}\u{1F600}${'y'.repeat(50)}`, { status: 400 }),
+    );
+    const cut = (await client(emojiUrl)
+      .getToken()
+      .catch((e: unknown) => e)) as HttpError;
+    expect(cut.bodySnippet).toBe(`${'x'.repeat(198)}…`);
+    expect(cut.bodySnippet).not.toMatch(/[\uD800-\uDFFF]/);
   });
 });

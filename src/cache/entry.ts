@@ -4,7 +4,7 @@
  * Token inside redacts itself (for loggers). An entry read back from a cache that is not one the client
  * made (parsed JSON, another process's value) is checked and rebuilt here before it is used.
  */
-import { isMadeToken, makeToken } from '../http/token-response.js';
+import { isMadeToken, isUsableAccessToken, makeToken } from '../http/token-response.js';
 import type { CachedToken, Token } from '../types.js';
 
 /** The storable form of an entry: plain JSON data holding the access token (treat it as a secret). */
@@ -20,9 +20,6 @@ export interface StoredEntry {
   readonly refreshAt: number;
   readonly usableUntil: number;
 }
-
-/** RFC 6749 Appendix A.12: access-token = 1*VSCHAR (as token-response.ts checks an answer). */
-const VSCHAR = /^[\x20-\x7E]+$/;
 
 /** The storable form of an entry (what `JSON.stringify(entry)` writes). */
 export function storedEntry(entry: CachedToken): StoredEntry {
@@ -86,7 +83,7 @@ export function entryFromCache(value: unknown): CachedToken | undefined {
   if (!isRecord(token)) return undefined;
   const ok =
     typeof token.accessToken === 'string' &&
-    VSCHAR.test(token.accessToken) &&
+    isUsableAccessToken(token.accessToken) &&
     typeof token.tokenType === 'string' &&
     token.tokenType !== '' &&
     (token.expiresAt === undefined || isTime(token.expiresAt)) &&

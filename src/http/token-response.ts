@@ -30,8 +30,17 @@ export const SHOWN_LENGTH = {
   bodySnippet: 200,
 } as const;
 
-/** RFC 6749 Appendix A.12: access-token = 1*VSCHAR, VSCHAR = %x20-7E. */
-const VSCHAR = /^[\x20-\x7E]+$/;
+/**
+ * An access token the client can use: RFC 6749 Appendix A.12, access-token = 1*VSCHAR (VSCHAR =
+ * %x20-7E), that neither begins nor ends with a space, since a header value cannot (RFC 9110 5.5: fetch
+ * trims it, and the API would receive another token than the one issued).
+ */
+const ACCESS_TOKEN = /^[\x21-\x7E](?:[\x20-\x7E]*[\x21-\x7E])?$/;
+
+/** Whether `value` is an access token the client can use and send ({@link ACCESS_TOKEN}). */
+export function isUsableAccessToken(value: string): boolean {
+  return ACCESS_TOKEN.test(value);
+}
 
 const errorBodySchema = z.looseObject({
   error: z.string().check(z.minLength(1)),
@@ -44,7 +53,7 @@ const tokenBodySchema = z.looseObject({
     .string()
     .check(
       z.minLength(1, 'access_token must be a non-empty string'),
-      z.regex(VSCHAR, 'access_token must be 1*VSCHAR'),
+      z.regex(ACCESS_TOKEN, 'access_token must be 1*VSCHAR, with no space at either end'),
     ),
   token_type: z.string().check(z.minLength(1, 'token_type must be a non-empty string')),
   // null is read as absent; a scope that is not a string is ignored (it stays in raw).
@@ -130,7 +139,7 @@ export function parseTokenResponse(input: ParseContext): ParsedToken {
       // broken server), and it is not cached.
       throw invalid(
         ctx,
-        `${where(ctx)} answered with an access_token that is not 1*VSCHAR (printable ASCII, RFC 6749 Appendix A.12); its value is not shown`,
+        `${where(ctx)} answered with an access_token that is not 1*VSCHAR (printable ASCII, RFC 6749 Appendix A.12) or begins or ends with a space (a header value cannot); its value is not shown`,
       );
     }
     const what = field in json ? `an invalid ${field}` : `no ${field}`;
