@@ -210,15 +210,23 @@ export function createDpopProofSource(option: true | DpopOptions): DpopProofs {
   let publicJwk: JWK | undefined;
   let derivePublicJwk: (alg: AsymmetricAlgorithm) => Promise<JWK>;
   let checkPair = false;
-  if (isCryptoKey(privateKey)) {
-    // A Web Crypto private key does not reveal its public key (unless extractable): ask for it.
-    const publicKey = o.publicKey;
-    if (publicKey === undefined) {
+  if (isCryptoKey(privateKey) && o.publicKey === undefined) {
+    // Web Crypto does not give a private key's public key: an extractable one is exported and stripped
+    // of its private part; a non-extractable one needs it given (node:crypto's KeyObject.from() of a
+    // non-extractable key is deprecated, DEP0204, and warns on Node.js 24 and Bun).
+    if (!privateKey.extractable) {
       throw new ConfigurationError(
         'dpop.publicKey',
-        'is required when dpop.privateKey is a CryptoKey (a Web Crypto private key does not reveal its public key)',
+        'is required when dpop.privateKey is a non-extractable CryptoKey (it does not reveal its public key): pass the public JWK or public CryptoKey',
       );
     }
+    // Synchronously where node:crypto can (so the cache key carries the thumbprint from the start).
+    publicJwk = nodePublicJwk('dpop.privateKey', privateKey);
+    derivePublicJwk = async () =>
+      publicJwkOf('dpop.privateKey', (await crypto.subtle.exportKey('jwk', privateKey)) as JWK);
+  } else if (isCryptoKey(privateKey)) {
+    // Given with its public key: the pair is checked on first use.
+    const publicKey = o.publicKey;
     checkPair = true;
     if (isCryptoKey(publicKey)) {
       if (publicKey.type !== 'public')

@@ -384,6 +384,14 @@ describe('DPoP keys (RFC 9449 4.2) and cache keys', () => {
       },
     },
     {
+      name: 'an extractable EdDSA CryptoKey alone',
+      alg: 'EdDSA',
+      make: async () => {
+        const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true });
+        return { dpop: { privateKey }, publicJwk: publicOf(await exportJWK(publicKey)) };
+      },
+    },
+    {
       name: 'a CryptoKey pair',
       alg: 'ES256',
       make: async () => {

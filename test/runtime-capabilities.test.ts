@@ -149,6 +149,50 @@ describe('PEM keys where node:crypto is a stub (workerd nodejs_compat)', () => {
   });
 });
 
+describe('dpop: { privateKey: CryptoKey } alone, without node:crypto', () => {
+  it('an extractable key: its public part is exported with Web Crypto', async () => {
+    const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ]);
+    stubNodeCrypto();
+    const endpoint = dpopTokenEndpoint();
+    const client = new ClientCredentialsClient({
+      tokenEndpoint: ENDPOINT,
+      clientId: 'edge-client',
+      clientSecret: 'edge-secret',
+      dpop: { privateKey: pair.privateKey },
+      fetch: endpoint.fetch,
+    });
+    await client.getToken();
+    const proof = endpoint.requests[0]?.headers.get('dpop') as string;
+    const header = decodeProtectedHeader(proof);
+    expect(header.jwk).not.toHaveProperty('d');
+    await jwtVerify(proof, pair.publicKey);
+  });
+
+  it('a non-extractable key: ConfigurationError naming dpop.publicKey, at construction', async () => {
+    const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
+      'sign',
+      'verify',
+    ]);
+    stubNodeCrypto();
+    let error: unknown;
+    try {
+      new ClientCredentialsClient({
+        tokenEndpoint: ENDPOINT,
+        clientId: 'edge-client',
+        clientSecret: 'edge-secret',
+        dpop: { privateKey: pair.privateKey },
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toMatchObject({ option: 'dpop.publicKey' });
+  });
+});
+
 describe('mTLS where the fetch in use cannot carry a client certificate', () => {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const mtls = {

@@ -67,7 +67,10 @@ export interface RetryOptions {
 export interface DpopOptions {
   /** The proof key (PEM, private JWK, KeyObject or CryptoKey). Omit to generate an ES256 key pair in memory. */
   privateKey?: PrivateKeyInput;
-  /** The public key, when `privateKey` is a non-extractable CryptoKey. */
+  /**
+   * The public key of a `privateKey` given as a non-extractable CryptoKey, which does not reveal it (an
+   * extractable CryptoKey's is exported; other key forms carry theirs).
+   */
   publicKey?: JsonWebKey | CryptoKey;
   /**
    * JWS algorithm of the proofs (asymmetric only, RFC 9449 4.2).
