@@ -12,7 +12,12 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientCredentialsClient, ConfigurationError } from '../src/index.js';
+import {
+  ClientCredentialsClient,
+  type ClientCredentialsClientOptions,
+  ConfigurationError,
+} from '../src/index.js';
+import { thrownBy } from './helpers/outcomes.js';
 import { ENDPOINT, fakeTokenEndpoint } from './helpers/token-endpoint.js';
 
 const builtinCrypto = process.getBuiltinModule('node:crypto');
@@ -53,6 +58,14 @@ const dpopTokenEndpoint = () =>
       }),
   });
 
+/** A client of the test token endpoint, as an edge service would make it; `options` adds its credentials. */
+const edgeClient = (options: Partial<ClientCredentialsClientOptions>) =>
+  new ClientCredentialsClient({
+    tokenEndpoint: ENDPOINT,
+    clientId: 'edge-client',
+    ...options,
+  } as ClientCredentialsClientOptions);
+
 describe('PEM keys where node:crypto is a stub (workerd nodejs_compat)', () => {
   const keys = {
     RS256: generateKeyPairSync('rsa', { modulusLength: 2048 }),
@@ -69,9 +82,7 @@ describe('PEM keys where node:crypto is a stub (workerd nodejs_compat)', () => {
       const pem = pkcs8(privateKey);
       stubNodeCrypto();
       const endpoint = fakeTokenEndpoint();
-      const client = new ClientCredentialsClient({
-        tokenEndpoint: ENDPOINT,
-        clientId: 'edge-client',
+      const client = edgeClient({
         privateKey: pem,
         fetch: endpoint.fetch,
       });
@@ -93,9 +104,7 @@ describe('PEM keys where node:crypto is a stub (workerd nodejs_compat)', () => {
       const pem = key.export({ format: 'pem', type: kind === 'rsa' ? 'pkcs1' : 'sec1' }) as string;
       stubNodeCrypto();
       const endpoint = fakeTokenEndpoint();
-      const client = new ClientCredentialsClient({
-        tokenEndpoint: ENDPOINT,
-        clientId: 'edge-client',
+      const client = edgeClient({
         privateKey: pem,
         fetch: endpoint.fetch,
       });
@@ -111,9 +120,7 @@ describe('PEM keys where node:crypto is a stub (workerd nodejs_compat)', () => {
   it('dpop: true makes its proof key with Web Crypto', async () => {
     stubNodeCrypto();
     const endpoint = dpopTokenEndpoint();
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'edge-client',
+    const client = edgeClient({
       clientSecret: 'edge-secret',
       dpop: true,
       fetch: endpoint.fetch,
@@ -132,9 +139,7 @@ describe('PEM keys where node:crypto is a stub (workerd nodejs_compat)', () => {
     const pem = pkcs8(privateKey);
     stubNodeCrypto();
     const endpoint = dpopTokenEndpoint();
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'edge-client',
+    const client = edgeClient({
       clientSecret: 'edge-secret',
       dpop: { privateKey: pem },
       fetch: endpoint.fetch,
@@ -157,9 +162,7 @@ describe('dpop: { privateKey: CryptoKey } alone, without node:crypto', () => {
     ]);
     stubNodeCrypto();
     const endpoint = dpopTokenEndpoint();
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: ENDPOINT,
-      clientId: 'edge-client',
+    const client = edgeClient({
       clientSecret: 'edge-secret',
       dpop: { privateKey: pair.privateKey },
       fetch: endpoint.fetch,
@@ -177,17 +180,9 @@ describe('dpop: { privateKey: CryptoKey } alone, without node:crypto', () => {
       'verify',
     ]);
     stubNodeCrypto();
-    let error: unknown;
-    try {
-      new ClientCredentialsClient({
-        tokenEndpoint: ENDPOINT,
-        clientId: 'edge-client',
-        clientSecret: 'edge-secret',
-        dpop: { privateKey: pair.privateKey },
-      });
-    } catch (e) {
-      error = e;
-    }
+    const error = thrownBy(() =>
+      edgeClient({ clientSecret: 'edge-secret', dpop: { privateKey: pair.privateKey } }),
+    );
     expect(error).toBeInstanceOf(ConfigurationError);
     expect(error).toMatchObject({ option: 'dpop.publicKey' });
   });

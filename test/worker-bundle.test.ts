@@ -72,26 +72,18 @@ describe('worker bundle of the main entry', () => {
       'HttpError',
       'DiscoveryError',
       'OriginNotAllowedError',
-    ] as const;
-    // util.inspect, uncaught-error output and loggers print constructor.name: `_HttpError` was shown.
-    expect(names.map((name) => copy[name].name)).toEqual(names);
-    const {
-      M2MTokenError,
-      ConfigurationError,
-      OAuthError,
-      HttpError,
-      DiscoveryError,
-      OriginNotAllowedError,
-    } = sources;
-    const own = [
-      M2MTokenError,
-      ConfigurationError,
-      OAuthError,
-      HttpError,
-      DiscoveryError,
-      OriginNotAllowedError,
     ];
-    expect(own.map((ctor) => ctor.name)).toEqual(names);
+    const classesOf = (entry: Entry) => [
+      entry.M2MTokenError,
+      entry.ConfigurationError,
+      entry.OAuthError,
+      entry.HttpError,
+      entry.DiscoveryError,
+      entry.OriginNotAllowedError,
+    ];
+    // util.inspect, uncaught-error output and loggers print constructor.name: `_HttpError` was shown.
+    expect(classesOf(copy).map((ctor) => ctor.name)).toEqual(names);
+    expect(classesOf(sources).map((ctor) => ctor.name)).toEqual(names);
   });
 
   it('an error thrown by one copy is an instance of the other copy’s classes by its class chain', () => {
