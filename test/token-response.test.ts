@@ -4,6 +4,7 @@
  * The failure cases, one per row of the README's errors table, are in errors-table.test.ts.
  */
 
+import { deepStrictEqual } from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { SignJWT } from 'jose';
 import { HttpResponse } from 'msw';
@@ -222,6 +223,20 @@ describe('a successful token response (RFC 6749 5.1)', () => {
     expect({ ...token }.accessToken).toBe('tok-json-0123456789');
     expect({ ...token.raw }.access_token).toBe('tok-json-0123456789');
     expect(Object.keys(token)).not.toContain('toJSON');
+  });
+
+  it('a Token and its raw are plain frozen objects that compare like the data (node:assert deepStrictEqual)', async () => {
+    const body = { access_token: 'tok-plain-0123456789', token_type: 'Bearer', expires_in: 60, ext: 'kept' };
+    const { token } = await tokenFor(body);
+    // deepStrictEqual also compares prototypes: a shared prototype for the hooks failed it.
+    deepStrictEqual(token.raw, body);
+    deepStrictEqual(token, {
+      accessToken: body.access_token,
+      tokenType: 'Bearer',
+      expiresAt: token.expiresAt,
+      raw: body,
+    });
+    expect(Object.isFrozen(token) && Object.isFrozen(token.raw)).toBe(true);
   });
 
   it('JSON and inspect redact the token wherever it is in raw, at any depth, by value as well as by name', async () => {

@@ -41,10 +41,7 @@ describe('hostile members are data', () => {
     const token = await client().getToken();
     expect(token.accessToken).toBe('proto-token-0123');
     expect(Object.hasOwn(token.raw, '__proto__')).toBe(true);
-    // Its prototype is the shared one of every raw response (redacting inspect and toJSON), whose own
-    // prototype is Object.prototype: the hostile member changed neither.
-    expect(Object.getPrototypeOf(Object.getPrototypeOf(token.raw))).toBe(Object.prototype);
-    expect(Object.getOwnPropertyNames(Object.getPrototypeOf(token.raw))).toEqual(['toJSON']);
+    expect(Object.getPrototypeOf(token.raw)).toBe(Object.prototype);
     const serialised = JSON.parse(JSON.stringify(token)) as { raw: Record<string, unknown> };
     expect(Object.hasOwn(serialised.raw, '__proto__')).toBe(true);
     expect(serialised.raw.access_token).toBe('[redacted]');
