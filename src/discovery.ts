@@ -10,7 +10,7 @@ import { parseJsonObject, readBodyCapped } from './http/read-body.js';
 import { reportedStatus } from './http/retry-policy.js';
 import { shownUrl, transportError, viaTransport } from './http/token-errors.js';
 import { endpointProblem } from './options/index.js';
-import { describeError, scrubAndClip } from './redact.js';
+import { describeError, scrubAndClip } from './redact/index.js';
 import type { TokenKeyInfo } from './types.js';
 
 /** The metadata fields m2m-token uses (RFC 8414 2, RFC 8705 5). Everything else is kept as is. */

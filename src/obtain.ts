@@ -20,7 +20,7 @@ import { isScopeReduced } from './http/granted-scope.js';
 import { shownUrl } from './http/token-errors.js';
 import { type AttemptCounter, requestToken, type TokenRequestSettings } from './http/token-request.js';
 import type { ObtainToken } from './manager/token-manager.js';
-import { describeError } from './redact.js';
+import { describeError } from './redact/index.js';
 import type { ServerInfo } from './server.js';
 
 export interface ObtainContext {

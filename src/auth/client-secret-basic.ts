@@ -1,5 +1,5 @@
 import type { BasicAuthEncoding } from '../options/index.js';
-import { knownValues } from '../redact.js';
+import { knownValues } from '../redact/index.js';
 import { base64, formUrlEncodeCredential, utf8 } from '../util.js';
 import { type ClientAuthenticator, nonAsciiOf } from './types.js';
 

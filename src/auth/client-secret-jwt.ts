@@ -1,4 +1,4 @@
-import { knownValues } from '../redact.js';
+import { knownValues } from '../redact/index.js';
 import { type AssertionSettings, describeAssertion, signAssertion } from './jwt-assertion.js';
 import { CLIENT_ASSERTION_TYPE, type ClientAuthenticator, nonAsciiOf } from './types.js';
 

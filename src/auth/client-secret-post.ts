@@ -1,4 +1,4 @@
-import { knownValues } from '../redact.js';
+import { knownValues } from '../redact/index.js';
 import { type ClientAuthenticator, nonAsciiOf } from './types.js';
 
 /** client_secret_post: `client_id` and `client_secret` in the form body (RFC 6749 2.3.1). */

@@ -7,7 +7,7 @@
 import { readBodyCapped } from '../http/read-body.js';
 import { innermostMessage, sentCredentials } from '../http/token-errors.js';
 import { DEFAULTS, type TokenEvent } from '../index.js';
-import { isSensitiveName, knownValues, REDACTED, type Redactor, scrub } from '../redact.js';
+import { isSensitiveName, knownValues, REDACTED, type Redactor, scrub } from '../redact/index.js';
 
 /** Headers whose value is a credential. For the Authorization family the scheme stays visible. */
 const SCHEME_HEADERS = new Set(['authorization', 'proxy-authorization']);
@@ -21,7 +21,7 @@ export interface RequestLog {
 /**
  * The credentials this CLI run knows, to be redacted from every line it shows: the client secret, and
  * what it learns while running (the Basic value and assertion of each request, the tokens of each
- * token response, the token of each API request). src/redact.ts does the redaction.
+ * token response, the token of each API request). src/redact/ does the redaction.
  */
 export class KnownCredentials {
   readonly #values = new Set<string>();
@@ -37,7 +37,7 @@ export class KnownCredentials {
     this.#redact = knownValues(this.#values);
   }
 
-  /** Known values removed, then credential-looking text (src/redact.ts: scrub). */
+  /** Known values removed, then credential-looking text (src/redact/text.ts: scrub). */
   redact(text: string): string {
     return scrub(text, this.#redact);
   }

@@ -16,7 +16,7 @@ import { ConfigurationError, OriginNotAllowedError } from '../errors.js';
 import type { DpopProofSource } from '../http/token-request.js';
 import type { SelectedTokens, TokenSource } from '../internal.js';
 import { CREATE_FETCH_OPTIONS, checkCallOptions } from '../options/keys.js';
-import { withoutHeaderValues } from '../redact.js';
+import { withoutHeaderValues } from '../redact/index.js';
 import type { Token } from '../types.js';
 import {
   BODY_HEADERS,

@@ -2,7 +2,7 @@
  * Pieces shared by the HTTP-client integrations (the fetch wrapper, the undici interceptor and axios):
  * the token selection and the origin allowlist of their options, how a token becomes request headers
  * (credentialsFor), and which request bodies can be sent a second time. What fetch or undici throw is
- * made safe to hand over by src/redact.ts (withoutHeaderValues).
+ * made safe to hand over by src/redact/errors.ts (withoutHeaderValues).
  */
 
 import type { OriginNotAllowedError } from '../errors.js';

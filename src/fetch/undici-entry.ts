@@ -34,7 +34,7 @@ import { OriginNotAllowedError } from '../errors.js';
 import type { DpopProofSource } from '../http/token-request.js';
 import { type SelectedTokens, tokenSourceOf } from '../internal.js';
 import { checkCallOptions, INTERCEPTOR_OPTIONS } from '../options/keys.js';
-import { withoutHeaderValues } from '../redact.js';
+import { withoutHeaderValues } from '../redact/index.js';
 import type { Token } from '../types.js';
 import {
   allowedOriginSet,

@@ -5,14 +5,22 @@
  */
 import type { AuthDescription, TokenRequestParts } from '../auth/types.js';
 import { ErrorCode, type ErrorCodeValue, HttpError, M2MTokenError } from '../errors.js';
-import { clip, combine, isSensitiveName, type Redactor, redactJson, safeError, scrub } from '../redact.js';
+import {
+  clip,
+  combine,
+  isSensitiveName,
+  type Redactor,
+  redactJson,
+  safeError,
+  scrub,
+} from '../redact/index.js';
 import { reportedStatus } from './retry-policy.js';
 
 /**
  * The credential values a token request carries, to be redacted from anything its answer makes us
  * show: the credential of the Authorization (and Proxy-Authorization) value (its scheme is no secret
  * and stays readable), the DPoP proof, and every sensitive body parameter (client_secret,
- * client_assertion). A piece of any of them is removed too (src/redact.ts removes every 12-character
+ * client_assertion). A piece of any of them is removed too (src/redact/ removes every 12-character
  * run of a known value).
  */
 export function sentCredentials(parts: TokenRequestParts): string[] {
@@ -131,7 +139,7 @@ const transportFailures = new WeakMap<object, Redactor | undefined>();
  * Runs `promise` (a fetch call or a body read), remembering whatever it rejects with as a transport
  * failure: only those become M2M_NETWORK_ERROR / M2M_TIMEOUT, so that a TypeError from elsewhere (a
  * key that cannot sign) is never mistaken for a network error. `redact` removes the credentials the
- * request carried: the error is handed over only when none of them is in it (src/redact.ts safeError).
+ * request carried: the error is handed over only when none of them is in it (src/redact/errors.ts safeError).
  */
 export function viaTransport<T>(promise: Promise<T>, redact?: Redactor): Promise<T> {
   return promise.catch((error: unknown) => {
@@ -157,7 +165,7 @@ export interface TransportContext {
  * `code`. An error that carries an HTTP status (undici's `interceptors.responseError()`) is that answer:
  * HttpError with the status. The original error is kept (as `cause`, or as it is for any other error
  * of the transport) only when nothing in it shows a credential; else a plain Error with its name and
- * redacted message stands in (src/redact.ts safeError). Only errors that came through
+ * redacted message stands in (src/redact/errors.ts safeError). Only errors that came through
  * {@link viaTransport}; anything else (our own coded errors, a caller's abort, a configuration error)
  * is returned unchanged.
  */

@@ -7,7 +7,7 @@ import pRetry from 'p-retry';
 import type { ClientAuthenticator, TokenRequestParts } from '../auth/index.js';
 import { ErrorCode, HttpError, OAuthError } from '../errors.js';
 import type { NormalizedRetry } from '../options/index.js';
-import { combine, knownValues } from '../redact.js';
+import { combine, knownValues } from '../redact/index.js';
 import { sleep } from '../util.js';
 import { discardBody, readBodyCapped } from './read-body.js';
 import { type BackoffGate, isRetryable, parseRetryAfter, waitsOut } from './retry-policy.js';

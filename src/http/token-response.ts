@@ -12,7 +12,7 @@ import {
   scrub,
   scrubAndClip,
   sensitiveValues,
-} from '../redact.js';
+} from '../redact/index.js';
 import type { Token } from '../types.js';
 import { decodeJwtClaims } from './jwt-claims.js';
 import { parseJsonObject } from './read-body.js';
@@ -21,7 +21,7 @@ import { type RequestContext, tokenRequestHint, withClientId } from './token-err
 /** `expires_in` above this (one year) is capped: no cache should trust a token longer. */
 export const MAX_EXPIRES_IN_SECONDS = 365 * 24 * 3600;
 
-/** Lengths of the server text shown in errors, each cut only after redaction (src/redact.ts). */
+/** Lengths of the server text shown in errors, each cut only after redaction (src/redact/). */
 export const SHOWN_LENGTH = {
   error: 200,
   errorDescription: 1000,

@@ -14,7 +14,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { M2M_CACHE_ENTRY_INVALID, M2MTokenError } from '../errors.js';
 import type { EventSink } from '../events.js';
 import { isMadeToken } from '../http/token-response.js';
-import { describeError } from '../redact.js';
+import { describeError } from '../redact/index.js';
 import type { ResolvedRequest } from '../selection.js';
 import type { CachedToken, Token, TokenCache, TokenKeyInfo, TokenRequestTrigger } from '../types.js';
 import { raceSignal } from '../util.js';

@@ -22,7 +22,7 @@ import { isUsable } from '../cache/lifetime.js';
 import { Lru } from '../cache/lru.js';
 import { systemClock } from '../clock.js';
 import { EventSink } from '../events.js';
-import { describeError } from '../redact.js';
+import { describeError } from '../redact/index.js';
 import type { CachedToken, TokenCache } from '../types.js';
 import { RedisChannel } from './channel.js';
 import { EntryCodec, HEAD_CHARS } from './codec.js';

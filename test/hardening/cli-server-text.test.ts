@@ -5,7 +5,7 @@
  * (or a proxy) echoing the Basic credentials or the token in its reason phrase had them shown.
  *
  * Now every text the CLI shows that came from a server goes through the redaction policy
- * (src/redact.ts) with the credentials the run knows (the secret, what each request carried, the tokens
+ * (src/redact/) with the credentials the run knows (the secret, what each request carried, the tokens
  * of each token response), with or without --verbose. `fetch -i` prints the API's status line and
  * headers with the run's credentials removed too; the body it prints is the API's, as it came.
  */

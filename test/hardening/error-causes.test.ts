@@ -4,7 +4,7 @@
  * body (which may echo the secret) in `cause.body`, a custom fetch's error may hold the request init (its
  * headers, its body) in a property, and errors that were not TypeErrors went into events unchanged.
  *
- * Now one policy (src/redact.ts): an error, or a cause, is kept only when a bounded walk of its own
+ * Now one policy (src/redact/): an error, or a cause, is kept only when a bounded walk of its own
  * properties (at any depth, causes, Headers and bytes included) finds no known credential and nothing
  * credential-shaped; otherwise a plain Error with its name and redacted message stands in for it. And
  * an error that carries an HTTP `statusCode` is judged by that status, not as a network failure: a 401
