@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CachedToken, TokenCache, TokenEvent } from '../src/index.js';
 import { testClient } from './helpers/clients.js';
 import { fakeTokenEndpoint } from './helpers/token-endpoint.js';
-import { testToken } from './helpers/tokens.js';
+import { testEntry } from './helpers/tokens.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -44,16 +44,6 @@ function sharedCache() {
   };
 }
 
-function entry(accessToken: string): CachedToken {
-  const now = Date.now();
-  return {
-    token: testToken({ accessToken, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} }),
-    obtainedAt: now,
-    refreshAt: now + 3_000_000,
-    usableUntil: now + 3_540_000,
-  };
-}
-
 describe('cross-process single-flight through TokenCache.acquireLock', () => {
   it('waits for the token the lock holder stores, makes no request, and reports lock_wait', async () => {
     const events: TokenEvent[] = [];
@@ -68,7 +58,7 @@ describe('cross-process single-flight through TokenCache.acquireLock', () => {
     const pending = Promise.all(Array.from({ length: 20 }, () => client.getToken()));
     // The holder (another process) stores its token 60 ms later.
     await vi.advanceTimersByTimeAsync(60);
-    for (const key of new Set(shared.locks)) shared.store.set(key, entry('from-the-holder'));
+    for (const key of new Set(shared.locks)) shared.store.set(key, testEntry('from-the-holder'));
     await vi.advanceTimersByTimeAsync(5_000);
     const tokens = await pending;
     expect(tokens.every((t) => t.accessToken === 'from-the-holder')).toBe(true);

@@ -24,7 +24,7 @@ import {
   startRedisServer,
 } from './helpers/redis-server.js';
 import { startTokenServer, type TokenServer } from './helpers/token-server.js';
-import { testToken } from './helpers/tokens.js';
+import { clientKey, testToken } from './helpers/tokens.js';
 
 const CLIENT_SECRET = 's3cr3t-value-never-stored';
 let prefixes = 0;
@@ -46,8 +46,6 @@ function entry(accessToken: string, lifetimeMs = 60_000): CachedToken {
 }
 
 /** A key shaped like the client's (see src/cache/cache-key.ts). */
-const clientKey = (audience: string) =>
-  JSON.stringify(['http://127.0.0.1/token', 'cid', audience, [], [], [], null]);
 
 describe('RedisTokenCache options (no server needed)', () => {
   const fakeClient = { sendCommand: async () => null };

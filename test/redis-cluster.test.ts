@@ -4,7 +4,7 @@
  * (no CROSSSLOT), and a fleet across the cluster makes one token request per key.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CachedToken, TokenEvent } from '../src/index.js';
+import type { TokenEvent } from '../src/index.js';
 import { RedisTokenCache } from '../src/redis/index.js';
 import { simulateFleet } from './fixtures/fleet-sim.js';
 import { connectRedis, connectRedisCluster, DRIVERS, type RedisConnection } from './helpers/redis-clients.js';
@@ -15,24 +15,11 @@ import {
   startRedisCluster,
 } from './helpers/redis-server.js';
 import { startTokenServer, type TokenServer } from './helpers/token-server.js';
-import { testToken } from './helpers/tokens.js';
+import { clientKey, testEntry } from './helpers/tokens.js';
 
 type Fault = Extract<TokenEvent, { type: 'cache_fault' }>;
 let prefixes = 0;
 const freshPrefix = () => `m2m-cluster-${process.pid}-${++prefixes}:`;
-
-function entry(accessToken: string): CachedToken {
-  const now = Date.now();
-  return {
-    token: testToken({ accessToken, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} }),
-    obtainedAt: now,
-    refreshAt: now + 3_000_000,
-    usableUntil: now + 3_540_000,
-  };
-}
-
-const clientKey = (audience: string) =>
-  JSON.stringify(['http://127.0.0.1/token', 'cid', audience, [], [], [], null]);
 
 describe.skipIf(!haveRedisCluster)(
   `RedisTokenCache on a Redis Cluster (${haveRedisCluster ? 'redis-server and redis-cli found' : redisClusterMissingMessage})`,
@@ -92,7 +79,7 @@ describe.skipIf(!haveRedisCluster)(
           expect(await there.acquireLock(key, 10_000)).toBeUndefined();
           const held = await keysOnNodes(keyPrefix);
           expect(held).toHaveLength(1);
-          await here.set(key, entry('cluster-token'), 60_000);
+          await here.set(key, testEntry('cluster-token'), 60_000);
           // Stored, and the lock gone, in the same script: token and lock are in one slot, on one master.
           const stored = await keysOnNodes(keyPrefix);
           expect(stored.map((k) => k.key.endsWith(':token'))).toEqual([true]);
@@ -107,7 +94,7 @@ describe.skipIf(!haveRedisCluster)(
           expect(await there.acquireLock(key, 10_000)).toBeUndefined(); // the entry is there: no lock needed
           expect(await there.deleteIf(key, 'another-token')).toBe(false);
           expect(await there.deleteIf(key, 'cluster-token')).toBe(true);
-          await here.set(key, entry('again'), 60_000);
+          await here.set(key, testEntry('again'), 60_000);
           await there.delete(key);
           expect(await keysOnNodes(keyPrefix)).toEqual([]);
           expect(faults).toEqual([]);

@@ -4,7 +4,7 @@
  * connection, or a server that answers "I am unwell" is. The failure pause runs on the monotonic clock.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type CachedToken, ClientCredentialsClient, type TokenEvent } from '../src/index.js';
+import { ClientCredentialsClient, type TokenEvent } from '../src/index.js';
 import { type RedisClientLike, RedisTokenCache } from '../src/redis/index.js';
 import { connectRedis, type RedisConnection, stallingClient } from './helpers/redis-clients.js';
 import {
@@ -14,25 +14,12 @@ import {
   startRedisServer,
 } from './helpers/redis-server.js';
 import { startTokenServer } from './helpers/token-server.js';
-import { testToken } from './helpers/tokens.js';
+import { clientKey, testEntry } from './helpers/tokens.js';
 
 type Fault = Extract<TokenEvent, { type: 'cache_fault' }>;
 let prefixes = 0;
 const freshPrefix = () => `m2m-health-${process.pid}-${++prefixes}:`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function entry(accessToken: string): CachedToken {
-  const now = Date.now();
-  return {
-    token: testToken({ accessToken, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} }),
-    obtainedAt: now,
-    refreshAt: now + 3_000_000,
-    usableUntil: now + 3_540_000,
-  };
-}
-
-const clientKey = (audience: string) =>
-  JSON.stringify(['http://127.0.0.1/token', 'cid', audience, [], [], [], null]);
 
 /** A node-redis-shaped client answering every command with `answer()`; counts what it was sent. */
 function scriptedClient(answer: (args: readonly string[]) => Promise<unknown>) {
@@ -152,7 +139,7 @@ describe.skipIf(!haveRedisServer)(
     it('a read answered while the process was stalled returns the entry: no timeout, no pause, no fault', async () => {
       const keyPrefix = freshPrefix();
       const writer = new RedisTokenCache({ client: (await connect()).client, keyPrefix });
-      await writer.set(clientKey('stall'), entry('stored-token'), 60_000);
+      await writer.set(clientKey('stall'), testEntry('stored-token'), 60_000);
       const faults: Fault[] = [];
       const reader = new RedisTokenCache({
         client: stallingClient((await connect()).client, STALL),

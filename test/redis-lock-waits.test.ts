@@ -5,8 +5,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type RedisClientLike, RedisTokenCache } from '../src/redis/index.js';
+import { clientKey } from './helpers/tokens.js';
 
-const clientKey = JSON.stringify(['http://127.0.0.1/token', 'cid', 'urn:wait', [], [], [], null]);
+const waitKey = clientKey('urn:wait');
 
 /** Answers every lock script with "another process holds the lock for `lockMs` more", after `rttMs`. */
 function heldElsewhere(rttMs: number, lockMs: number) {
@@ -37,7 +38,7 @@ describe('lock waits are paced', () => {
     let polling = true;
     const loop = (async () => {
       // The client's side: acquireLock again as soon as it answers.
-      while (polling) expect(await cache.acquireLock(clientKey, 30_000)).toBeUndefined();
+      while (polling) expect(await cache.acquireLock(waitKey, 30_000)).toBeUndefined();
     })();
     await vi.advanceTimersByTimeAsync(2_000);
     polling = false;
@@ -52,10 +53,10 @@ describe('lock waits are paced', () => {
     // After a 1 s round trip the next poll would be paced 1.5 to 4 s later; the lock ends in 100 ms.
     const redis = heldElsewhere(1_000, 100);
     const cache = new RedisTokenCache({ client: redis.client, timeoutMs: 5_000 });
-    const first = cache.acquireLock(clientKey, 30_000);
+    const first = cache.acquireLock(waitKey, 30_000);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(await first).toBeUndefined();
-    const second = cache.acquireLock(clientKey, 30_000);
+    const second = cache.acquireLock(waitKey, 30_000);
     await vi.advanceTimersByTimeAsync(100);
     expect(redis.polls()).toBe(2); // sent when the lock ended, not 1.5 s later
     await vi.advanceTimersByTimeAsync(1_000);

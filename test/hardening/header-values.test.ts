@@ -6,24 +6,18 @@ import { inspect } from 'node:util';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bearerInterceptor } from '../../src/fetch/undici-entry.js';
-import type { CachedToken, ClientCredentialsClient, TokenCache } from '../../src/index.js';
+import type { ClientCredentialsClient, TokenCache } from '../../src/index.js';
 import { testClient } from '../helpers/clients.js';
 import { type Api, startApi } from '../helpers/loopback-api.js';
 import { fakeTokenEndpoint } from '../helpers/token-endpoint.js';
-import { testToken } from '../helpers/tokens.js';
+import { testEntry } from '../helpers/tokens.js';
 
 const PLANTED = 'planted-token-value-0123456789\r\nx-injected: yes';
 const CALLER_SECRET = 'caller-header-secret-0123456789';
 
 /** A shared cache that hands out a token that is not a valid header value (as a tampered Redis could). */
 function plantedCache(): TokenCache {
-  const now = Date.now();
-  const entry: CachedToken = {
-    token: testToken({ accessToken: PLANTED, tokenType: 'Bearer', expiresAt: now + 3_600_000, raw: {} }),
-    obtainedAt: now,
-    refreshAt: now + 3_000_000,
-    usableUntil: now + 3_540_000,
-  };
+  const entry = testEntry(PLANTED);
   return { get: async () => entry, set: async () => undefined, delete: async () => undefined };
 }
 
